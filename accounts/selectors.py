@@ -1,0 +1,88 @@
+"""Reads about teams and memberships. Team trees are small: they are walked in memory."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from accounts.models import Membership, Team, User
+from accounts.roles import ROLE_RANK
+
+
+def team_tree() -> tuple[dict[int, int | None], dict[int, list[int]]]:
+    """Return (parent of each team id, children of each team id) in one query."""
+    parents: dict[int, int | None] = {}
+    children: dict[int, list[int]] = defaultdict(list)
+    for team_id, parent_id in Team.objects.values_list("id", "parent_id"):
+        parents[team_id] = parent_id
+        if parent_id is not None:
+            children[parent_id].append(team_id)
+    return parents, children
+
+
+def team_ids_with_descendants(team_ids: Iterable[int]) -> set[int]:
+    """These teams and every team below them."""
+    _, children = team_tree()
+    seen: set[int] = set()
+    stack = list(team_ids)
+    while stack:
+        team_id = stack.pop()
+        if team_id in seen:
+            continue
+        seen.add(team_id)
+        stack.extend(children.get(team_id, ()))
+    return seen
+
+
+def team_ids_with_ancestors(team_ids: Iterable[int]) -> set[int]:
+    """These teams and every team above them (whose KPIs include theirs)."""
+    parents, _ = team_tree()
+    seen: set[int] = set()
+    for team_id in team_ids:
+        current: int | None = team_id
+        while current is not None and current not in seen:
+            seen.add(current)
+            current = parents.get(current)
+    return seen
+
+
+def team_ids_visible_to(user: User) -> set[int] | None:
+    """Ids of the teams `user` may see, or None for "all teams" (staff)."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if user.is_staff:
+        return None
+    member_of = Membership.objects.filter(user=user).values_list("team_id", flat=True)
+    return team_ids_with_descendants(member_of)
+
+
+def teams_visible_to(user: User) -> QuerySet[Team]:
+    """The teams a user belongs to and their sub-teams; staff see every team."""
+    ids = team_ids_visible_to(user)
+    if ids is None:
+        return Team.objects.all()
+    return Team.objects.filter(id__in=ids)
+
+
+def team_role_of(user: User, team: Team) -> str | None:
+    """The user's effective role in `team`: the highest one held on it or on an ancestor.
+
+    Staff are managers everywhere. None means no access.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if user.is_staff:
+        return "manager"
+    ancestors = team_ids_with_ancestors([team.pk])
+    roles = Membership.objects.filter(user=user, team_id__in=ancestors).values_list("role", flat=True)
+    return max(roles, key=lambda role: ROLE_RANK.get(role, 0), default=None)
+
+
+def team_member_ids(team_ids: Iterable[int]) -> dict[int, set[int]]:
+    """User ids holding a membership in each of these teams."""
+    members: dict[int, set[int]] = defaultdict(set)
+    for team_id, user_id in Membership.objects.filter(team_id__in=list(team_ids)).values_list(
+        "team_id", "user_id"
+    ):
+        members[team_id].add(user_id)
+    return members

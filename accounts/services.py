@@ -1,0 +1,60 @@
+"""Writes about users, teams and memberships: the only door for them."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import LoginEvent, Membership, Team, TeamKind, User
+from accounts.roles import Role
+
+
+class TeamError(ValueError):
+    """A team could not be created or changed; the message says why."""
+
+
+@transaction.atomic
+def team_upsert(*, slug: str, name: str, kind: str = TeamKind.OTHER, parent_slug: str | None = None) -> Team:
+    """Create the team or update its name, kind and parent; running it twice changes nothing."""
+    if kind not in TeamKind.values:
+        raise TeamError(f"Unknown team kind {kind!r}; expected one of {', '.join(TeamKind.values)}.")
+    parent = None
+    if parent_slug:
+        parent = Team.objects.filter(slug=parent_slug).first()
+        if parent is None:
+            raise TeamError(f"No parent team with slug {parent_slug!r}.")
+        if parent.slug == slug:
+            raise TeamError("A team cannot be its own parent.")
+    team, _ = Team.objects.update_or_create(slug=slug, defaults={"name": name, "kind": kind, "parent": parent})
+    # Refuse cycles (a team below itself through its parents).
+    seen, current = set(), team.parent
+    while current is not None:
+        if current.pk == team.pk or current.pk in seen:
+            raise TeamError("This parent would make a cycle of teams.")
+        seen.add(current.pk)
+        current = current.parent
+    return team
+
+
+def membership_set(*, user: User, team: Team, role: str = Role.MEMBER) -> Membership:
+    """Give `user` this role in `team` (replacing any other role there)."""
+    membership, _ = Membership.objects.update_or_create(user=user, team=team, defaults={"role": role})
+    return membership
+
+
+def user_upsert(*, username: str, email: str, password: str, first_name: str = "", last_name: str = "",
+                is_staff: bool = False, language: str = "fr") -> User:
+    """Create or reset a user with this password (used by demo data and tests)."""
+    user, _ = User.objects.get_or_create(username=username)
+    user.email = email
+    user.first_name = first_name
+    user.last_name = last_name
+    user.is_staff = is_staff
+    user.is_superuser = is_staff
+    user.language = language
+    user.set_password(password)
+    user.save()
+    return user
+
+
+def login_event_record(*, user: User, ip_address: str | None = None) -> LoginEvent:
+    """Record a successful login."""
+    return LoginEvent.objects.create(user=user, occurred_at=timezone.now(), ip_address=ip_address or None)
