@@ -25,9 +25,17 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     autocomplete_fields = ["parent"]
-    inlines = [type("TeamMembershipInline", (admin.TabularInline,), {
-        "model": Membership, "extra": 1, "autocomplete_fields": ["user"],
-    })]
+    inlines = [
+        type(
+            "TeamMembershipInline",
+            (admin.TabularInline,),
+            {
+                "model": Membership,
+                "extra": 1,
+                "autocomplete_fields": ["user"],
+            },
+        )
+    ]
 
 
 @admin.register(Membership)

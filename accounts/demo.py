@@ -19,12 +19,21 @@ DEMO_TEAMS = [
 ]
 
 DEMO_PEOPLE = {
-    "ventes": [("claire.martin", "Claire", "Martin", Role.MANAGER), ("hugo.bernard", "Hugo", "Bernard", Role.MEMBER),
-               ("lea.petit", "Léa", "Petit", Role.VIEWER)],
-    "marketing": [("sophie.durand", "Sophie", "Durand", Role.MANAGER), ("lucas.moreau", "Lucas", "Moreau", Role.MEMBER),
-                  ("emma.laurent", "Emma", "Laurent", Role.VIEWER)],
-    "service-client": [("julien.roux", "Julien", "Roux", Role.MANAGER), ("chloe.fournier", "Chloé", "Fournier", Role.MEMBER),
-                       ("nathan.girard", "Nathan", "Girard", Role.VIEWER)],
+    "ventes": [
+        ("claire.martin", "Claire", "Martin", Role.MANAGER),
+        ("hugo.bernard", "Hugo", "Bernard", Role.MEMBER),
+        ("lea.petit", "Léa", "Petit", Role.VIEWER),
+    ],
+    "marketing": [
+        ("sophie.durand", "Sophie", "Durand", Role.MANAGER),
+        ("lucas.moreau", "Lucas", "Moreau", Role.MEMBER),
+        ("emma.laurent", "Emma", "Laurent", Role.VIEWER),
+    ],
+    "service-client": [
+        ("julien.roux", "Julien", "Roux", Role.MANAGER),
+        ("chloe.fournier", "Chloé", "Fournier", Role.MEMBER),
+        ("nathan.girard", "Nathan", "Girard", Role.VIEWER),
+    ],
 }
 
 
@@ -39,16 +48,24 @@ class DemoLogin:
 @transaction.atomic
 def demo_organisation_create() -> tuple[dict[str, Team], list[DemoLogin]]:
     """Create (or reset) the demo teams and users; return the teams by slug and the logins."""
-    teams = {slug: team_upsert(slug=slug, name=name, kind=kind, parent_slug=parent)
-             for slug, name, kind, parent in DEMO_TEAMS}
+    teams = {
+        slug: team_upsert(slug=slug, name=name, kind=kind, parent_slug=parent)
+        for slug, name, kind, parent in DEMO_TEAMS
+    }
     logins = []
-    admin = user_upsert(username="admin", email="admin@demo.example", password=DEMO_PASSWORD,
-                        first_name="Admin", is_staff=True)
+    admin = user_upsert(
+        username="admin", email="admin@demo.example", password=DEMO_PASSWORD, first_name="Admin", is_staff=True
+    )
     logins.append(DemoLogin(admin.username, DEMO_PASSWORD, "*", "admin"))
     for team_slug, people in DEMO_PEOPLE.items():
         for username, first, last, role in people:
-            user = user_upsert(username=username, email=f"{username}@demo.example", password=DEMO_PASSWORD,
-                               first_name=first, last_name=last)
+            user = user_upsert(
+                username=username,
+                email=f"{username}@demo.example",
+                password=DEMO_PASSWORD,
+                first_name=first,
+                last_name=last,
+            )
             membership_set(user=user, team=teams[team_slug], role=role)
             logins.append(DemoLogin(username, DEMO_PASSWORD, team_slug, str(role)))
     return teams, logins

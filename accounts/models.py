@@ -14,7 +14,10 @@ class User(AbstractUser):
 
     email = models.EmailField(_("email address"), blank=True)
     language = models.CharField(
-        _("language"), max_length=8, choices=settings.LANGUAGES, default="fr",
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="fr",
         help_text=_("Language of e-mails and digests."),
     )
 
@@ -45,8 +48,12 @@ class Team(models.Model):
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     kind = models.CharField(_("kind"), max_length=16, choices=TeamKind.choices, default=TeamKind.OTHER)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent team"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="children",
+        "self",
+        verbose_name=_("parent team"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -90,3 +97,6 @@ class LoginEvent(models.Model):
         verbose_name = _("login")
         verbose_name_plural = _("logins")
         indexes = [models.Index(fields=["user", "occurred_at"], name="loginevent_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.occurred_at:%Y-%m-%d %H:%M}"

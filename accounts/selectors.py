@@ -81,8 +81,6 @@ def team_role_of(user: User, team: Team) -> str | None:
 def team_member_ids(team_ids: Iterable[int]) -> dict[int, set[int]]:
     """User ids holding a membership in each of these teams."""
     members: dict[int, set[int]] = defaultdict(set)
-    for team_id, user_id in Membership.objects.filter(team_id__in=list(team_ids)).values_list(
-        "team_id", "user_id"
-    ):
+    for team_id, user_id in Membership.objects.filter(team_id__in=list(team_ids)).values_list("team_id", "user_id"):
         members[team_id].add(user_id)
     return members

@@ -40,8 +40,16 @@ def membership_set(*, user: User, team: Team, role: str = Role.MEMBER) -> Member
     return membership
 
 
-def user_upsert(*, username: str, email: str, password: str, first_name: str = "", last_name: str = "",
-                is_staff: bool = False, language: str = "fr") -> User:
+def user_upsert(
+    *,
+    username: str,
+    email: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    is_staff: bool = False,
+    language: str = "fr",
+) -> User:
     """Create or reset a user with this password (used by demo data and tests)."""
     user, _ = User.objects.get_or_create(username=username)
     user.email = email

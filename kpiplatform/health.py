@@ -39,6 +39,4 @@ def healthz(request):
     db = database_status()
     broker = broker_status()
     status = "ok" if db["ok"] and broker["ok"] else ("degraded" if db["ok"] else "down")
-    return JsonResponse(
-        {"status": status, "database": db, "broker": broker}, status=200 if db["ok"] else 503
-    )
+    return JsonResponse({"status": status, "database": db, "broker": broker}, status=200 if db["ok"] else 503)
