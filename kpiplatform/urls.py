@@ -8,6 +8,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("kpiplatform.api_urls")),
     path("accounts/", include("accounts.urls")),
     path("", include("accounts.pages")),
 ]
