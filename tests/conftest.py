@@ -13,18 +13,19 @@ PASSWORD = "correct-horse-battery"
 @pytest.fixture
 def make_team(db):
     def make(slug: str, *, name: str | None = None, kind: str = "sales", parent: Team | None = None) -> Team:
-        return team_upsert(slug=slug, name=name or slug.title(), kind=kind,
-                           parent_slug=parent.slug if parent else None)
+        return team_upsert(slug=slug, name=name or slug.title(), kind=kind, parent_slug=parent.slug if parent else None)
 
     return make
 
 
 @pytest.fixture
 def make_user(db):
-    def make(username: str, *, team: Team | None = None, role: str = Role.MEMBER, staff: bool = False,
-             language: str = "fr") -> User:
-        user = user_upsert(username=username, email=f"{username}@example.test", password=PASSWORD,
-                           is_staff=staff, language=language)
+    def make(
+        username: str, *, team: Team | None = None, role: str = Role.MEMBER, staff: bool = False, language: str = "fr"
+    ) -> User:
+        user = user_upsert(
+            username=username, email=f"{username}@example.test", password=PASSWORD, is_staff=staff, language=language
+        )
         if team is not None:
             membership_set(user=user, team=team, role=role)
         return user
