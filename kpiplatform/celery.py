@@ -14,7 +14,7 @@ app.autodiscover_tasks()
 
 def ensure_broker_folders() -> None:
     """Create the filesystem broker's folders (kombu does not)."""
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         folder = app.conf.broker_transport_options.get(key)
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
