@@ -1,0 +1,413 @@
+"""Progress of a target: value so far, expected pace, forecast and status. Pure functions.
+
+Nothing here touches the database: services fetch the KPI's value and pass plain values in,
+so every rule below is unit-tested on hand-computed numbers.
+
+Conventions
+-----------
+* An objective covers the days ``start_date`` … ``due_date`` **inclusive**, i.e. the half-open
+  range ``[start, end)`` with ``end = due_date + 1 day`` (the KPI catalogue's period convention).
+  A Q1 objective is start 1 January, due 31 March.
+* ``today`` is not finished yet: the elapsed part is ``[start, min(today, end))``.
+* Two ways of judging a target:
+  - ``period``: the KPI over the whole objective period (revenue = Σ over the period,
+    churn over the period);
+  - ``end``: the KPI's value at the end of the period — its value over the last complete
+    calendar month elapsed (before a month is complete, over the elapsed part).
+* A target is *cumulative* when its KPI is additive and it is judged over the period: its
+  value starts at 0 and grows (revenue, orders). Every other target is a *level* (a rate, an
+  average, or an end value) that moves from the baseline towards the target.
+* Direction: a KPI better when higher, lower, or neutral; for a neutral KPI the target says it
+  (a target below the baseline means "lower is better" for this objective).
+
+Status, from worst to best (an objective takes its worst target's status):
+``missed`` (the period is over and the target was not reached, or a cumulative "at most"
+budget is already exceeded) and ``off_track`` (below the critical threshold of the expected
+pace) are the worst, then ``at_risk`` (below the warning threshold), ``on_track``, and
+``achieved`` (reached: a cumulative "at least" target as soon as the value so far reaches it,
+every other target when the period is over).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+HIGHER = "higher"
+LOWER = "lower"
+NEUTRAL = "neutral"
+
+PERIOD = "period"
+END = "end"
+
+ON_TRACK = "on_track"
+AT_RISK = "at_risk"
+OFF_TRACK = "off_track"
+ACHIEVED = "achieved"
+MISSED = "missed"
+
+# Worst first: the objective's status is the first of these found among its targets.
+STATUS_ORDER = (MISSED, OFF_TRACK, AT_RISK, ON_TRACK, ACHIEVED)
+
+DEFAULT_WARNING_PERCENT = Decimal("90")
+DEFAULT_CRITICAL_PERCENT = Decimal("75")
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """The share of a target planned for one month (``month`` is the month's first day)."""
+
+    month: date
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """What a target asks for, as plain values."""
+
+    start: date
+    end: date  # exclusive: due_date + 1 day
+    target: Decimal
+    baseline: Decimal | None = None
+    direction: str = HIGHER
+    additive: bool = True
+    judged: str = PERIOD
+    warning_percent: Decimal = DEFAULT_WARNING_PERCENT
+    critical_percent: Decimal = DEFAULT_CRITICAL_PERCENT
+    phases: tuple[Phase, ...] = field(default_factory=tuple)
+
+    @property
+    def cumulative(self) -> bool:
+        """Whether the value starts from 0 and accumulates over the period."""
+        return self.additive and self.judged == PERIOD
+
+    @property
+    def total_days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def lower_is_better(self) -> bool:
+        """The effective direction: a neutral KPI follows the target (below the baseline = lower)."""
+        if self.direction == LOWER:
+            return True
+        if self.direction == NEUTRAL and self.baseline is not None:
+            return self.target < self.baseline
+        return False
+
+
+@dataclass(frozen=True)
+class TargetProgress:
+    """Where a target stands on a given day."""
+
+    current_value: Decimal | None
+    progress_percent: Decimal | None
+    expected_value_today: Decimal | None
+    forecast_value: Decimal | None
+    required_daily_rate: Decimal | None
+    status: str
+    elapsed_days: int
+    total_days: int
+
+
+# ---------------------------------------------------------------------------
+# Dates
+# ---------------------------------------------------------------------------
+def month_start(day: date) -> date:
+    """The first day of `day`'s month."""
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    """The first day of the month after `day`'s."""
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+def months_between(start: date, end: date) -> list[date]:
+    """First days of the months overlapping [start, end)."""
+    months: list[date] = []
+    current = month_start(start)
+    while current < end:
+        months.append(current)
+        current = next_month(current)
+    return months
+
+
+def month_days_in(month: date, start: date, end: date) -> int:
+    """Days of `month` that fall inside [start, end)."""
+    first = max(month, start)
+    last = min(next_month(month), end)
+    return max((last - first).days, 0)
+
+
+def elapsed_end(plan: TargetPlan, today: date) -> date:
+    """End (exclusive) of the elapsed part of the period: today, clipped to the period."""
+    return min(max(today, plan.start), plan.end)
+
+
+def value_window(plan: TargetPlan, today: date) -> tuple[date, date] | None:
+    """The date range [start, end) the KPI must be computed over to know the value so far.
+
+    None before the period starts. For end-judged targets: the last complete calendar month
+    of the elapsed part, or the elapsed part itself while no month is complete.
+    """
+    until = elapsed_end(plan, today)
+    if until <= plan.start:
+        return None
+    if plan.judged == PERIOD:
+        return plan.start, until
+    last_month_end = month_start(until)
+    last_month_start = month_start(last_month_end - timedelta(days=1))
+    if last_month_start >= plan.start:
+        return last_month_start, last_month_end
+    return plan.start, until
+
+
+def previous_window(start: date, end: date) -> tuple[date, date]:
+    """The period of the same length just before [start, end): where a baseline comes from."""
+    length = end - start
+    return start - length, start
+
+
+# ---------------------------------------------------------------------------
+# Expected pace
+# ---------------------------------------------------------------------------
+def _origin(plan: TargetPlan) -> Decimal:
+    """Where the path to the target starts: 0 for cumulative targets, else the baseline."""
+    if plan.cumulative:
+        return ZERO
+    return plan.baseline if plan.baseline is not None else plan.target
+
+
+def expected_value(plan: TargetPlan, today: date) -> Decimal:
+    """The value the target should show by `today` at the planned pace.
+
+    Cumulative: the target × elapsed days / total days, or with phases the finished months'
+    values plus the current month's pro rata. Levels: the straight line from the baseline to
+    the target (with phases: from the previous month's value to the current month's).
+    """
+    elapsed = (elapsed_end(plan, today) - plan.start).days
+    total = plan.total_days
+    if total <= 0:
+        return plan.target
+    if plan.phases:
+        return _expected_phased(plan, elapsed_end(plan, today))
+    origin = _origin(plan)
+    return origin + (plan.target - origin) * Decimal(elapsed) / Decimal(total)
+
+
+def _expected_phased(plan: TargetPlan, until: date) -> Decimal:
+    phases = sorted(plan.phases, key=lambda p: p.month)
+    if plan.cumulative:
+        expected = ZERO
+        for phase in phases:
+            days_in_period = month_days_in(phase.month, plan.start, plan.end)
+            if days_in_period == 0:
+                continue
+            done = month_days_in(phase.month, plan.start, until)
+            expected += phase.value * Decimal(done) / Decimal(days_in_period)
+        return expected
+    previous = plan.baseline if plan.baseline is not None else phases[0].value
+    for phase in phases:
+        days_in_period = month_days_in(phase.month, plan.start, plan.end)
+        done = month_days_in(phase.month, plan.start, until)
+        if days_in_period and done < days_in_period:
+            return previous + (phase.value - previous) * Decimal(done) / Decimal(days_in_period)
+        previous = phase.value
+    return previous
+
+
+# ---------------------------------------------------------------------------
+# Progress
+# ---------------------------------------------------------------------------
+def _reached(plan: TargetPlan, value: Decimal) -> bool:
+    return value <= plan.target if plan.lower_is_better else value >= plan.target
+
+
+def _pace_ratio(plan: TargetPlan, current: Decimal, expected: Decimal) -> Decimal | None:
+    """How the value so far compares with the expected one, 1 = exactly on pace (None = cannot say).
+
+    Cumulative: value / expected (reversed when lower is better: a budget spent faster than
+    planned is worse). Levels: the share of the expected way from the baseline actually covered;
+    when no way was expected yet (first day, or a target equal to the baseline), the value
+    compared with the expected level.
+    """
+    if plan.cumulative:
+        if plan.lower_is_better:
+            if current <= expected:
+                return Decimal(1)
+            return expected / current
+        if expected <= 0:
+            return None
+        return current / expected
+    origin = _origin(plan)
+    if expected != origin:
+        return (current - origin) / (expected - origin)
+    if _reached(plan, current) or current == expected:
+        return Decimal(1)
+    if plan.lower_is_better:
+        return expected / current if current > 0 else None
+    return current / expected if expected > 0 else None
+
+
+def progress_percent(plan: TargetPlan, current: Decimal) -> Decimal | None:
+    """Percentage of the way from the start point (0 or the baseline) to the target."""
+    origin = _origin(plan)
+    if plan.target == origin:
+        return HUNDRED if _reached(plan, current) else ZERO
+    return (current - origin) / (plan.target - origin) * HUNDRED
+
+
+def forecast(plan: TargetPlan, current: Decimal | None, today: date) -> Decimal | None:
+    """The expected end value: run rate for cumulative targets, the current value for levels."""
+    if current is None:
+        return None
+    if not plan.cumulative:
+        return current
+    elapsed = (elapsed_end(plan, today) - plan.start).days
+    if elapsed <= 0:
+        return None
+    return current * Decimal(plan.total_days) / Decimal(elapsed)
+
+
+def required_daily_rate(plan: TargetPlan, current: Decimal | None, today: date) -> Decimal | None:
+    """For cumulative targets: per remaining day, what is still needed (or, lower is better, still allowed)."""
+    if not plan.cumulative or current is None:
+        return None
+    remaining = (plan.end - elapsed_end(plan, today)).days
+    if remaining <= 0:
+        return None
+    return max(plan.target - current, ZERO) / Decimal(remaining)
+
+
+def status_of(plan: TargetPlan, current: Decimal | None, today: date) -> str:
+    """The target's status on `today` (see the module docstring for the rules)."""
+    over = today >= plan.end
+    if current is None:
+        # No value yet: fine before anything could be measured, missed once the period is over.
+        if over:
+            return MISSED
+        return ON_TRACK if elapsed_end(plan, today) <= plan.start else AT_RISK
+    if plan.cumulative and not plan.lower_is_better and _reached(plan, current):
+        return ACHIEVED
+    if plan.cumulative and plan.lower_is_better and current > plan.target:
+        # Sums only grow: an "at most" budget already exceeded cannot be met any more.
+        return MISSED
+    if over:
+        return ACHIEVED if _reached(plan, current) else MISSED
+    if elapsed_end(plan, today) <= plan.start:
+        return ON_TRACK
+    ratio = _pace_ratio(plan, current, expected_value(plan, today))
+    if ratio is None:
+        return ON_TRACK
+    if ratio * HUNDRED < plan.critical_percent:
+        return OFF_TRACK
+    if ratio * HUNDRED < plan.warning_percent:
+        return AT_RISK
+    return ON_TRACK
+
+
+def target_progress(*, plan: TargetPlan, current_value: Decimal | None, today: date) -> TargetProgress:
+    """Everything the pages and the API show about a target on `today`."""
+    elapsed = (elapsed_end(plan, today) - plan.start).days
+    started = elapsed > 0
+    return TargetProgress(
+        current_value=current_value,
+        progress_percent=progress_percent(plan, current_value) if current_value is not None else None,
+        expected_value_today=expected_value(plan, today) if started else _origin(plan),
+        forecast_value=forecast(plan, current_value, today),
+        required_daily_rate=required_daily_rate(plan, current_value, today),
+        status=status_of(plan, current_value, today),
+        elapsed_days=elapsed,
+        total_days=plan.total_days,
+    )
+
+
+def worst_status(statuses: Iterable[str]) -> str:
+    """The worst of these statuses (STATUS_ORDER); on_track when there is none."""
+    found = set(statuses)
+    for status in STATUS_ORDER:
+        if status in found:
+            return status
+    return ON_TRACK
+
+
+# ---------------------------------------------------------------------------
+# Phasing
+# ---------------------------------------------------------------------------
+def _spread(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
+    """Split `total` by `weights`, rounded to cents, the rounding remainder on the last share."""
+    weight_sum = sum(weights, ZERO)
+    if weight_sum <= 0:
+        weights = [Decimal(1)] * len(weights)
+        weight_sum = Decimal(len(weights))
+    shares = [(total * w / weight_sum).quantize(CENT, rounding=ROUND_HALF_UP) for w in weights]
+    if shares:
+        shares[-1] += total - sum(shares, ZERO)
+    return shares
+
+
+def phases_even(*, plan: TargetPlan) -> list[Phase]:
+    """Evenly phased months.
+
+    Cumulative targets: the target split equally between whole months (a partly covered month
+    gets its share pro rata of its days). Levels: a straight line from the baseline to the target,
+    reached in the last month.
+    """
+    months = months_between(plan.start, plan.end)
+    if plan.cumulative:
+        weights = [
+            Decimal(month_days_in(m, plan.start, plan.end)) / Decimal(calendar.monthrange(m.year, m.month)[1])
+            for m in months
+        ]
+        return [Phase(m, v) for m, v in zip(months, _spread(plan.target, weights), strict=True)]
+    origin = plan.baseline if plan.baseline is not None else plan.target
+    count = len(months)
+    return [
+        Phase(m, (origin + (plan.target - origin) * Decimal(i + 1) / Decimal(count)).quantize(CENT))
+        for i, m in enumerate(months)
+    ]
+
+
+def phases_seasonal(*, plan: TargetPlan, last_year: dict[int, Decimal]) -> list[Phase] | None:
+    """Months weighted like the same months of last year (`last_year`: month number → value).
+
+    Only for cumulative targets; None when last year has no usable values (nothing to copy).
+    A partly covered month's weight is pro rata of its days.
+    """
+    if not plan.cumulative:
+        return None
+    months = months_between(plan.start, plan.end)
+    weights = []
+    for m in months:
+        value = last_year.get(m.month)
+        if value is None:
+            return None
+        share = Decimal(month_days_in(m, plan.start, plan.end)) / Decimal(calendar.monthrange(m.year, m.month)[1])
+        weights.append(max(value, ZERO) * share)
+    if sum(weights, ZERO) <= 0:
+        return None
+    return [Phase(m, v) for m, v in zip(months, _spread(plan.target, weights), strict=True)]
+
+
+@dataclass(frozen=True)
+class SumCheck:
+    """Whether parts add up to a whole; `difference` = parts − whole."""
+
+    ok: bool
+    total: Decimal
+    expected: Decimal
+    difference: Decimal
+
+
+def sum_check(*, parts: Iterable[Decimal], whole: Decimal, tolerance: Decimal = CENT) -> SumCheck:
+    """Compare a sum of parts (monthly phases, children's targets) with the whole."""
+    total = sum(parts, ZERO)
+    difference = total - whole
+    return SumCheck(ok=abs(difference) <= tolerance, total=total, expected=whole, difference=difference)
