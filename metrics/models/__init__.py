@@ -20,6 +20,15 @@ from metrics.models.activity import (
     TicketKind,
     WebTrafficStat,
 )
+from metrics.models.kpis import (
+    KpiCategory,
+    KpiDefinition,
+    KpiDirection,
+    KpiMeasure,
+    KpiUnit,
+    KpiValue,
+    TeamClosure,
+)
 from metrics.models.recompute import DirtyMark
 
 __all__ = [
@@ -32,6 +41,12 @@ __all__ = [
     "DealStatus",
     "DirtyMark",
     "Interaction",
+    "KpiCategory",
+    "KpiDefinition",
+    "KpiDirection",
+    "KpiMeasure",
+    "KpiUnit",
+    "KpiValue",
     "Lead",
     "Meeting",
     "Order",
@@ -42,6 +57,7 @@ __all__ = [
     "SurveyKind",
     "SurveyResponse",
     "Ticket",
+    "TeamClosure",
     "TicketKind",
     "WebTrafficStat",
 ]
