@@ -1,0 +1,8 @@
+from django.urls import path
+
+from objectives.api.views import ObjectiveDetailView, ObjectiveListCreateView
+
+urlpatterns = [
+    path("objectives/", ObjectiveListCreateView.as_view(), name="api-objectives"),
+    path("objectives/<int:pk>/", ObjectiveDetailView.as_view(), name="api-objective"),
+]

@@ -1,0 +1,223 @@
+"""REST API for objectives (DESIGN.md §9): input serializer → one service → output serializer."""
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from accounts.api.access import request_team, request_team_ids
+from accounts.models import User
+from metrics.models import KpiDefinition
+from objectives import services
+from objectives.models import Judged, Objective, ObjectiveState, ProgressStatus
+
+NUMBER = {"max_digits": 20, "decimal_places": 6, "coerce_to_string": False}
+
+
+class TargetInSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False, help_text="Existing target to update (PATCH).")
+    kpi = serializers.CharField(help_text="KPI code, e.g. revenue.")
+    target_value = serializers.DecimalField(**NUMBER)
+    baseline_value = serializers.DecimalField(
+        required=False, allow_null=True, help_text="Default: the KPI over the preceding period.", **NUMBER
+    )
+    segment = serializers.CharField(required=False, allow_blank=True, default="")
+    judged = serializers.ChoiceField(choices=Judged.choices, required=False, default=Judged.PERIOD)
+    warning_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, coerce_to_string=False)
+    critical_percent = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, coerce_to_string=False)
+
+    def validate_kpi(self, value: str) -> KpiDefinition:
+        kpi = KpiDefinition.objects.filter(code=value).first()
+        if kpi is None:
+            raise serializers.ValidationError(f"Unknown KPI '{value}'.")
+        return kpi
+
+
+class ObjectiveInSerializer(serializers.Serializer):
+    team = serializers.SlugField(help_text="Slug of the objective's team.")
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    relevance_note = serializers.CharField(required=False, allow_blank=True, default="")
+    start_date = serializers.DateField()
+    due_date = serializers.DateField(help_text="Last day of the objective (included).")
+    parent = serializers.IntegerField(required=False, allow_null=True, default=None)
+    owner = serializers.CharField(required=False, allow_null=True, help_text="Username; default: the caller.")
+    state = serializers.ChoiceField(choices=ObjectiveState.choices, required=False, default=ObjectiveState.ACTIVE)
+    targets = TargetInSerializer(many=True, allow_empty=False)
+
+
+class ObjectivePatchSerializer(ObjectiveInSerializer):
+    team = None
+
+    def __init__(self, *args, **kwargs):
+        kwargs["partial"] = True
+        super().__init__(*args, **kwargs)
+
+
+class LetterSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+
+
+class SmartSerializer(serializers.Serializer):
+    specific = LetterSerializer()
+    measurable = LetterSerializer()
+    achievable = LetterSerializer()
+    relevant = LetterSerializer()
+    time_bound = LetterSerializer()
+
+
+class TargetOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kpi = serializers.CharField(source="kpi.code")
+    segment = serializers.CharField()
+    baseline_value = serializers.DecimalField(**NUMBER, allow_null=True)
+    target_value = serializers.DecimalField(**NUMBER)
+    judged = serializers.CharField()
+    warning_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
+    critical_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
+    phasing = serializers.CharField()
+    current_value = serializers.DecimalField(**NUMBER, allow_null=True)
+    progress_percent = serializers.DecimalField(**NUMBER, allow_null=True)
+    expected_value_today = serializers.DecimalField(**NUMBER, allow_null=True)
+    forecast_value = serializers.DecimalField(**NUMBER, allow_null=True)
+    required_daily_rate = serializers.DecimalField(**NUMBER, allow_null=True)
+    status = serializers.ChoiceField(choices=ProgressStatus.choices)
+    computed_at = serializers.DateTimeField(allow_null=True)
+
+
+class ObjectiveOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    team = serializers.CharField(source="team.slug")
+    title = serializers.CharField()
+    description = serializers.CharField()
+    relevance_note = serializers.CharField()
+    owner = serializers.CharField(source="owner.username", allow_null=True, default=None)
+    parent = serializers.IntegerField(source="parent_id", allow_null=True)
+    start_date = serializers.DateField()
+    due_date = serializers.DateField()
+    state = serializers.ChoiceField(choices=ObjectiveState.choices)
+    status = serializers.ChoiceField(
+        source="progress_status", choices=ProgressStatus.choices, help_text="The worst of its targets' statuses."
+    )
+    progress_computed_at = serializers.DateTimeField(allow_null=True)
+    targets = TargetOutSerializer(many=True, source="targets.all")
+
+
+class ObjectiveDetailOutSerializer(ObjectiveOutSerializer):
+    smart = serializers.SerializerMethodField()
+
+    @extend_schema(responses=SmartSerializer)
+    def get_smart(self, objective) -> dict:
+        return services.objective_smart(objective=objective)
+
+
+def _objectives_readable(request):
+    ids = request_team_ids(request)
+    objectives = Objective.objects.select_related("team", "owner").prefetch_related("targets__kpi")
+    return objectives if ids is None else objectives.filter(team_id__in=ids)
+
+
+def _resolve_refs(request, data: dict, team) -> dict:
+    """Turn the parent id and owner username into objects; unknown ones are field errors."""
+    errors = {}
+    if data.get("parent") is not None:
+        parent = _objectives_readable(request).filter(pk=data["parent"]).first()
+        if parent is None:
+            errors["parent"] = [f"Unknown objective {data['parent']}."]
+        data["parent"] = parent
+    if "owner" in data:
+        if data["owner"]:
+            owner = User.objects.filter(username=data["owner"]).first()
+            if owner is None:
+                errors["owner"] = [f"Unknown user '{data['owner']}'."]
+            data["owner"] = owner
+        else:
+            data["owner"] = None
+    if errors:
+        raise serializers.ValidationError(errors)
+    return data
+
+
+def _run(service, **kwargs):
+    try:
+        return service(**kwargs)
+    except services.ObjectiveError as error:
+        raise serializers.ValidationError(error.errors) from error
+
+
+class ObjectiveListCreateView(GenericAPIView):
+    """List the objectives of the caller's teams, or create one (managers of its team)."""
+
+    serializer_class = ObjectiveOutSerializer
+
+    def get_queryset(self):
+        objectives = _objectives_readable(self.request).order_by("due_date", "id")
+        team = self.request.query_params.get("team")
+        if team:
+            objectives = objectives.filter(team=request_team(self.request, team))
+        progress_status = self.request.query_params.get("status")
+        if progress_status:
+            objectives = objectives.filter(progress_status=progress_status)
+        return objectives
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("team", str, description="Team slug"),
+            OpenApiParameter("status", str, enum=ProgressStatus.values),
+        ],
+        responses=ObjectiveOutSerializer(many=True),
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(ObjectiveOutSerializer(page, many=True).data)
+
+    @extend_schema(request=ObjectiveInSerializer, responses={201: ObjectiveDetailOutSerializer})
+    def post(self, request):
+        serializer = ObjectiveInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        team = request_team(request, data.pop("team"), write=True)
+        if "owner" not in data and isinstance(request.user, User) and request.user.is_authenticated:
+            data["owner"] = request.user
+        data = _resolve_refs(request, data, team)
+        targets = [dict(t) for t in data.pop("targets")]
+        objective = _run(services.objective_create, team=team, targets=targets, **data)
+        return Response(ObjectiveDetailOutSerializer(objective).data, status=status.HTTP_201_CREATED)
+
+
+class ObjectiveDetailView(GenericAPIView):
+    """Read, change (managers) or delete (managers) one objective."""
+
+    serializer_class = ObjectiveDetailOutSerializer
+
+    def get_object(self, *, write: bool = False) -> Objective:
+        objective = _objectives_readable(self.request).filter(pk=self.kwargs["pk"]).first()
+        if objective is None:
+            raise Http404("No such objective visible to you.")
+        if write:
+            allowed = request_team_ids(self.request, write=True)
+            if allowed is not None and objective.team_id not in allowed:
+                raise PermissionDenied("Only the team's managers may change its objectives.")
+        return objective
+
+    def get(self, request, pk: int):
+        return Response(ObjectiveDetailOutSerializer(self.get_object()).data)
+
+    @extend_schema(request=ObjectivePatchSerializer, responses=ObjectiveDetailOutSerializer)
+    def patch(self, request, pk: int):
+        objective = self.get_object(write=True)
+        serializer = ObjectivePatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = _resolve_refs(request, dict(serializer.validated_data), objective.team)
+        targets = [dict(t) for t in data.pop("targets")] if "targets" in data else None
+        objective = _run(services.objective_update, objective=objective, targets=targets, **data)
+        objective = _objectives_readable(request).get(pk=objective.pk)
+        return Response(ObjectiveDetailOutSerializer(objective).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk: int):
+        services.objective_delete(objective=self.get_object(write=True))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,101 @@
+"""Forms of the objective pages: they only parse input; objectives.services saves it."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts import selectors as account_selectors
+from accounts.models import Team, User
+from metrics.models import KpiDefinition
+from objectives import kpi_data
+from objectives.models import Judged, Objective, ObjectiveState, Phasing
+
+
+class KpiChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return f"{kpi_data.kpi_name(obj)} ({obj.unit})" if obj.unit else kpi_data.kpi_name(obj)
+
+
+class ObjectiveForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
+    start_date = forms.DateField(
+        label=_("Start date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    due_date = forms.DateField(
+        label=_("Due date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=_("Last day of the objective (included)."),
+    )
+    parent = forms.ModelChoiceField(label=_("Parent objective"), queryset=Objective.objects.none(), required=False)
+    relevance_note = forms.CharField(
+        label=_("Why it matters"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("How this objective serves the company's goals."),
+    )
+    state = forms.ChoiceField(label=_("State"), choices=ObjectiveState.choices, initial=ObjectiveState.ACTIVE)
+
+    def __init__(self, *args, team: Team, objective: Objective | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        teams = account_selectors.team_ids_with_ancestors([team.pk])
+        self.fields["owner"].queryset = (
+            User.objects.filter(memberships__team_id__in=teams, is_active=True).distinct().order_by("username")
+        )
+        parents = Objective.objects.filter(team_id__in=teams).select_related("team").order_by("team__name", "title")
+        if objective is not None:
+            parents = parents.exclude(pk=objective.pk)
+        self.fields["parent"].queryset = parents
+        self.fields["parent"].label_from_instance = lambda o: f"{o.team.name} · {o.title}"
+        self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+
+class TargetForm(forms.Form):
+    id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    kpi = KpiChoiceField(label=_("KPI"), queryset=KpiDefinition.objects.none(), to_field_name="code")
+    target_value = forms.DecimalField(label=_("Target"), max_digits=20, decimal_places=6, localize=True)
+    baseline_value = forms.DecimalField(
+        label=_("Baseline"),
+        max_digits=20,
+        decimal_places=6,
+        required=False,
+        localize=True,
+        help_text=_("Empty: the KPI over the preceding period of the same length."),
+    )
+    judged = forms.ChoiceField(label=_("Judged"), choices=Judged.choices, initial=Judged.PERIOD)
+    segment = forms.CharField(label=_("Segment"), required=False, max_length=120)
+    warning_percent = forms.DecimalField(
+        label=_("Warning at (% of pace)"), max_digits=5, decimal_places=2, initial=90, localize=True
+    )
+    critical_percent = forms.DecimalField(
+        label=_("Critical at (% of pace)"), max_digits=5, decimal_places=2, initial=75, localize=True
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kpi"].queryset = kpi_data.kpis_for_choice()
+
+
+class BaseTargetFormSet(forms.BaseFormSet):
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [f for f in self.forms if f.has_changed() and not self._should_delete_form(f)]
+        if not kept:
+            raise forms.ValidationError(_("Add at least one target."))
+
+    def targets(self) -> list[dict]:
+        """Cleaned targets to save (deleted and untouched blank rows left out)."""
+        return [
+            {k: v for k, v in f.cleaned_data.items() if k != "DELETE"}
+            for f in self.forms
+            if f.has_changed() and not self._should_delete_form(f) and f.cleaned_data
+        ]
+
+
+TargetFormSet = forms.formset_factory(TargetForm, formset=BaseTargetFormSet, extra=1, can_delete=True)
+
+
+class PhasingForm(forms.Form):
+    mode = forms.ChoiceField(label=_("Phasing"), choices=Phasing.choices)
