@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from accounts.models import LoginEvent, Membership, Team, User
+from accounts.models import LoginEvent, Membership, Team, TeamApiKey, User
 
 
 class MembershipInline(admin.TabularInline):
@@ -58,3 +59,21 @@ class LoginEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(TeamApiKey)
+class TeamApiKeyAdmin(APIKeyModelAdmin):
+    """Keys are shown once on creation (by the library's admin), then only their prefix."""
+
+    list_display = ("prefix", "name", "team", "scopes", "created", "last_used_at", "expiry_date", "revoked")
+    list_filter = ("scopes", "revoked", "team")
+    search_fields = ("name", "prefix", "team__name", "team__slug")
+    autocomplete_fields = ["team"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*super().get_readonly_fields(request, obj), "last_used_at", "created_by")
+
+    def save_model(self, request, obj, form=None, change=False):
+        if not change and obj.created_by_id is None:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -5,6 +5,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import AbstractAPIKey
 
 from accounts.roles import Role
 
@@ -100,3 +101,32 @@ class LoginEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ApiKeyScope(models.TextChoices):
+    READ = "read", _("Read")
+    WRITE = "write", _("Write")
+    READ_WRITE = "read,write", _("Read and write")
+
+
+class TeamApiKey(AbstractAPIKey):
+    """An integration's key: scoped to one team (and its sub-teams) and to read and/or write; stored hashed."""
+
+    team = models.ForeignKey(Team, verbose_name=_("team"), on_delete=models.CASCADE, related_name="api_keys")
+    scopes = models.CharField(_("scopes"), max_length=16, choices=ApiKeyScope.choices, default=ApiKeyScope.READ)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = _("team API key")
+        verbose_name_plural = _("team API keys")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(scopes__in=ApiKeyScope.values), name="teamapikey_scopes_valid"),
+        ]
+
+    @property
+    def scope_list(self) -> list[str]:
+        """The scopes as a list, e.g. ["read", "write"]."""
+        return [scope.strip() for scope in self.scopes.split(",") if scope.strip()]

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import LoginEvent, Membership, Team, TeamKind, User
+from accounts.models import ApiKeyScope, LoginEvent, Membership, Team, TeamApiKey, TeamKind, User
 from accounts.roles import Role
 
 
@@ -66,3 +66,27 @@ def user_upsert(
 def login_event_record(*, user: User, ip_address: str | None = None) -> LoginEvent:
     """Record a successful login."""
     return LoginEvent.objects.create(user=user, occurred_at=timezone.now(), ip_address=ip_address or None)
+
+
+def api_key_create(
+    *, team: Team, name: str, scopes: list[str] | tuple[str, ...] = ("read",), created_by: User | None = None
+) -> tuple[TeamApiKey, str]:
+    """Create an API key for `team` with these scopes; return it and the plain key (shown once, stored hashed)."""
+    wanted = {scope.strip() for scope in scopes if scope.strip()}
+    known = {"read", "write"}
+    if not wanted or not wanted <= known:
+        raise TeamError(f"Unknown API key scopes {sorted(wanted - known) or '(none)'}; use read, write or read,write.")
+    scope_value = ",".join(sorted(wanted))
+    if scope_value not in ApiKeyScope.values:
+        raise TeamError(f"Unknown API key scopes {scope_value!r}.")
+    if not name.strip():
+        raise TeamError("An API key needs a name.")
+    return TeamApiKey.objects.create_key(team=team, name=name.strip()[:50], scopes=scope_value, created_by=created_by)
+
+
+def api_key_revoke(*, api_key: TeamApiKey) -> TeamApiKey:
+    """Revoke the key for good: requests using it are refused from now on."""
+    if not api_key.revoked:
+        api_key.revoked = True
+        api_key.save(update_fields=["revoked"])
+    return api_key

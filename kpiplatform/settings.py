@@ -245,6 +245,8 @@ CELERY_BEAT_SCHEDULE: dict = {
 # ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Integrations: `Authorization: Api-Key <key>`; the browser: the session, with CSRF.
+        "accounts.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -270,6 +272,11 @@ SPECTACULAR_SETTINGS = {
 }
 # Largest request body accepted by the API and the CSV import.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KPI_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+# Activity ingestion: records per POST /api/v1/activity/<kind>/ and body size; larger gets a 413.
+KPI_MAX_BATCH_RECORDS = env_int("KPI_MAX_BATCH_RECORDS", 10_000)
+KPI_MAX_BATCH_BYTES = env_int("KPI_MAX_BATCH_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
+# Largest CSV/XLSX file accepted by the import page.
+KPI_MAX_IMPORT_BYTES = env_int("KPI_MAX_IMPORT_BYTES", 50 * 1024 * 1024)
 
 # ---------------------------------------------------------------------------
 # Logging: to stderr; never log secrets

@@ -1,3 +1,10 @@
 """API routes of the metrics app: activity ingestion and KPI values."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from metrics.api.activity import ACTIVITY_VIEWS, UnknownActivityKindView
+
+urlpatterns: list = [
+    *(path(f"activity/{kind}/", view.as_view(), name=f"api-activity-{kind}") for kind, view in ACTIVITY_VIEWS.items()),
+    path("activity/<str:kind>/", UnknownActivityKindView.as_view(), name="api-activity-unknown"),
+]

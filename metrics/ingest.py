@@ -1,0 +1,934 @@
+"""Ingestion of CRM activity: validation and idempotent bulk upsert of typed records.
+
+The only door for writing activity: the REST API, the CSV import, the management
+command and the demo data go through here (or, for the demo, through `dirty_marks_widen`).
+
+- Field specs are derived from the models (one registry entry per record kind), with
+  the cross-field rules of the database constraints stated once in `KIND_RULES`.
+- A batch is all or nothing: one invalid record rejects it, with one error per
+  problem `{"index", "external_id", "field", "message"}` (messages in the active language).
+- The upsert is keyed on (team, external_id). Existing rows are read in one query and
+  compared, so unchanged records are not written (their `updated_at` stays) and the
+  answer counts created / updated / unchanged.
+- In the same transaction, the dirty marks of the changed (team, kind, date range) are
+  widened in one statement; after commit the recompute task is enqueued. A broker that
+  is down never fails an ingest: the marks stay and the periodic sweep finds them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Team
+from metrics.models import ACTIVITY_MODELS, ActivityRecord, DirtyMark
+from metrics.models.activity import SURVEY_SCALES
+
+logger = logging.getLogger(__name__)
+
+# Columns every record has, handled outside the per-kind field specs.
+COMMON_FIELDS = ("external_id", "team", "attributes")
+_NOT_INGESTED = {"id", "team", "external_id", "attributes", "ingested_at", "updated_at"}
+# Rows per INSERT statement: stays under PostgreSQL's 65,535 bound parameters.
+_WRITE_CHUNK_PARAMS = 60_000
+# Values per IN (...) list when reading existing rows and references (SQLite's limit is 32,766).
+_IN_CHUNK = 10_000
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_INT_RE = re.compile(r"^[+-]?\d+$")
+_TRUE = {"true", "1", "yes", "y", "oui", "vrai", "t"}
+_FALSE = {"false", "0", "no", "n", "non", "faux", "f"}
+
+
+class FieldError(ValueError):
+    """A value could not be read; the message says why (already translated)."""
+
+
+# ---------------------------------------------------------------------------
+# Field parsers: raw JSON/CSV value -> Python value, or FieldError
+# ---------------------------------------------------------------------------
+def _local_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def parse_datetime_value(value: Any) -> datetime:
+    """ISO 8601 date-time; a naive one is read in settings.TIME_ZONE; a bare date is its local midnight."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise FieldError(
+                _("Enter an ISO 8601 date-time such as 2025-03-01T14:30:00Z (got %(value)r).") % {"value": value}
+            ) from None
+    else:
+        raise FieldError(_("Enter an ISO 8601 date-time string."))
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=_local_zone())
+    return parsed
+
+
+def parse_date_value(value: Any) -> date:
+    """A calendar date written YYYY-MM-DD."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str) and _DATE_RE.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise FieldError(_("Enter a date as YYYY-MM-DD (got %(value)r).") % {"value": value})
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise FieldError(_("Enter a whole number."))
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_RE.match(value.strip()):
+        return int(value.strip())
+    raise FieldError(_("Enter a whole number (got %(value)r).") % {"value": value})
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise FieldError(_("Enter a number."))
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | float | str):
+        text = str(value).strip().replace(" ", "").replace("\u00a0", "")
+        # A French decimal comma in a CSV cell ("12,50") is read as a decimal point.
+        if "," in text and "." not in text:
+            text = text.replace(",", ".")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise FieldError(_("Enter a number (got %(value)r).") % {"value": value}) from None
+    else:
+        raise FieldError(_("Enter a number."))
+    if not number.is_finite():
+        raise FieldError(_("Enter a finite number."))
+    return number
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise FieldError(_("Enter true or false (got %(value)r).") % {"value": value})
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    raise FieldError(_("Enter a text value."))
+
+
+def _reference(value: Any) -> str:
+    text = _string(value)
+    if not text:
+        raise FieldError(_("Enter the external_id of the record referred to."))
+    return text
+
+
+def _bounded(parse: Callable[[Any], Any], low: Any, high: Any) -> Callable[[Any], Any]:
+    def parse_bounded(value: Any) -> Any:
+        number = parse(value)
+        if low is not None and number < low:
+            raise FieldError(_("Must be at least %(low)s (got %(value)s).") % {"low": low, "value": number})
+        if high is not None and number > high:
+            raise FieldError(_("Must be at most %(high)s (got %(value)s).") % {"high": high, "value": number})
+        return number
+
+    return parse_bounded
+
+
+def _max_length(parse: Callable[[Any], str], limit: int) -> Callable[[Any], str]:
+    def parse_limited(value: Any) -> str:
+        text = parse(value)
+        if len(text) > limit:
+            raise FieldError(
+                _("At most %(limit)d characters (got %(length)d).") % {"limit": limit, "length": len(text)}
+            )
+        return text
+
+    return parse_limited
+
+
+def _choice(values: Sequence[str]) -> Callable[[Any], str]:
+    allowed = {v.lower(): v for v in values}
+
+    def parse_choice(value: Any) -> str:
+        text = _string(value).lower()
+        if text not in allowed:
+            raise FieldError(
+                _("Must be one of: %(choices)s (got %(value)r).") % {"choices": ", ".join(values), "value": value}
+            )
+        return allowed[text]
+
+    return parse_choice
+
+
+def _decimal_field(model_field: models.DecimalField) -> Callable[[Any], Decimal]:
+    quantum = Decimal(1).scaleb(-model_field.decimal_places)
+    limit = Decimal(10) ** (model_field.max_digits - model_field.decimal_places)
+
+    def parse_money(value: Any) -> Decimal:
+        number = _decimal(value)
+        if abs(number) >= limit:
+            raise FieldError(_("Number too large (at most %(digits)d digits).") % {"digits": model_field.max_digits})
+        return number.quantize(quantum, rounding=ROUND_HALF_UP)
+
+    return parse_money
+
+
+# Integer ranges of the database columns.
+_INTEGER_RANGES: dict[type[models.Field], tuple[int, int]] = {
+    models.PositiveSmallIntegerField: (0, 32_767),
+    models.PositiveIntegerField: (0, 2_147_483_647),
+    models.PositiveBigIntegerField: (0, 9_223_372_036_854_775_807),
+    models.SmallIntegerField: (-32_768, 32_767),
+    models.IntegerField: (-2_147_483_648, 2_147_483_647),
+    models.BigIntegerField: (-9_223_372_036_854_775_808, 9_223_372_036_854_775_807),
+}
+
+
+# ---------------------------------------------------------------------------
+# The registry: one KindSpec per record kind, derived from its model
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one field of a record kind is read from JSON/CSV and stored."""
+
+    name: str  # the API name, e.g. "customer" or "ordered_at"
+    attname: str  # the model attribute set, e.g. "customer_id"
+    type: str  # string, text, datetime, date, decimal, integer, boolean, reference
+    required: bool
+    default: Any
+    parse: Callable[[Any], Any]
+    label: Any  # the model field's verbose name (lazy translation)
+    choices: tuple[str, ...] = ()
+    reference: type[ActivityRecord] | None = None
+    minimum: Any = None
+    maximum: Any = None
+    max_length: int | None = None
+
+    @property
+    def is_date(self) -> bool:
+        return self.type in ("datetime", "date")
+
+    def default_value(self) -> Any:
+        return self.default() if callable(self.default) else self.default
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """Everything ingestion, the API and the CSV import need to know about one record kind."""
+
+    kind: str
+    model: type[ActivityRecord]
+    fields: tuple[FieldSpec, ...]
+    main_date: str
+    rules: tuple[Rule, ...]
+    open_ended: str | None
+    natural_keys: tuple[tuple[str, ...], ...]
+
+    @property
+    def by_name(self) -> dict[str, FieldSpec]:
+        return {spec.name: spec for spec in self.fields}
+
+    @property
+    def accepted_names(self) -> frozenset[str]:
+        return frozenset((*COMMON_FIELDS, *(spec.name for spec in self.fields)))
+
+    @property
+    def references(self) -> tuple[FieldSpec, ...]:
+        return tuple(spec for spec in self.fields if spec.reference is not None)
+
+    @property
+    def date_attnames(self) -> tuple[str, ...]:
+        return tuple(spec.attname for spec in self.fields if spec.is_date)
+
+
+def _check_bounds(model: type[models.Model]) -> dict[str, tuple[Any, Any]]:
+    """Bounds stated by the model's CheckConstraints of the form Q(f__gte=a[, f__lte=b])."""
+    bounds: dict[str, list[Any]] = defaultdict(lambda: [None, None])
+    for constraint in model._meta.constraints:
+        condition = getattr(constraint, "condition", None)
+        if not isinstance(constraint, models.CheckConstraint) or condition is None or condition.negated:
+            continue
+        if condition.connector != models.Q.AND or not all(isinstance(c, tuple) for c in condition.children):
+            continue
+        for lookup, value in condition.children:
+            name, _sep, op = lookup.rpartition("__")
+            if op in ("gte", "lte") and isinstance(value, int | Decimal) and name:
+                bounds[name][0 if op == "gte" else 1] = value
+    return {name: (low, high) for name, (low, high) in bounds.items()}
+
+
+def _field_spec(model_field: models.Field, bounds: dict[str, tuple[Any, Any]]) -> FieldSpec:
+    low, high = bounds.get(model_field.name, (None, None))
+    has_default = model_field.has_default()
+    nullable = model_field.null
+    common = {
+        "name": model_field.name,
+        "attname": model_field.attname,
+        "label": model_field.verbose_name,
+        "default": model_field.default if has_default else ("" if model_field.blank and not nullable else None),
+        "required": not (has_default or nullable or model_field.blank),
+    }
+    spec = _field_spec_for_type(model_field, low, high, common)
+    if spec.default is not None and not callable(spec.default):
+        # Defaults are stored as ingestion would read them (0 -> Decimal("0.00")), so comparisons hold.
+        spec = replace(spec, default=spec.parse(spec.default))
+    return spec
+
+
+def _field_spec_for_type(model_field: models.Field, low: Any, high: Any, common: dict[str, Any]) -> FieldSpec:
+    if isinstance(model_field, models.ForeignKey):
+        return FieldSpec(type="reference", parse=_reference, reference=model_field.related_model, **common)
+    if isinstance(model_field, models.DateTimeField):
+        return FieldSpec(type="datetime", parse=parse_datetime_value, **common)
+    if isinstance(model_field, models.DateField):
+        return FieldSpec(type="date", parse=parse_date_value, **common)
+    if isinstance(model_field, models.DecimalField):
+        parse = _bounded(_decimal_field(model_field), low, high)
+        return FieldSpec(type="decimal", parse=parse, minimum=low, maximum=high, **common)
+    if isinstance(model_field, models.BooleanField):
+        return FieldSpec(type="boolean", parse=_boolean, **common)
+    for integer_class, (int_low, int_high) in _INTEGER_RANGES.items():
+        if isinstance(model_field, integer_class):
+            low = int_low if low is None else max(low, int_low)
+            high = int_high if high is None else min(high, int_high)
+            return FieldSpec(type="integer", parse=_bounded(_integer, low, high), minimum=low, maximum=high, **common)
+    if model_field.choices:
+        values = tuple(str(value) for value, _label in model_field.flatchoices)
+        return FieldSpec(type="string", parse=_choice(values), choices=values, **common)
+    if isinstance(model_field, models.CharField):
+        limit = model_field.max_length
+        return FieldSpec(type="string", parse=_max_length(_string, limit), max_length=limit, **common)
+    if isinstance(model_field, models.TextField):
+        return FieldSpec(type="text", parse=_string, **common)
+    raise TypeError(f"No ingestion parser for {model_field!r}")
+
+
+# --- Cross-field rules: the database's multi-column CheckConstraints, checked before writing
+
+
+@dataclass(frozen=True)
+class NotBefore:
+    """`later` (when set) is not before `earlier`."""
+
+    later: str
+    earlier: str
+
+    def check(self, values: dict[str, Any]) -> tuple[str, str] | None:
+        later, earlier = values.get(self.later), values.get(self.earlier)
+        if later is not None and earlier is not None and later < earlier:
+            return self.later, _("Must not be before %(other)s.") % {"other": self.earlier}
+        return None
+
+
+@dataclass(frozen=True)
+class NotAbove:
+    """`smaller` is not greater than `larger`."""
+
+    smaller: str
+    larger: str
+
+    def check(self, values: dict[str, Any]) -> tuple[str, str] | None:
+        smaller, larger = values.get(self.smaller), values.get(self.larger)
+        if smaller is not None and larger is not None and smaller > larger:
+            return self.smaller, _("Must not be greater than %(other)s.") % {"other": self.larger}
+        return None
+
+
+@dataclass(frozen=True)
+class ClosedWhenDecided:
+    """A won or lost deal has a closing date; an open one has none."""
+
+    def check(self, values: dict[str, Any]) -> tuple[str, str] | None:
+        status, closed_at = values.get("status"), values.get("closed_at")
+        if status in ("won", "lost") and closed_at is None:
+            return "closed_at", _("A won or lost deal needs closed_at.")
+        if status == "open" and closed_at is not None:
+            return "closed_at", _("An open deal has no closed_at; set status to won or lost.")
+        return None
+
+
+@dataclass(frozen=True)
+class ScoreInScale:
+    """The score is within its survey's scale (NPS 0–10, CSAT 1–5, CES 1–7)."""
+
+    def check(self, values: dict[str, Any]) -> tuple[str, str] | None:
+        survey, score = values.get("survey"), values.get("score")
+        scale = SURVEY_SCALES.get(survey) if survey else None
+        if scale is not None and score is not None and not scale[0] <= score <= scale[1]:
+            return "score", _("A %(survey)s score is between %(low)d and %(high)d (got %(score)d).") % {
+                "survey": survey.upper(),
+                "low": scale[0],
+                "high": scale[1],
+                "score": score,
+            }
+        return None
+
+
+Rule = NotBefore | NotAbove | ClosedWhenDecided | ScoreInScale
+
+KIND_RULES: dict[str, tuple[Rule, ...]] = {
+    "customers": (NotBefore("churned_at", "acquired_at"),),
+    "leads": (NotBefore("first_response_at", "created_at"),),
+    "deals": (ClosedWhenDecided(), NotBefore("closed_at", "created_at")),
+    "subscriptions": (NotBefore("cancelled_at", "started_at"),),
+    "tickets": (NotBefore("first_response_at", "created_at"), NotBefore("resolved_at", "created_at")),
+    "survey-responses": (ScoreInScale(),),
+    "campaign-stats": (NotAbove("delivered", "sent"),),
+    "web-traffic": (NotAbove("bounces", "visits"),),
+}
+
+# The date that ends a state which holds "until now" while it is null (a customer not yet
+# churned is active in every period up to today): a change there dirties up to today.
+OPEN_ENDED_STATES: dict[str, str] = {
+    "customers": "churned_at",
+    "subscriptions": "cancelled_at",
+    "deals": "closed_at",
+}
+
+
+def _kind_spec(kind: str, model: type[ActivityRecord]) -> KindSpec:
+    bounds = _check_bounds(model)
+    fields = tuple(
+        _field_spec(f, bounds) for f in model._meta.concrete_fields if f.name not in _NOT_INGESTED and not f.primary_key
+    )
+    dates = [spec for spec in fields if spec.is_date]
+    main_date = next((spec.name for spec in dates if spec.required), dates[0].name if dates else "updated_at")
+    natural_keys = tuple(
+        tuple(c.fields)
+        for c in model._meta.constraints
+        if isinstance(c, models.UniqueConstraint) and set(c.fields) != {"team", "external_id"}
+    )
+    return KindSpec(
+        kind=kind,
+        model=model,
+        fields=fields,
+        main_date=main_date,
+        rules=KIND_RULES.get(kind, ()),
+        open_ended=OPEN_ENDED_STATES.get(kind),
+        natural_keys=natural_keys,
+    )
+
+
+KIND_SPECS: dict[str, KindSpec] = {kind: _kind_spec(kind, model) for kind, model in ACTIVITY_MODELS.items()}
+
+
+# ---------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------
+@dataclass
+class ValidRow:
+    """One record that passed validation, ready to be written."""
+
+    index: int
+    team_id: int
+    external_id: str
+    values: dict[str, Any]  # by attname, references resolved to ids
+    attributes: dict[str, Any]
+    refs: dict[str, str] = field(default_factory=dict)  # reference field name -> external_id
+
+
+@dataclass
+class ValidatedBatch:
+    """A batch after validation: the rows to write and the errors of the others."""
+
+    spec: KindSpec
+    rows: list[ValidRow]
+    errors: list[dict[str, Any]]
+
+    @property
+    def error_indexes(self) -> set[int]:
+        return {error["index"] for error in self.errors}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest did: records created, updated and left unchanged."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+    def __add__(self, other: IngestResult) -> IngestResult:
+        return IngestResult(
+            self.created + other.created, self.updated + other.updated, self.unchanged + other.unchanged
+        )
+
+
+class UnknownKind(LookupError):
+    """No record kind of this name."""
+
+
+class IngestError(ValueError):
+    """A batch was rejected; `errors` lists every problem, one dict per record and field."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__(f"{len(errors)} invalid record(s)")
+        self.errors = errors
+
+
+def kind_spec(kind: str) -> KindSpec:
+    """The spec of a record kind by its URL name; UnknownKind if there is none."""
+    try:
+        return KIND_SPECS[kind]
+    except KeyError:
+        raise UnknownKind(kind) from None
+
+
+def _error(index: int | None, external_id: Any, field_name: str | None, message: str) -> dict[str, Any]:
+    return {
+        "index": index,
+        "external_id": external_id if isinstance(external_id, str) else None,
+        "field": field_name,
+        "message": str(message),
+    }
+
+
+def activity_batch_validate(
+    *,
+    kind: str,
+    records: Sequence[Any],
+    default_team_id: int | None,
+    writable_team_ids: set[int] | None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ValidatedBatch:
+    """Check every record of a batch and resolve its team and references; never writes.
+
+    `writable_team_ids` None means any team (staff). A record's `team` slug must name a
+    writable team; without one it goes to `default_team_id`. References (`customer`,
+    `campaign`, `lead`) are external_ids of records of the same team, resolved with one
+    query per referenced kind.
+    """
+    spec = kind_spec(kind)
+    errors: list[dict[str, Any]] = []
+    pending: list[tuple[ValidRow, str | None]] = []
+    accepted = spec.accepted_names
+    fields = spec.fields
+    rules = spec.rules
+    total = len(records)
+    for index, record in enumerate(records):
+        if on_progress is not None and index % 1000 == 0:
+            on_progress(index, total)
+        if not isinstance(record, dict):
+            errors.append(_error(index, None, None, _("Each record must be a JSON object.")))
+            continue
+        raw_id = record.get("external_id")
+        record_errors: list[dict[str, Any]] = []
+        external_id = None
+        try:
+            if raw_id is None or raw_id == "":
+                raise FieldError(_("This field is required."))
+            external_id = _max_length(_string, 120)(raw_id)
+            if not external_id:
+                raise FieldError(_("This field is required."))
+        except FieldError as exc:
+            record_errors.append(_error(index, None, "external_id", str(exc)))
+        for name in record.keys() - accepted:
+            record_errors.append(_error(index, external_id, str(name), _("Unknown field.")))
+        values: dict[str, Any] = {}
+        refs: dict[str, str] = {}
+        for spec_field in fields:
+            raw = record.get(spec_field.name)
+            if raw is None:
+                # A missing or null field takes its default: a record states the whole record.
+                if spec_field.required:
+                    record_errors.append(_error(index, external_id, spec_field.name, _("This field is required.")))
+                else:
+                    values[spec_field.name] = spec_field.default_value()
+                continue
+            try:
+                values[spec_field.name] = spec_field.parse(raw)
+            except FieldError as exc:
+                record_errors.append(_error(index, external_id, spec_field.name, str(exc)))
+                continue
+            if spec_field.reference is not None:
+                refs[spec_field.name] = values[spec_field.name]
+        attributes = record.get("attributes")
+        if attributes is None:
+            attributes = {}
+        elif not isinstance(attributes, dict):
+            record_errors.append(_error(index, external_id, "attributes", _("Must be a JSON object.")))
+        team_slug = record.get("team")
+        if team_slug is not None and not isinstance(team_slug, str):
+            record_errors.append(_error(index, external_id, "team", _("Enter a team slug.")))
+        if not record_errors:
+            for rule in rules:
+                problem = rule.check(values)
+                if problem is not None:
+                    record_errors.append(_error(index, external_id, problem[0], problem[1]))
+        if record_errors:
+            errors.extend(record_errors)
+            continue
+        row = ValidRow(index, 0, external_id, values, attributes, refs)
+        pending.append((row, team_slug.strip() if team_slug else None))
+    if on_progress is not None:
+        on_progress(total, total)
+
+    rows = _resolve_teams(pending, default_team_id, writable_team_ids, errors)
+    rows = _reject_duplicates(rows, errors)
+    rows = _resolve_references(spec, rows, errors)
+    rows = _check_natural_keys(spec, rows, errors)
+    errors.sort(key=lambda error: error["index"])
+    return ValidatedBatch(spec=spec, rows=rows, errors=errors)
+
+
+def _resolve_teams(
+    pending: list[tuple[ValidRow, str | None]],
+    default_team_id: int | None,
+    writable_team_ids: set[int] | None,
+    errors: list[dict[str, Any]],
+) -> list[ValidRow]:
+    slugs = {slug for _row, slug in pending if slug}
+    team_ids = dict(Team.objects.filter(slug__in=slugs).values_list("slug", "id")) if slugs else {}
+    rows = []
+    for row, slug in pending:
+        if slug:
+            team_id = team_ids.get(slug)
+            if team_id is None or (writable_team_ids is not None and team_id not in writable_team_ids):
+                # Same message whether the team exists or not: slugs of other teams do not leak.
+                message = _("No team '%(slug)s' you may write to.") % {"slug": slug}
+                errors.append(_error(row.index, row.external_id, "team", message))
+                continue
+        elif default_team_id is not None:
+            team_id = default_team_id
+        else:
+            errors.append(_error(row.index, row.external_id, "team", _("Name the team of this record (a team slug).")))
+            continue
+        row.team_id = team_id
+        rows.append(row)
+    return rows
+
+
+def _reject_duplicates(rows: list[ValidRow], errors: list[dict[str, Any]]) -> list[ValidRow]:
+    seen: dict[tuple[int, str], int] = {}
+    kept = []
+    for row in rows:
+        key = (row.team_id, row.external_id)
+        if key in seen:
+            message = _("Duplicate external_id: record %(first)d has the same.") % {"first": seen[key]}
+            errors.append(_error(row.index, row.external_id, "external_id", message))
+            continue
+        seen[key] = row.index
+        kept.append(row)
+    return kept
+
+
+def _chunked(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _ids_by_external_id(model: type[ActivityRecord], pairs: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    """Primary keys of `model` rows by (team_id, external_id), a few IN-lists at most."""
+    found: dict[tuple[int, str], int] = {}
+    team_ids = sorted({team_id for team_id, _ext in pairs})
+    external_ids = sorted({ext for _team_id, ext in pairs})
+    for chunk in _chunked(external_ids, _IN_CHUNK):
+        rows = model.objects.filter(team_id__in=team_ids, external_id__in=chunk)
+        for team_id, external_id, pk in rows.values_list("team_id", "external_id", "id"):
+            found[(team_id, external_id)] = pk
+    return found
+
+
+def _resolve_references(spec: KindSpec, rows: list[ValidRow], errors: list[dict[str, Any]]) -> list[ValidRow]:
+    for ref in spec.references:
+        pairs = {(row.team_id, row.refs[ref.name]) for row in rows if ref.name in row.refs}
+        found = _ids_by_external_id(ref.reference, pairs) if pairs else {}
+        kept = []
+        for row in rows:
+            external = row.refs.get(ref.name)
+            if external is not None:
+                pk = found.get((row.team_id, external))
+                if pk is None:
+                    message = _("No %(kind)s with external_id '%(external_id)s' in this team.") % {
+                        "kind": ref.reference._meta.verbose_name,
+                        "external_id": external,
+                    }
+                    errors.append(_error(row.index, row.external_id, ref.name, message))
+                    continue
+                row.values[ref.name] = pk
+            kept.append(row)
+        rows = kept
+    # From here on values are keyed by attname (customer -> customer_id).
+    renames = [(ref.name, ref.attname) for ref in spec.references]
+    for row in rows:
+        for name, attname in renames:
+            row.values[attname] = row.values.pop(name, None)
+    return rows
+
+
+def _check_natural_keys(spec: KindSpec, rows: list[ValidRow], errors: list[dict[str, Any]]) -> list[ValidRow]:
+    """Other unique keys (a campaign's stat per date): unique in the batch and not held by another record."""
+    attnames = {f.name: f.attname for f in spec.model._meta.concrete_fields}
+    for key_fields in spec.natural_keys:
+        columns = [attnames[name] for name in key_fields]
+        seen: dict[tuple, ValidRow] = {}
+        kept = []
+        for row in rows:
+            key = tuple(row.values.get(column) for column in columns)
+            if key in seen:
+                message = _("Another record of this batch has the same %(fields)s.") % {"fields": ", ".join(key_fields)}
+                errors.append(_error(row.index, row.external_id, key_fields[-1], message))
+                continue
+            seen[key] = row
+            kept.append(row)
+        rows = kept
+        if not seen:
+            continue
+        # Existing rows holding one of these keys under another external_id.
+        first_values = sorted({key[0] for key in seen if key[0] is not None})
+        held: dict[tuple, tuple[int, str]] = {}
+        for chunk in _chunked(first_values, _IN_CHUNK):
+            query = spec.model.objects.filter(**{f"{columns[0]}__in": chunk})
+            for values in query.values_list(*columns, "team_id", "external_id"):
+                held[tuple(values[: len(columns)])] = (values[-2], values[-1])
+        kept = []
+        for key, row in seen.items():
+            owner = held.get(key)
+            if owner is not None and owner != (row.team_id, row.external_id):
+                message = _("Record '%(other)s' already has the same %(fields)s.") % {
+                    "other": owner[1],
+                    "fields": ", ".join(key_fields),
+                }
+                errors.append(_error(row.index, row.external_id, key_fields[-1], message))
+                continue
+            kept.append(row)
+        kept.sort(key=lambda row: row.index)
+        rows = kept
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------
+def _affected_dates(value: Any) -> Iterable[date]:
+    if isinstance(value, datetime):
+        # Both the UTC and the local calendar day: whichever the KPI engine buckets by.
+        yield value.astimezone(UTC).date()
+        yield timezone.localtime(value, _local_zone()).date()
+    elif isinstance(value, date):
+        yield value
+
+
+class _Ranges:
+    """Min and max affected dates per (team, kind)."""
+
+    def __init__(self, kind: str, open_ended: str | None, today: date):
+        self.kind = kind
+        self.open_ended = open_ended
+        self.today = today
+        self.bounds: dict[int, list[date]] = {}
+
+    def add(self, team_id: int, values: dict[str, Any], date_attnames: Sequence[str]) -> None:
+        days = [day for attname in date_attnames for day in _affected_dates(values.get(attname))]
+        if self.open_ended is not None and values.get(self.open_ended) is None and days:
+            days.append(self.today)
+        if not days:
+            return
+        low, high = min(days), max(days)
+        bounds = self.bounds.get(team_id)
+        if bounds is None:
+            self.bounds[team_id] = [low, high]
+        else:
+            bounds[0] = min(bounds[0], low)
+            bounds[1] = max(bounds[1], high)
+
+    def as_marks(self) -> dict[tuple[int, str], tuple[date, date]]:
+        return {(team_id, self.kind): (low, high + timedelta(days=1)) for team_id, (low, high) in self.bounds.items()}
+
+
+def dirty_marks_widen(*, ranges: dict[tuple[int, str], tuple[date, date]]) -> None:
+    """Mark (team, kind) dirty over [start, end), widening any existing mark and bumping its generation.
+
+    One INSERT … ON CONFLICT DO UPDATE for all marks (PostgreSQL and SQLite alike), in
+    the caller's transaction. Rows go in (team, kind) order so concurrent ingests lock
+    them in the same order.
+    """
+    if not ranges:
+        return
+    table = DirtyMark._meta.db_table
+    quote = connection.ops.quote_name
+    t = quote(table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: list[Any] = []
+    for (team_id, kind), (start, end) in sorted(ranges.items()):
+        params += [
+            team_id,
+            kind,
+            connection.ops.adapt_datefield_value(start),
+            connection.ops.adapt_datefield_value(end),
+            now,
+        ]
+    values = ", ".join(["(%s, %s, %s, %s, 1, %s)"] * len(ranges))
+    sql = (
+        f"INSERT INTO {t} (team_id, record_kind, period_start, period_end, generation, updated_at) "
+        f"VALUES {values} ON CONFLICT (team_id, record_kind) DO UPDATE SET "
+        f"period_start = CASE WHEN excluded.period_start < {t}.period_start "
+        f"THEN excluded.period_start ELSE {t}.period_start END, "
+        f"period_end = CASE WHEN excluded.period_end > {t}.period_end "
+        f"THEN excluded.period_end ELSE {t}.period_end END, "
+        f"generation = {t}.generation + 1, updated_at = excluded.updated_at"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _existing_rows(spec: KindSpec, rows: list[ValidRow], attnames: list[str]) -> dict[tuple[int, str], tuple]:
+    """The stored values of the batch's records that already exist, by (team_id, external_id)."""
+    existing: dict[tuple[int, str], tuple] = {}
+    team_ids = sorted({row.team_id for row in rows})
+    external_ids = sorted({row.external_id for row in rows})
+    for chunk in _chunked(external_ids, _IN_CHUNK):
+        query = spec.model.objects.filter(team_id__in=team_ids, external_id__in=chunk)
+        for values in query.values_list("team_id", "external_id", "attributes", *attnames):
+            existing[(values[0], values[1])] = values[2:]
+    return existing
+
+
+def activity_batch_write(*, batch: ValidatedBatch, today: date | None = None) -> IngestResult:
+    """Upsert the valid rows of a batch and widen the dirty marks; call inside a transaction.
+
+    Unchanged records are not written. Returns what was created, updated, unchanged.
+    """
+    spec = batch.spec
+    if not batch.rows:
+        return IngestResult()
+    attnames = [f.attname for f in spec.fields]
+    date_attnames = spec.date_attnames
+    existing = _existing_rows(spec, batch.rows, attnames)
+    ranges = _Ranges(spec.kind, spec.open_ended, today or timezone.localdate())
+    to_write: list[ActivityRecord] = []
+    created = updated = unchanged = 0
+    model = spec.model
+    for row in sorted(batch.rows, key=lambda row: (row.team_id, row.external_id)):
+        new = (row.attributes, *(row.values[attname] for attname in attnames))
+        old = existing.get((row.team_id, row.external_id))
+        if old is None:
+            created += 1
+        elif old == new:
+            unchanged += 1
+            continue
+        else:
+            updated += 1
+            ranges.add(row.team_id, dict(zip(attnames, old[1:], strict=True)), date_attnames)
+        ranges.add(row.team_id, row.values, date_attnames)
+        record = model(team_id=row.team_id, external_id=row.external_id, attributes=row.attributes, **row.values)
+        to_write.append(record)
+    if to_write:
+        per_statement = max(1, _WRITE_CHUNK_PARAMS // (len(attnames) + 6))
+        model.objects.bulk_create(
+            to_write,
+            batch_size=per_statement,
+            update_conflicts=True,
+            unique_fields=["team", "external_id"],
+            update_fields=[*(f.name for f in spec.fields), "attributes", "updated_at"],
+        )
+        dirty_marks_widen(ranges=ranges.as_marks())
+    return IngestResult(created, updated, unchanged)
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    """Deadlocks and serialization failures (PostgreSQL), a locked database (SQLite)."""
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or getattr(getattr(cause, "diag", None), "sqlstate", None)
+    return sqlstate in ("40001", "40P01") or "database is locked" in str(exc)
+
+
+def activity_ingest(
+    *,
+    kind: str,
+    records: Sequence[Any],
+    default_team_id: int | None,
+    writable_team_ids: set[int] | None,
+) -> IngestResult:
+    """Validate and upsert one batch, all or nothing; IngestError lists every problem.
+
+    Sending the same batch twice changes nothing the second time. Concurrent batches
+    over the same records upsert on the unique (team, external_id) and are retried once
+    on a deadlock or serialization failure. After commit, the recompute is enqueued.
+    """
+    batch = activity_batch_validate(
+        kind=kind, records=records, default_team_id=default_team_id, writable_team_ids=writable_team_ids
+    )
+    if batch.errors:
+        raise IngestError(batch.errors)
+    return activity_batch_commit(batch=batch)
+
+
+def activity_batch_commit(*, batch: ValidatedBatch) -> IngestResult:
+    """Write a validated batch in its own transaction (retried once if the database asks), then enqueue."""
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                result = activity_batch_write(batch=batch)
+                if result.created or result.updated:
+                    transaction.on_commit(enqueue_recompute)
+            return result
+        except OperationalError as exc:
+            if attempt == 2 or not _is_retryable(exc) or transaction.get_connection().in_atomic_block:
+                raise
+            logger.info("Retrying an activity batch of %s after %s", batch.spec.kind, exc)
+        except IntegrityError as exc:
+            # A concurrent writer took a natural key first: report it like a validation error.
+            message = _("The batch conflicts with stored records: %(error)s") % {"error": exc}
+            raise IngestError([_error(None, None, None, message)]) from exc
+    raise AssertionError("unreachable")
+
+
+def _recompute_task():
+    """The KPI engine's recompute task, imported lazily (metrics.tasks is the engine's module)."""
+    from metrics.tasks import recompute_dirty_task
+
+    return recompute_dirty_task
+
+
+def enqueue_recompute() -> None:
+    """Ask the workers to recompute the dirty marks; a missing task or broker never fails an ingest.
+
+    The marks are already committed: the periodic sweep recomputes them if this message is lost.
+    """
+    try:
+        task = _recompute_task()
+    except ImportError:
+        logger.info("No recompute task yet; the dirty marks wait for the periodic sweep.")
+        return
+    try:
+        task.delay()
+    except Exception:  # noqa: BLE001 - any broker failure (kombu, redis, OS errors) is only logged
+        logger.warning("Could not enqueue the KPI recompute; the periodic sweep will pick it up.", exc_info=True)
