@@ -194,7 +194,14 @@ def _documented(kind: str, view_class: type[ActivityView]) -> type[ActivityView]
 
 
 ACTIVITY_VIEWS: dict[str, type[ActivityView]] = {
-    kind: _documented(kind, type(f"{spec.model.__name__}ActivityView", (ActivityView,), {"kind": kind}))
+    kind: _documented(
+        kind,
+        type(
+            f"{spec.model.__name__}ActivityView",
+            (ActivityView,),
+            {"kind": kind, "filterset_class": _filterset_for(spec)},
+        ),
+    )
     for kind, spec in KIND_SPECS.items()
 }
 
