@@ -141,6 +141,18 @@ def _resolve_refs(request, data: dict, team) -> dict:
     return data
 
 
+def _validate(serializer: serializers.Serializer) -> None:
+    """Validate; per-target errors come back as a list aligned with the targets sent ({} when fine)."""
+    if serializer.is_valid():
+        return
+    errors = dict(serializer.errors)
+    targets = errors.get("targets")
+    sent = serializer.initial_data.get("targets") if hasattr(serializer.initial_data, "get") else None
+    if isinstance(targets, dict) and isinstance(sent, list):
+        errors["targets"] = [targets.get(i, targets.get(str(i), {})) for i in range(len(sent))]
+    raise serializers.ValidationError(errors)
+
+
 def _run(service, **kwargs):
     try:
         return service(**kwargs)
@@ -176,8 +188,12 @@ class ObjectiveListCreateView(GenericAPIView):
 
     @extend_schema(request=ObjectiveInSerializer, responses={201: ObjectiveDetailOutSerializer})
     def post(self, request):
+        # Team access first: a caller who may not write to the team learns nothing about its data.
+        slug = request.data.get("team") if hasattr(request.data, "get") else None
+        if isinstance(slug, str) and slug:
+            request_team(request, slug, write=True)
         serializer = ObjectiveInSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        _validate(serializer)
         data = dict(serializer.validated_data)
         team = request_team(request, data.pop("team"), write=True)
         if "owner" not in data and isinstance(request.user, User) and request.user.is_authenticated:
@@ -210,7 +226,7 @@ class ObjectiveDetailView(GenericAPIView):
     def patch(self, request, pk: int):
         objective = self.get_object(write=True)
         serializer = ObjectivePatchSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        _validate(serializer)
         data = _resolve_refs(request, dict(serializer.validated_data), objective.team)
         targets = [dict(t) for t in data.pop("targets")] if "targets" in data else None
         objective = _run(services.objective_update, objective=objective, targets=targets, **data)

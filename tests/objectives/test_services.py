@@ -5,6 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from objectives import selectors, services
 from objectives.models import Objective, Phasing
@@ -100,7 +101,7 @@ def test_objective_status_is_its_worst_targets(team_a, manager_a, revenue, churn
 
 
 def test_validation_errors_per_field_and_per_target(team_a, manager_a, revenue):
-    with pytest.raises(services.ObjectiveError) as caught:
+    with translation.override("en"), pytest.raises(services.ObjectiveError) as caught:
         services.objective_create(
             team=team_a,
             owner=manager_a,
@@ -182,7 +183,7 @@ def test_cascade_sums_children_targets_on_the_same_kpi(make_team, make_user, rev
 
 def test_parent_objective_of_another_team_is_refused(team_a, team_b, manager_a, manager_b, revenue):
     other = q1_revenue(team_b, manager_b, revenue)
-    with pytest.raises(services.ObjectiveError) as caught:
+    with translation.override("en"), pytest.raises(services.ObjectiveError) as caught:
         services.objective_create(
             team=team_a,
             owner=manager_a,

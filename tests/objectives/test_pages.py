@@ -1,0 +1,117 @@
+"""Objective pages: managers edit, viewers read, other teams get a 404; live SMART endpoint."""
+
+from datetime import date
+from decimal import Decimal as D
+
+import pytest
+
+from objectives import services
+from objectives.models import Objective
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def objective(team_a, manager_a, revenue):
+    return services.objective_create(
+        team=team_a,
+        owner=manager_a,
+        title="Grow Q1 revenue online",
+        start_date=date(2025, 1, 1),
+        due_date=date(2025, 3, 31),
+        targets=[{"kpi": revenue, "target_value": D("90000")}],
+        today=date(2025, 2, 1),
+    )
+
+
+def pages(objective) -> list[str]:
+    base = f"/teams/{objective.team.slug}/objectives/"
+    target = objective.targets.get()
+    return [
+        base,
+        f"{base}{objective.pk}/",
+        f"{base}{objective.pk}/cascade/",
+        f"{base}{objective.pk}/targets/{target.pk}/phasing/",
+    ]
+
+
+def test_viewer_reads_every_page_in_french(client, viewer_a, objective):
+    client.force_login(viewer_a)
+    for url in pages(objective):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    detail = client.get(pages(objective)[1]).content.decode()
+    assert "Grow Q1 revenue online" in detail
+    assert 'data-chart="chart-data-' in detail
+    assert "Modifier" not in detail  # no edit button for a viewer
+
+
+def test_viewer_cannot_edit_create_or_delete(client, viewer_a, objective):
+    client.force_login(viewer_a)
+    base = f"/teams/{objective.team.slug}/objectives/"
+    assert client.get(f"{base}new/").status_code == 403
+    assert client.get(f"{base}{objective.pk}/edit/").status_code == 403
+    assert client.post(f"{base}{objective.pk}/delete/").status_code == 403
+    assert Objective.objects.filter(pk=objective.pk).exists()
+
+
+def test_other_team_gets_404_everywhere(client, manager_b, objective):
+    client.force_login(manager_b)
+    base = f"/teams/{objective.team.slug}/objectives/"
+    for url in [*pages(objective), f"{base}new/", f"{base}{objective.pk}/edit/"]:
+        assert client.get(url).status_code == 404, url
+    assert client.post(f"{base}{objective.pk}/delete/").status_code == 404
+    assert client.post(f"{base}smart-check/", {"title": "x"}).status_code == 404
+    # nor through its own team's URL
+    assert client.get(f"/teams/team-b/objectives/{objective.pk}/").status_code == 404
+    assert Objective.objects.filter(pk=objective.pk).exists()
+
+
+def test_manager_creates_an_objective_through_the_form(client, manager_a, revenue, team_a):
+    client.force_login(manager_a)
+    response = client.post(
+        "/teams/team-a/objectives/new/",
+        {
+            "title": "Grow Q2 revenue online",
+            "description": "More revenue from the web shop.",
+            "owner": manager_a.pk,
+            "start_date": "2025-04-01",
+            "due_date": "2025-06-30",
+            "state": "active",
+            "targets-TOTAL_FORMS": "1",
+            "targets-INITIAL_FORMS": "0",
+            "targets-MIN_NUM_FORMS": "0",
+            "targets-MAX_NUM_FORMS": "1000",
+            "targets-0-kpi": "revenue",
+            "targets-0-target_value": "120000,50",
+            "targets-0-judged": "period",
+            "targets-0-warning_percent": "90",
+            "targets-0-critical_percent": "75",
+        },
+    )
+    objective = Objective.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/teams/team-a/objectives/{objective.pk}/"
+    assert objective.targets.get().target_value == D("120000.50")
+
+
+def test_live_smart_check_answers_json(client, manager_a, revenue):
+    client.force_login(manager_a)
+    response = client.post(
+        "/teams/team-a/objectives/smart-check/",
+        {"title": "Revenue", "targets-TOTAL_FORMS": "1", "targets-0-kpi": "revenue", "targets-0-target_value": "5"},
+    )
+    data = response.json()
+    assert data["time_bound"] == {
+        "ok": False,
+        "message": "Pas d'échéance : fixez une date de début et une date d'échéance.",
+    }
+    assert data["measurable"]["ok"] is True
+
+
+def test_list_filters_by_status(client, viewer_a, objective):
+    client.force_login(viewer_a)
+    # no revenue stored: 0 € on 1 February against 31 000 expected → off track
+    assert objective.progress_status == "off_track"
+    assert "Grow Q1 revenue online" in client.get("/teams/team-a/objectives/?status=off_track").content.decode()
+    assert "Grow Q1 revenue online" not in client.get("/teams/team-a/objectives/?status=on_track").content.decode()
