@@ -238,6 +238,11 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "kpiplatform.celery.heartbeat", "schedule": crontab(minute="*/5")},
+    # Objectives' progress also moves with time (expected pace, end of period): refresh hourly.
+    "objectives-progress-hourly": {
+        "task": "objectives.tasks.objectives_progress_refresh_task",
+        "schedule": crontab(minute=7),
+    },
 }
 
 # ---------------------------------------------------------------------------
