@@ -243,6 +243,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "objectives.tasks.objectives_progress_refresh_task",
         "schedule": crontab(minute=7),
     },
+    # KPI values: consume the dirty marks left by ingests whose enqueue was lost (broker down)…
+    "metrics-recompute-dirty-sweep": {"task": "metrics.tasks.recompute_dirty_task", "schedule": 60.0},
+    # …and recompute everything nightly, for recovery.
+    "metrics-recompute-all-nightly": {
+        "task": "metrics.tasks.recompute_all_task",
+        "schedule": crontab(hour=3, minute=30),
+    },
 }
 
 # ---------------------------------------------------------------------------

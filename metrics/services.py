@@ -8,19 +8,42 @@ claiming dirty marks) so that no view or task has to.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Min, Q
+from django.utils import timezone
 
+from accounts.models import Team
+from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
 from metrics.catalogue import CATALOGUE
+from metrics.engine.compute import KpiPlan, ValueRow, kpis_compute
 from metrics.engine.formula import FormulaError, formula_validate
-from metrics.engine.measures import MeasureSpec, measure_spec_errors
+from metrics.engine.hierarchy import team_closure_sync
+from metrics.engine.measures import Binding, MeasureSpec, measure_spec_errors
+from metrics.engine.periods import (
+    GRANULARITIES,
+    local_date,
+    period_end,
+    period_floor,
+    period_shift,
+    period_starts,
+    today_local,
+)
 from metrics.engine.sources import SOURCES
-from metrics.models import KpiDefinition, KpiMeasure
+from metrics.models import DirtyMark, KpiDefinition, KpiMeasure, KpiValue
+from metrics.signals import kpi_values_changed
 
 logger = logging.getLogger(__name__)
+
+STORE_BATCH_SIZE = 2000
+DIRTY_BATCH_SIZE = 500
+# pg_try_advisory_lock key of the dirty-mark recompute ("kpi-dirt" in ASCII).
+RECOMPUTE_LOCK_KEY = 0x6B70692D64697274
 
 MEASURE_FIELDS = (
     "source",
@@ -171,4 +194,333 @@ def kpi_catalogue_load(*, entries: Sequence[dict] = CATALOGUE) -> CatalogueLoadR
             changed = True
         if entry["code"] not in result.created:
             (result.updated if changed else result.unchanged).append(entry["code"])
+    return result
+
+
+# --------------------------------------------------------------------------- KPI values
+
+
+@dataclass
+class RecomputeResult:
+    """What a recompute stored: how many values, for which KPIs, teams, granularities and dates."""
+
+    values_written: int = 0
+    kpi_ids: list[int] = dataclasses.field(default_factory=list)
+    team_ids: list[int] = dataclasses.field(default_factory=list)
+    granularities: list[str] = dataclasses.field(default_factory=list)
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    def merge(self, other: RecomputeResult) -> None:
+        self.values_written += other.values_written
+        self.kpi_ids = sorted(set(self.kpi_ids) | set(other.kpi_ids))
+        self.team_ids = sorted(set(self.team_ids) | set(other.team_ids))
+        self.granularities = [g for g in GRANULARITIES if g in set(self.granularities) | set(other.granularities)]
+        starts = [d for d in (self.start, other.start) if d is not None]
+        ends = [d for d in (self.end, other.end) if d is not None]
+        self.start = min(starts) if starts else None
+        self.end = max(ends) if ends else None
+
+
+def kpi_values_store(
+    *,
+    rows: Sequence[ValueRow],
+    kpi_ids: Sequence[int],
+    team_ids: Sequence[int],
+    granularity: str,
+    periods: Sequence[dt.date],
+) -> int:
+    """Upsert computed cells in bulk; segment rows of the recomputed cells that no longer exist are removed."""
+    if not periods:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        KpiValue.objects.filter(
+            kpi_id__in=kpi_ids,
+            team_id__in=team_ids,
+            granularity=granularity,
+            period_start__gte=periods[0],
+            period_start__lte=periods[-1],
+        ).exclude(segment="").delete()
+        KpiValue.objects.bulk_create(
+            [
+                KpiValue(
+                    kpi_id=row.kpi_id,
+                    team_id=row.team_id,
+                    granularity=row.granularity,
+                    period_start=row.period_start,
+                    segment=row.segment,
+                    value=row.value,
+                    components=row.components,
+                    computed_at=now,
+                )
+                for row in rows
+            ],
+            batch_size=STORE_BATCH_SIZE,
+            update_conflicts=True,
+            unique_fields=["kpi", "team", "granularity", "period_start", "segment"],
+            update_fields=["value", "components", "computed_at"],
+        )
+    return len(rows)
+
+
+def kpi_values_recompute(
+    *,
+    start: dt.date,
+    end: dt.date,
+    kpi_ids: Iterable[int] | None = None,
+    team_ids: Iterable[int] | None = None,
+    granularities: Sequence[str] = GRANULARITIES,
+    notify: bool = True,
+) -> RecomputeResult:
+    """Recompute and store the active KPIs (all, or `kpi_ids`) for these teams and their ancestors (all teams
+    when None), for every period of each granularity meeting the dates [start, end).
+
+    After commit, `kpi_values_changed` is sent with what was recomputed.
+    """
+    team_closure_sync()
+    kpis = KpiDefinition.objects.filter(active=True).prefetch_related("measures")
+    if kpi_ids is not None:
+        kpis = kpis.filter(pk__in=list(kpi_ids))
+    plans = [KpiPlan.of(kpi) for kpi in kpis]
+    teams = sorted(Team.objects.values_list("id", flat=True) if team_ids is None else team_ids_with_ancestors(team_ids))
+    result = RecomputeResult(kpi_ids=sorted(p.kpi_id for p in plans), team_ids=teams)
+    if not plans or not teams or end <= start:
+        return result
+    for granularity in granularities:
+        periods = period_starts(start=start, end=end, granularity=granularity)
+        rows = kpis_compute(plans=plans, team_ids=teams, granularity=granularity, start=start, end=end)
+        result.values_written += kpi_values_store(
+            rows=rows, kpi_ids=result.kpi_ids, team_ids=teams, granularity=granularity, periods=periods
+        )
+        result.granularities.append(granularity)
+        first, last = periods[0], period_end(periods[-1], granularity)
+        result.start = first if result.start is None else min(result.start, first)
+        result.end = last if result.end is None else max(result.end, last)
+    if notify:
+        kpi_values_changed_notify(result)
+    return result
+
+
+def kpi_values_changed_notify(result: RecomputeResult) -> None:
+    """Tell upper layers (objectives) which cells changed, once the values are committed."""
+    if not result.values_written:
+        return
+    payload = {
+        "kpi_ids": list(result.kpi_ids),
+        "team_ids": list(result.team_ids),
+        "granularities": list(result.granularities),
+        "start": result.start,
+        "end": result.end,
+    }
+    transaction.on_commit(lambda: kpi_values_changed.send(sender=KpiValue, **payload))
+
+
+def activity_earliest_date() -> dt.date | None:
+    """The earliest local date any active KPI reads (one aggregate query per record source)."""
+    paths: dict[type, set[str]] = {}
+    for measure in KpiMeasure.objects.filter(kpi__active=True):
+        spec = measure.spec
+        path = spec.date_field or spec.active_from
+        if spec.source in SOURCES and path:
+            paths.setdefault(spec.model, set()).add(path)
+    earliest: list[dt.date] = []
+    for model, fields in paths.items():
+        values = model._default_manager.aggregate(**{f"m{i}": Min(f) for i, f in enumerate(sorted(fields))})
+        for value in values.values():
+            if isinstance(value, dt.datetime):
+                earliest.append(local_date(value))
+            elif isinstance(value, dt.date):
+                earliest.append(value)
+    return min(earliest) if earliest else None
+
+
+def kpi_values_recompute_all(
+    *,
+    since: dt.date | None = None,
+    kpi_codes: Sequence[str] | None = None,
+    team_slugs: Sequence[str] | None = None,
+    granularities: Sequence[str] = GRANULARITIES,
+) -> RecomputeResult:
+    """Recompute everything (or these KPIs / teams) from `since` (default: the earliest activity) to today."""
+    kpi_ids = None
+    if kpi_codes:
+        found = dict(KpiDefinition.objects.filter(code__in=kpi_codes).values_list("code", "pk"))
+        unknown = sorted(set(kpi_codes) - set(found))
+        if unknown:
+            raise KpiDefinitionError(f"Unknown KPI code(s): {', '.join(unknown)}.")
+        kpi_ids = list(found.values())
+    team_ids = None
+    if team_slugs:
+        found_teams = dict(Team.objects.filter(slug__in=team_slugs).values_list("slug", "pk"))
+        unknown = sorted(set(team_slugs) - set(found_teams))
+        if unknown:
+            raise KpiDefinitionError(f"Unknown team(s): {', '.join(unknown)}.")
+        # A team's values include its sub-teams' facts, and its ancestors' include its own.
+        team_ids = team_ids_with_descendants(found_teams.values())
+    start = since or activity_earliest_date()
+    end = today_local() + dt.timedelta(days=1)
+    if start is None:
+        return RecomputeResult()
+    return kpi_values_recompute(
+        start=start,
+        end=max(end, start + dt.timedelta(days=1)),
+        kpi_ids=kpi_ids,
+        team_ids=team_ids,
+        granularities=granularities,
+    )
+
+
+# --------------------------------------------------------------------------- dirty marks
+
+
+@dataclass(frozen=True)
+class ClaimedMark:
+    """A dirty mark as read when claimed; it is released only if its generation is unchanged."""
+
+    id: int
+    team_id: int
+    record_kind: str
+    period_start: dt.date
+    period_end: dt.date
+    generation: int
+
+
+@dataclass
+class DirtyRecomputeResult:
+    """Outcome of a dirty-mark recompute; `busy` when another run held the lock."""
+
+    busy: bool = False
+    marks_claimed: int = 0
+    marks_released: int = 0
+    values_written: int = 0
+
+
+@contextmanager
+def recompute_lock():
+    """One dirty-mark recompute at a time on PostgreSQL (session advisory lock); yields whether it was acquired.
+
+    A second run at the same time returns at once instead of redoing the same work; SQLite
+    serialises writers itself, so there the lock is always granted.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RECOMPUTE_LOCK_KEY])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [RECOMPUTE_LOCK_KEY])
+
+
+def dirty_marks_claim(*, limit: int = DIRTY_BATCH_SIZE) -> list[ClaimedMark]:
+    """Read up to `limit` dirty marks, oldest first, skipping rows an ingestion is writing right now.
+
+    PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED; SQLite: a plain select in the IMMEDIATE
+    transaction the settings configure. The marks are not deleted here: see dirty_marks_release.
+    """
+    with transaction.atomic():
+        marks = DirtyMark.objects.order_by("updated_at", "pk")
+        if connection.features.has_select_for_update_skip_locked:
+            marks = marks.select_for_update(skip_locked=True)
+        return [
+            ClaimedMark(m.pk, m.team_id, m.record_kind, m.period_start, m.period_end, m.generation)
+            for m in marks[:limit]
+        ]
+
+
+def dirty_marks_release(*, marks: Sequence[ClaimedMark]) -> int:
+    """Delete the claimed marks still at their claimed generation; a mark bumped meanwhile stays for the next run."""
+    if not marks:
+        return 0
+    condition = Q()
+    for mark in marks:
+        condition |= Q(pk=mark.id, generation=mark.generation)
+    deleted, _ = DirtyMark.objects.filter(condition).delete()
+    return deleted
+
+
+@dataclass(frozen=True)
+class RecomputeJob:
+    granularity: str
+    start: dt.date
+    end: dt.date
+    kpi_ids: frozenset[int]
+    team_ids: frozenset[int]
+
+
+def dirty_marks_jobs(
+    *, marks: Sequence[ClaimedMark], granularities: Sequence[str] = GRANULARITIES
+) -> list[RecomputeJob]:
+    """Plan the recompute of claimed marks: for each granularity, the KPIs reading the marked record kinds,
+    over the marked dates expanded to whole periods — plus the following periods for KPIs using prev(),
+    and up to the current period for state measures (an interval end changes every later state).
+    Marks giving the same periods are merged into one job.
+    """
+    kpis = list(KpiDefinition.objects.filter(active=True).prefetch_related("measures"))
+    reads: dict[int, tuple[frozenset[str], int, bool]] = {}
+    for kpi in kpis:
+        plan = KpiPlan.of(kpi)
+        kinds = frozenset().union(*(spec.record_kinds() for spec in plan.measures.values()))
+        has_state = any(spec.binding == Binding.STATE for spec in plan.measures.values())
+        reads[kpi.pk] = (kinds, plan.formula.prev_depth, has_state)
+    today = today_local()
+    jobs: dict[tuple[str, dt.date, dt.date], tuple[set[int], set[int]]] = {}
+    for mark in marks:
+        teams = {mark.team_id}
+        for kpi_id, (kinds, depth, has_state) in reads.items():
+            if mark.record_kind not in kinds:
+                continue
+            for granularity in granularities:
+                start = period_floor(mark.period_start, granularity)
+                last_day = max(mark.period_end - dt.timedelta(days=1), mark.period_start)
+                end = period_shift(last_day, granularity, 1 + depth)
+                if has_state:
+                    end = max(end, period_shift(today, granularity, 1))
+                kpi_set, team_set = jobs.setdefault((granularity, start, end), (set(), set()))
+                kpi_set.add(kpi_id)
+                team_set.update(teams)
+    return [
+        RecomputeJob(granularity, start, end, frozenset(kpi_set), frozenset(team_set))
+        for (granularity, start, end), (kpi_set, team_set) in sorted(jobs.items())
+    ]
+
+
+def dirty_marks_recompute(*, limit: int = DIRTY_BATCH_SIZE, max_rounds: int = 20) -> DirtyRecomputeResult:
+    """Claim dirty marks, recompute the KPI values they make stale, then release the marks.
+
+    Idempotent and safe to run twice or concurrently: values are upserted, and a mark is
+    deleted only if no ingestion bumped it since it was claimed. Loops while marks remain
+    (those written during the run included), up to `max_rounds` batches.
+    """
+    result = DirtyRecomputeResult()
+    with recompute_lock() as acquired:
+        if not acquired:
+            result.busy = True
+            return result
+        for _ in range(max_rounds):
+            marks = dirty_marks_claim(limit=limit)
+            if not marks:
+                break
+            result.marks_claimed += len(marks)
+            for job in dirty_marks_jobs(marks=marks):
+                done = kpi_values_recompute(
+                    start=job.start,
+                    end=job.end,
+                    kpi_ids=job.kpi_ids,
+                    team_ids=job.team_ids,
+                    granularities=[job.granularity],
+                )
+                result.values_written += done.values_written
+            released = dirty_marks_release(marks=marks)
+            result.marks_released += released
+            if released < len(marks) and len(marks) < limit:
+                # Marks bumped during this round were recomputed with older data: go again.
+                continue
+            if len(marks) < limit:
+                break
     return result

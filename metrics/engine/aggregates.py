@@ -20,7 +20,8 @@ from django.db.models import Count, Max, Min, Sum
 Partials = dict[str, object]
 
 
-def _sum(a, b):
+def combine_sum(a, b):
+    """Add two partials (None is nothing); partials combined this way can be prefix-summed."""
     if a is None:
         return b
     if b is None:
@@ -78,7 +79,7 @@ AGGREGATES: dict[str, Aggregate] = {
             numeric=False,
             decomposable=True,
             partials=lambda value: {"n": Count("pk")},
-            combine={"n": _sum},
+            combine={"n": combine_sum},
             finish=_finish_count,
             empty_is_zero=True,
         ),
@@ -100,7 +101,7 @@ AGGREGATES: dict[str, Aggregate] = {
             numeric=True,
             decomposable=True,
             partials=lambda value: {"s": Sum(value)},
-            combine={"s": _sum},
+            combine={"s": combine_sum},
             finish=_finish_sum,
             empty_is_zero=True,
         ),
@@ -112,7 +113,7 @@ AGGREGATES: dict[str, Aggregate] = {
             decomposable=True,
             # The mean is Σ/n in exact Decimal arithmetic on every database (SQLite's AVG is a float).
             partials=lambda value: {"s": Sum(value), "n": Count(value)},
-            combine={"s": _sum, "n": _sum},
+            combine={"s": combine_sum, "n": combine_sum},
             finish=_finish_avg,
             empty_is_zero=False,
         ),

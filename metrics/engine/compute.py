@@ -1,0 +1,160 @@
+"""Compute KPI values: every needed measure once per granularity, then each KPI's formula per cell.
+
+For a set of KPIs, teams and dates, `kpis_compute` builds the window of periods (plus
+the periods before it that `prev()` reads), computes each distinct measure — and each
+(measure, segment dimension) — with one grouped query (metrics.engine.queries), then
+evaluates each formula for every (team, period, segment) cell. Ratios for a month are
+computed from the month's own measures, never from smaller periods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from metrics.engine.formula import Formula, formula_parse
+from metrics.engine.measures import MeasureSpec
+from metrics.engine.periods import period_shift, period_starts
+from metrics.engine.queries import Cells, Window, measure_compute
+
+VALUE_QUANTUM = Decimal("1e-10")
+VALUE_LIMIT = Decimal("1e20")  # KpiValue.value holds 20 integer digits
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class KpiPlan:
+    """What the engine needs of a KPI definition: its parsed formula, named measure specs, segments."""
+
+    kpi_id: int
+    code: str
+    formula: Formula
+    measures: dict[str, MeasureSpec]
+    segments: tuple[str, ...]
+
+    @classmethod
+    def of(cls, definition) -> KpiPlan:
+        """The plan of a KpiDefinition (its measures should be prefetched)."""
+        return cls(
+            kpi_id=definition.pk,
+            code=definition.code,
+            formula=formula_parse(definition.formula),
+            measures={m.name: m.spec for m in definition.measures.all()},
+            segments=tuple(definition.segments or ()),
+        )
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    """One computed cell, ready to be stored as a KpiValue."""
+
+    kpi_id: int
+    team_id: int
+    granularity: str
+    period_start: dt.date
+    segment: str
+    value: Decimal | None
+    components: dict
+
+
+def value_for_storage(value: Decimal | None) -> Decimal | None:
+    """Round to the stored precision (10 decimals); values beyond the column's range have no value."""
+    if value is None or not value.is_finite() or abs(value) >= VALUE_LIMIT:
+        return None
+    return value.quantize(VALUE_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def json_number(value: Decimal | None) -> int | float | None:
+    """A component as a JSON number (integers stay integers)."""
+    if value is None:
+        return None
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def _component_name(name: str, back: int) -> str:
+    return "prev(" * back + name + ")" * back
+
+
+def kpis_compute(
+    *, plans: Sequence[KpiPlan], team_ids: Iterable[int], granularity: str, start: dt.date, end: dt.date
+) -> list[ValueRow]:
+    """Values of these KPIs for these teams (each over its sub-teams too) and every period meeting [start, end).
+
+    One grouped query per distinct measure (and per measure and segment dimension),
+    whatever the number of teams and periods.
+    """
+    teams = sorted(set(team_ids))
+    periods_out = period_starts(start=start, end=end, granularity=granularity)
+    if not plans or not teams or not periods_out:
+        return []
+    depth = max(plan.formula.prev_depth for plan in plans)
+    earlier = [period_shift(periods_out[0], granularity, -k) for k in range(depth, 0, -1)]
+    window = Window(granularity, tuple(earlier + periods_out))
+
+    wanted: dict[tuple[MeasureSpec, str | None], None] = {}
+    for plan in plans:
+        for spec in plan.measures.values():
+            wanted[(spec, None)] = None
+            for dimension in plan.segments:
+                wanted[(spec, dimension)] = None
+    cache: dict = {}
+    results: dict[tuple[MeasureSpec, str | None], Cells] = {
+        (spec, dimension): measure_compute(spec=spec, window=window, target_ids=teams, dimension=dimension, cache=cache)
+        for spec, dimension in wanted
+    }
+
+    rows: list[ValueRow] = []
+    for plan in plans:
+        lookups = sorted(plan.formula.lookups | {(name, 0) for name in plan.measures}, key=lambda x: (x[1], x[0]))
+        for team in teams:
+            for index in range(depth, len(window.periods)):
+                period = window.periods[index]
+                rows.append(_evaluate(plan, results, window, team, index, None, "", lookups, granularity))
+                for dimension in plan.segments:
+                    segment_values: set[str] = set()
+                    for spec in plan.measures.values():
+                        segment_values.update(results[(spec, dimension)].get((team, period), {}))
+                    for segment_value in sorted(segment_values):
+                        rows.append(
+                            _evaluate(
+                                plan, results, window, team, index, dimension, segment_value, lookups, granularity
+                            )
+                        )
+    return rows
+
+
+def _evaluate(
+    plan: KpiPlan,
+    results: dict[tuple[MeasureSpec, str | None], Cells],
+    window: Window,
+    team: int,
+    index: int,
+    dimension: str | None,
+    segment_value: str,
+    lookups: list[tuple[str, int]],
+    granularity: str,
+) -> ValueRow:
+    def lookup(name: str, back: int) -> Decimal | None:
+        spec = plan.measures[name]
+        position = index - back
+        if position < 0:
+            return None
+        found = results[(spec, dimension)].get((team, window.periods[position]), {}).get(segment_value, _MISSING)
+        if found is _MISSING:
+            return Decimal(0) if spec.agg.empty_is_zero else None
+        return found  # type: ignore[return-value]
+
+    components = {_component_name(name, back): json_number(lookup(name, back)) for name, back in lookups}
+    return ValueRow(
+        kpi_id=plan.kpi_id,
+        team_id=team,
+        granularity=granularity,
+        period_start=window.periods[index],
+        segment=f"{dimension}={segment_value}" if dimension else "",
+        value=value_for_storage(plan.formula.evaluate(lookup)),
+        components=components,
+    )

@@ -1,0 +1,425 @@
+"""A measure as one grouped SQL query for every team and every period of a window.
+
+`measure_compute` returns {(team, period_start): {segment_value: value}} for the teams
+asked (each rolled up over its sub-teams through the TeamClosure join, see
+metrics.engine.hierarchy) and the periods of the window; cells without records are
+absent and the caller fills them in (0 for counts and sums, no value otherwise).
+
+Query shapes, chosen from registries by binding and aggregate — one query each:
+
+* event, decomposable aggregate or count_distinct: filter the window, annotate
+  Trunc(date, granularity, tzinfo=TIME_ZONE), GROUP BY (team, [segment,] period);
+* event, count_distinct with min_count > 1: the grouped query by (team, period, value)
+  HAVING COUNT(*) ≥ n, wrapped in an outer GROUP BY (team, period);
+* event, median: PERCENTILE_CONT(0.5) on PostgreSQL; on SQLite a window query keeps the
+  one or two middle rows of each group (ROW_NUMBER against COUNT(*) OVER the group),
+  whose mean is exactly PERCENTILE_CONT's;
+* state, decomposable aggregate: the facts are grouped by (team, [segment,] period of
+  `from`, period of `to`), both clamped to "before the window" / "after the window".
+  Since a period boundary b compares to an instant t exactly as b compares to t's
+  period, "active at start/end", "new" and "lost" of every period follow from that
+  histogram by range sums (difference arrays) in Python — one pass over the facts,
+  whatever the number of periods;
+* state, count_distinct (and median on PostgreSQL): conditional aggregation, one
+  FILTER (WHERE …) column per period (in chunks of STATE_COLUMNS_PER_QUERY periods);
+* state, median on SQLite: one query streams (team, period of from, period of to,
+  value) ordered by value, and the medians are taken in Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connections, models
+from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models import Window as Over
+from django.db.models.functions import RowNumber, Trunc
+
+from metrics.engine import sources as src
+from metrics.engine.aggregates import combine_sum
+from metrics.engine.measures import MeasureSpec, StateMode, as_date, filters_build, to_decimal
+from metrics.engine.periods import business_tz, local_midnight, period_end
+
+BEFORE = dt.date(1, 1, 1)
+AFTER = dt.date(9999, 12, 31)
+STATE_COLUMNS_PER_QUERY = 400
+
+Cells = dict[tuple[int, dt.date], dict[str, Decimal | None]]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Contiguous periods of one granularity: the cells a computation fills."""
+
+    granularity: str
+    periods: tuple[dt.date, ...]
+
+    @property
+    def start(self) -> dt.date:
+        return self.periods[0]
+
+    @property
+    def end(self) -> dt.date:
+        return period_end(self.periods[-1], self.granularity)
+
+    def boundaries(self) -> list[dt.date]:
+        return [*self.periods, self.end]
+
+
+class Median(models.Aggregate):
+    """PERCENTILE_CONT(0.5): the median, mean of the two middle values for an even count (PostgreSQL)."""
+
+    function = "PERCENTILE_CONT"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = models.FloatField()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _vendor(spec: MeasureSpec) -> str:
+    return connections[spec.model._default_manager.db].vendor
+
+
+def _field(spec: MeasureSpec, path: str) -> models.Field:
+    return src.resolve_path(spec.model, path)[0]
+
+
+def _bound(spec: MeasureSpec, path: str, day: dt.date):
+    """A period boundary in the type of field `path`: a local midnight for date-times, the date itself otherwise."""
+    return local_midnight(day) if src.is_datetime(_field(spec, path)) else day
+
+
+def _trunc(spec: MeasureSpec, path: str, granularity: str) -> Trunc:
+    tz = business_tz() if src.is_datetime(_field(spec, path)) else None
+    return Trunc(path, granularity, output_field=models.DateField(), tzinfo=tz)
+
+
+def _base(spec: MeasureSpec, target_ids: list[int], dimension: str | None):
+    """Facts of the source passing the filters, joined to each team they count for (`_target`)."""
+    source = spec.record_source
+    q, _ = filters_build(spec.model, spec.filters)
+    qs = spec.model._default_manager.filter(q)
+    qs = qs.annotate(_target=F(f"{source.team_path}__ancestor_links__ancestor_id")).filter(_target__in=target_ids)
+    if dimension:
+        qs = qs.annotate(_segment=F(source.dimensions[dimension])).exclude(_segment__isnull=True).exclude(_segment="")
+    return qs
+
+
+def _group(dimension: str | None, *names: str) -> list[str]:
+    return ["_target", *(["_segment"] if dimension else []), *names]
+
+
+def _segment(row: dict, dimension: str | None) -> str:
+    return str(row["_segment"]) if dimension else ""
+
+
+def _finish(spec: MeasureSpec, partials: dict) -> Decimal | None:
+    scale = spec.value_scale()
+    clean = {k: (v if k == "n" else to_decimal(v, scale)) for k, v in partials.items()}
+    return spec.finish(spec.agg.finish(clean))
+
+
+def _median(values: list) -> Decimal | None:
+    """PERCENTILE_CONT(0.5) of sorted values: the middle one, or the mean of the two middle ones."""
+    if not values:
+        return None
+    middle = len(values) // 2
+    if len(values) % 2:
+        return values[middle]
+    return (values[middle - 1] + values[middle]) / 2
+
+
+def _median_value(spec: MeasureSpec, raw) -> Decimal | None:
+    if raw is None:
+        return None
+    value = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+    return spec.finish(value)
+
+
+# --------------------------------------------------------------------------- event measures
+
+
+def _event_queryset(spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None):
+    qs = _base(spec, target_ids, dimension)
+    lo, hi = _bound(spec, spec.date_field, window.start), _bound(spec, spec.date_field, window.end)
+    qs = qs.filter(**{f"{spec.date_field}__gte": lo, f"{spec.date_field}__lt": hi})
+    qs = qs.annotate(_period=_trunc(spec, spec.date_field, window.granularity))
+    _, in_period = filters_build(spec.model, spec.filters)
+    for index, path in enumerate(in_period):
+        qs = qs.annotate(**{f"_in_period_{index}": _trunc(spec, path, window.granularity)})
+        qs = qs.filter(**{f"_in_period_{index}": F("_period")})
+    return qs
+
+
+def _event_grouped(
+    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
+) -> Cells:
+    qs = _event_queryset(spec, window, target_ids, dimension)
+    partials = spec.agg.partials(spec.value_expression())
+    cells: Cells = defaultdict(dict)
+    for row in qs.values(*_group(dimension, "_period")).annotate(**partials).order_by():
+        values = {k: row[k] for k in partials}
+        cells[(row["_target"], as_date(row["_period"]))][_segment(row, dimension)] = _finish(spec, values)
+    return cells
+
+
+def _event_repeat(
+    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
+) -> Cells:
+    """Distinct values occurring in at least `min_count` records of the period (e.g. repeat customers)."""
+    qs = _event_queryset(spec, window, target_ids, dimension).annotate(_value=spec.value_expression())
+    group = _group(dimension, "_period")
+    inner = qs.values(*group, "_value").annotate(_occurrences=Count("pk")).filter(_occurrences__gte=spec.min_count)
+    inner = inner.order_by()
+    connection = connections[qs.db]
+    sql, params = inner.query.get_compiler(using=qs.db).as_sql()
+    columns = ", ".join(connection.ops.quote_name(name) for name in group)
+    outer = f"SELECT {columns}, COUNT(*) FROM ({sql}) AS repeated GROUP BY {columns}"
+    cells: Cells = defaultdict(dict)
+    with connection.cursor() as cursor:
+        cursor.execute(outer, params)
+        for row in cursor.fetchall():
+            record = dict(zip([*group, "n"], row, strict=True))
+            cells[(record["_target"], as_date(record["_period"]))][_segment(record, dimension)] = Decimal(record["n"])
+    return cells
+
+
+def _event_median(
+    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
+) -> Cells:
+    qs = _event_queryset(spec, window, target_ids, dimension)
+    cells: Cells = defaultdict(dict)
+    if _vendor(spec) == "postgresql":
+        rows = qs.values(*_group(dimension, "_period")).annotate(m=Median(spec.value_expression())).order_by()
+        for row in rows:
+            cells[(row["_target"], as_date(row["_period"]))][_segment(row, dimension)] = _median_value(spec, row["m"])
+        return cells
+    # Elsewhere: keep the middle row(s) of each group with window functions, then average them.
+    partition = [F(name) for name in _group(dimension, "_period")]
+    qs = qs.annotate(_value=spec.value_expression()).filter(_value__isnull=False)
+    qs = qs.annotate(
+        _rank=Over(RowNumber(), partition_by=partition, order_by=[F("_value").asc(), F("pk").asc()]),
+        _size=Over(Count("pk"), partition_by=partition),
+    ).filter(_rank__gte=(F("_size") + 1) / 2, _rank__lte=(F("_size") + 2) / 2)
+    middles: dict[tuple[int, dt.date, str], list] = defaultdict(list)
+    for row in qs.values(*_group(dimension, "_period"), "_value", "_rank").order_by():
+        key = (row["_target"], as_date(row["_period"]), _segment(row, dimension))
+        middles[key].append((row["_rank"], to_decimal(row["_value"], spec.value_scale())))
+    for (team, period, segment), ranked in middles.items():
+        values = [value for _, value in sorted(ranked)]
+        cells[(team, period)][segment] = spec.finish(sum(values) / len(values))
+    return cells
+
+
+# --------------------------------------------------------------------------- state measures
+
+
+def _state_queryset(spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None):
+    """Facts active at some point of the window, with the (clamped) periods of their interval ends."""
+    qs = _base(spec, target_ids, dimension)
+    start_f, end_f = spec.active_from, spec.active_to
+    lo, hi = _bound(spec, start_f, window.start), _bound(spec, start_f, window.end)
+    qs = qs.filter(**{f"{start_f}__lt": hi})
+    period_from = Case(
+        When(**{f"{start_f}__lt": lo}, then=Value(BEFORE)),
+        default=_trunc(spec, start_f, window.granularity),
+        output_field=models.DateField(),
+    )
+    if end_f:
+        lo_to, hi_to = _bound(spec, end_f, window.start), _bound(spec, end_f, window.end)
+        qs = qs.filter(Q(**{f"{end_f}__isnull": True}) | Q(**{f"{end_f}__gte": lo_to}))
+        period_to = Case(
+            When(Q(**{f"{end_f}__isnull": True}) | Q(**{f"{end_f}__gte": hi_to}), then=Value(AFTER)),
+            default=_trunc(spec, end_f, window.granularity),
+            output_field=models.DateField(),
+        )
+    else:
+        period_to = Value(AFTER, output_field=models.DateField())
+    return qs.annotate(_from_period=period_from, _to_period=period_to)
+
+
+def _index(window: Window) -> Callable[[object], int]:
+    positions = {p: i for i, p in enumerate(window.periods)}
+    last = len(window.periods)
+
+    def index(raw) -> int:
+        day = as_date(raw)
+        if day == BEFORE:
+            return -1
+        if day == AFTER:
+            return last
+        return positions[day]
+
+    return index
+
+
+def _state_range(mode: str, first: int, last: int, count: int) -> range:
+    """Indexes of the periods in which a fact whose interval starts in period `first` and ends in `last` is counted."""
+    if first >= last:  # started and ended in the same period (or malformed): in no state
+        return range(0)
+    if mode == StateMode.START:  # from < start_i ≤ to  ⇔  first < i ≤ last
+        return range(max(first + 1, 0), min(last, count - 1) + 1)
+    if mode == StateMode.END:  # from < end_i ≤ to  ⇔  first ≤ i < last
+        return range(max(first, 0), min(last - 1, count - 1) + 1)
+    if mode == StateMode.NEW:  # start_i ≤ from < end_i ≤ to  ⇔  i = first
+        return range(first, first + 1) if 0 <= first < count else range(0)
+    if mode == StateMode.LOST:  # from < start_i ≤ to < end_i  ⇔  i = last
+        return range(last, last + 1) if 0 <= last < count else range(0)
+    raise ValueError(f"Unknown state {mode!r}")
+
+
+def _state_histogram(
+    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
+) -> Cells:
+    partials = spec.agg.partials(spec.value_expression())
+    # S, E, N and lost of the same facts share one histogram: query it once.
+    key = (dataclasses.replace(spec, state=""), window, tuple(target_ids), dimension)
+    if key not in cache:
+        qs = _state_queryset(spec, window, target_ids, dimension)
+        cache[key] = list(qs.values(*_group(dimension, "_from_period", "_to_period")).annotate(**partials).order_by())
+    combine = spec.agg.combine
+    additive = all(fn is combine_sum for fn in combine.values())
+    count = len(window.periods)
+    index = _index(window)
+    # (team, segment) → partial name → per-period accumulator
+    acc: dict[tuple[int, str], dict[str, list]] = {}
+    for row in cache[key]:
+        periods = _state_range(spec.state, index(row["_from_period"]), index(row["_to_period"]), count)
+        if not periods:
+            continue
+        key = (row["_target"], _segment(row, dimension))
+        slots = acc.setdefault(key, {name: [None] * (count + 1) for name in partials})
+        for name in partials:
+            value = row[name]
+            if value is None:
+                continue
+            if additive:  # difference array: +value at the first period, −value after the last
+                slots[name][periods.start] = combine[name](slots[name][periods.start], value)
+                slots[name][periods.stop] = combine[name](slots[name][periods.stop], -value)
+            else:
+                for i in periods:
+                    slots[name][i] = combine[name](slots[name][i], value)
+    cells: Cells = defaultdict(dict)
+    for (team, segment), slots in acc.items():
+        running = dict.fromkeys(partials, 0)
+        for i, period in enumerate(window.periods):
+            values = {}
+            for name in partials:
+                if additive:
+                    running[name] += slots[name][i] or 0
+                    values[name] = running[name]
+                else:
+                    values[name] = slots[name][i]
+            cells[(team, period)][segment] = _finish(spec, values)
+    return cells
+
+
+def _state_condition(spec: MeasureSpec, start: dt.date, end: dt.date) -> Q | None:
+    """The SQL condition "in state `spec.state` for the period [start, end)"; None when never true."""
+    from_f, to_f = spec.active_from, spec.active_to
+
+    def before(day):
+        return Q(**{f"{from_f}__lt": _bound(spec, from_f, day)})
+
+    def still_active_at(day):
+        if not to_f:
+            return Q()
+        return Q(**{f"{to_f}__isnull": True}) | Q(**{f"{to_f}__gte": _bound(spec, to_f, day)})
+
+    if spec.state == StateMode.START:
+        return before(start) & still_active_at(start)
+    if spec.state == StateMode.END:
+        return before(end) & still_active_at(end)
+    if spec.state == StateMode.NEW:
+        return ~before(start) & before(end) & still_active_at(end)
+    if spec.state == StateMode.LOST:
+        if not to_f:
+            return None
+        return before(start) & Q(**{f"{to_f}__gte": _bound(spec, to_f, start), f"{to_f}__lt": _bound(spec, to_f, end)})
+    raise ValueError(f"Unknown state {spec.state!r}")
+
+
+def _state_conditional(
+    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
+) -> Cells:
+    """count_distinct (and median on PostgreSQL) of state measures: one FILTER column per period."""
+    qs = _state_queryset(spec, window, target_ids, dimension)
+    value = spec.value_expression()
+    cells: Cells = defaultdict(dict)
+    periods = list(window.periods)
+    for chunk_start in range(0, len(periods), STATE_COLUMNS_PER_QUERY):
+        columns: dict[str, models.Aggregate] = {}
+        for i in range(chunk_start, min(chunk_start + STATE_COLUMNS_PER_QUERY, len(periods))):
+            condition = _state_condition(spec, periods[i], period_end(periods[i], window.granularity))
+            if condition is None:
+                continue
+            if spec.aggregate == "median":
+                columns[f"c{i}"] = Median(value, filter=condition)
+            else:
+                columns[f"c{i}"] = Count(value, distinct=True, filter=condition)
+        if not columns:
+            continue
+        for row in qs.values(*_group(dimension)).annotate(**columns).order_by():
+            for name, raw in row.items():
+                if not name.startswith("c") or not name[1:].isdigit():
+                    continue
+                period = periods[int(name[1:])]
+                result = _median_value(spec, raw) if spec.aggregate == "median" else Decimal(raw or 0)
+                cells[(row["_target"], period)][_segment(row, dimension)] = result
+    return cells
+
+
+def _state_median_streamed(
+    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
+) -> Cells:
+    """Medians of state measures where PERCENTILE_CONT is missing (SQLite): one ordered query, medians in Python."""
+    qs = _state_queryset(spec, window, target_ids, dimension).annotate(_value=spec.value_expression())
+    qs = qs.filter(_value__isnull=False).order_by("_value")
+    count = len(window.periods)
+    index = _index(window)
+    groups: dict[tuple[int, str, int], list] = defaultdict(list)
+    scale = spec.value_scale()
+    for row in qs.values(*_group(dimension, "_from_period", "_to_period"), "_value").iterator():
+        for i in _state_range(spec.state, index(row["_from_period"]), index(row["_to_period"]), count):
+            groups[(row["_target"], _segment(row, dimension), i)].append(to_decimal(row["_value"], scale))
+    cells: Cells = defaultdict(dict)
+    for (team, segment, i), values in groups.items():
+        cells[(team, window.periods[i])][segment] = spec.finish(_median(values))
+    return cells
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _query_shape(spec: MeasureSpec, vendor: str) -> Callable[..., Cells]:
+    if spec.binding == "event":
+        if spec.aggregate == "median":
+            return _event_median
+        if spec.aggregate == "count_distinct" and spec.min_count > 1:
+            return _event_repeat
+        return _event_grouped
+    if spec.agg.decomposable:
+        return _state_histogram
+    if spec.aggregate == "median" and vendor != "postgresql":
+        return _state_median_streamed
+    return _state_conditional
+
+
+def measure_compute(
+    *, spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None = None, cache: dict | None = None
+) -> Cells:
+    """Values of one measure for every (team, period) of the window — one grouped query (see module doc).
+
+    Pass the same `cache` to the measures of one computation: state measures over the same
+    facts (S, E, N, lost) then share their histogram query.
+    """
+    if not target_ids or not window.periods:
+        return {}
+    return _query_shape(spec, _vendor(spec))(spec, window, list(target_ids), dimension, {} if cache is None else cache)
