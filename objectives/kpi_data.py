@@ -56,8 +56,8 @@ def values_over(
         return []
     if kpi.additive:
         sums = _stored_sum(kpi=kpi, team=team, segment=segment, windows=windows)
-        # A sum over no stored day is 0 (the catalogue convention for counts and sums).
-        return [Decimal(sums[w][0]) if sums[w][0] is not None else Decimal(0) for w in windows]
+        # No stored day at all in a window means the KPI was never computed there: no value (not 0).
+        return [Decimal(sums[w][0] or 0) if sums[w][1] else None for w in windows]
     return [_formula_over(kpi=kpi, team=team, segment=segment, start=s, end=e) for s, e in windows]
 
 

@@ -71,7 +71,8 @@ def objective_detail(request, slug: str, pk: int):
 
 
 def _save(request, *, team, objective: Objective | None):
-    form = ObjectiveForm(request.POST or None, team=team, objective=objective, initial=_initial(objective))
+    initial = _initial(objective) if objective is not None else {"owner": request.user.pk}
+    form = ObjectiveForm(request.POST or None, team=team, objective=objective, initial=initial)
     formset = TargetFormSet(request.POST or None, prefix="targets", initial=_initial_targets(objective))
     if request.method == "POST" and form.is_valid() and formset.is_valid():
         fields = dict(form.cleaned_data)

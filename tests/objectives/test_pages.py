@@ -111,7 +111,7 @@ def test_live_smart_check_answers_json(client, manager_a, revenue):
 
 def test_list_filters_by_status(client, viewer_a, objective):
     client.force_login(viewer_a)
-    # no revenue stored: 0 € on 1 February against 31 000 expected → off track
-    assert objective.progress_status == "off_track"
-    assert "Grow Q1 revenue online" in client.get("/teams/team-a/objectives/?status=off_track").content.decode()
+    # no revenue stored at all: no value once started → at risk
+    assert objective.progress_status == "at_risk"
+    assert "Grow Q1 revenue online" in client.get("/teams/team-a/objectives/?status=at_risk").content.decode()
     assert "Grow Q1 revenue online" not in client.get("/teams/team-a/objectives/?status=on_track").content.decode()
