@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("kpiplatform.api_urls")),
     path("accounts/", include("accounts.urls")),
+    path("import/<slug:team_slug>/", include("metrics.urls")),
     path("", include("objectives.urls")),
     path("", include("accounts.pages")),
 ]

@@ -20,6 +20,7 @@ from metrics.models.activity import (
     TicketKind,
     WebTrafficStat,
 )
+from metrics.models.imports import ImportJob, ImportStatus
 from metrics.models.kpis import (
     KpiCategory,
     KpiDefinition,
@@ -40,6 +41,8 @@ __all__ = [
     "Deal",
     "DealStatus",
     "DirtyMark",
+    "ImportJob",
+    "ImportStatus",
     "Interaction",
     "KpiCategory",
     "KpiDefinition",
