@@ -1,6 +1,9 @@
+import time
+
 from django.core.management.base import BaseCommand
 
 from accounts.demo import demo_organisation_create
+from metrics.demo import demo_activity_create
 
 
 class Command(BaseCommand):
@@ -13,7 +16,20 @@ class Command(BaseCommand):
     def handle(self, *args, records, seed, **options):
         teams, logins = demo_organisation_create()
         self.stdout.write(self.style.SUCCESS(f"Demo organisation: {', '.join(t.name for t in teams.values())}"))
+        started = time.monotonic()
+        counts = demo_activity_create(teams, records=records, seed=seed, progress=self._progress)
+        self.stderr.write("")
+        elapsed = time.monotonic() - started
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo activity: {sum(counts.values())} records (seed {seed}) in {elapsed:.1f} s")
+        )
+        for kind, count in sorted(counts.items()):
+            self.stdout.write(f"  {kind:<18} {count:>9}")
         self.stdout.write("")
         self.stdout.write("Demo users (username / password, team, role):")
         for login in logins:
             self.stdout.write(f"  {login.username:<16} {login.password:<16} {login.team:<16} {login.role}")
+
+    def _progress(self, kind: str, count: int) -> None:
+        self.stderr.write(f"\r  {kind:<18} {count:>9} records", ending="")
+        self.stderr.flush()

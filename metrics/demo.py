@@ -1,0 +1,570 @@
+"""Demo CRM activity at scale: deterministic, plausible records over the last 24 months.
+
+`demo_activity_create` spreads N records over the demo teams by team kind — sales:
+customers, leads, deals, orders, subscriptions, meetings; marketing: campaigns and
+their daily stats, spend, daily web traffic, leads, interactions; support: tickets and
+survey responses. The same (seed, records, today) gives the same records. Re-running
+replaces the previous demo records (external ids starting with `demo-`) instead of
+adding to them. Rows are written with bulk_create in chunks, in one transaction.
+
+Dirty marks: one mark per (team, kind) covering the whole generated range is written
+in the same transaction, so the KPI recompute (the task, the periodic sweep, or
+`recompute_kpis`) computes the demo KPIs from it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import Team, TeamKind
+from metrics.ingest import dirty_marks_widen
+from metrics.models import (
+    ActivityRecord,
+    Campaign,
+    CampaignStat,
+    Customer,
+    Deal,
+    Interaction,
+    Lead,
+    Meeting,
+    Order,
+    Spend,
+    Subscription,
+    SurveyResponse,
+    Ticket,
+    WebTrafficStat,
+)
+
+DEMO_PREFIX = "demo-"
+SPAN_DAYS = 730
+CHUNK = 5000
+
+# Share of the records of each kind, by the kind of team that owns it.
+SHARES: dict[str, list[tuple[type[ActivityRecord], float]]] = {
+    TeamKind.SALES: [
+        (Customer, 0.09),
+        (Lead, 0.08),
+        (Deal, 0.06),
+        (Order, 0.22),
+        (Subscription, 0.04),
+        (Meeting, 0.04),
+    ],
+    TeamKind.MARKETING: [
+        (CampaignStat, 0.06),
+        (Spend, 0.03),
+        (WebTrafficStat, 0.03),
+        (Lead, 0.05),
+        (Interaction, 0.10),
+    ],
+    TeamKind.SUPPORT: [(Ticket, 0.12), (SurveyResponse, 0.08)],
+}
+# Deletion order: records referring to others first.
+DELETE_ORDER = (
+    Interaction,
+    Meeting,
+    SurveyResponse,
+    Ticket,
+    Subscription,
+    Order,
+    Deal,
+    Lead,
+    CampaignStat,
+    Spend,
+    Campaign,
+    WebTrafficStat,
+    Customer,
+)
+
+FIRST = ["Boulangerie", "Atelier", "Cabinet", "Garage", "Pharmacie", "Librairie", "Studio", "Maison", "Ferme", "Agence"]
+LAST = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon"]
+OWNERS = ["claire.martin", "hugo.bernard", "lea.petit", "lucas.moreau", "sophie.durand"]
+ACQUISITION = [("email", 20), ("organic", 25), ("paid_search", 20), ("social", 15), ("referral", 12), ("events", 8)]
+SEGMENTS = [("smb", 60), ("mid_market", 30), ("enterprise", 10)]
+ORDER_CHANNELS = [("web", 55), ("shop", 25), ("phone", 10), ("marketplace", 10)]
+TICKET_KINDS = [("question", 45), ("request", 20), ("complaint", 15), ("incident", 15), ("other", 5)]
+TICKET_CHANNELS = [("email", 40), ("phone", 25), ("chat", 25), ("web_form", 10)]
+INTERACTIONS = [("email_open", 40), ("click", 20), ("visit", 25), ("social", 10), ("loyalty", 5)]
+TOUCHPOINTS = ["after_purchase", "after_support", "onboarding", "quarterly"]
+TRAFFIC_SOURCES = ["organic", "paid", "social", "email", "direct", "referral"]
+SPEND_CHANNELS = [
+    ("search_ads", "acquisition"),
+    ("social_ads", "acquisition"),
+    ("crm", "retention"),
+    ("tools", "other"),
+]
+DAILY_CAPS = {Spend: SPAN_DAYS * len(SPEND_CHANNELS), WebTrafficStat: SPAN_DAYS * len(TRAFFIC_SOURCES)}
+COMMENTS = ["Très satisfait", "Livraison rapide", "Service à améliorer", "Trop cher", "Parfait", ""]
+
+
+def _pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
+    return rng.choices([value for value, _w in weighted], weights=[w for _v, w in weighted])[0]
+
+
+class _Clock:
+    """Random moments over the last SPAN_DAYS days, denser towards today (a growing business)."""
+
+    def __init__(self, rng: random.Random, today: date):
+        self.rng = rng
+        self.end = datetime.combine(today, time(18, 0), tzinfo=UTC)
+        self.start = self.end - timedelta(days=SPAN_DAYS)
+
+    def moment(self, after: datetime | None = None, before: datetime | None = None) -> datetime:
+        low = max(after or self.start, self.start)
+        high = min(before or self.end, self.end)
+        if high <= low:
+            return low
+        # sqrt of a uniform: density grows linearly towards `high`.
+        fraction = math.sqrt(self.rng.random())
+        moment = low + (high - low) * fraction
+        return moment.replace(microsecond=0)
+
+    def hours(self, median: float, sigma: float = 1.0) -> timedelta:
+        return timedelta(hours=self.rng.lognormvariate(math.log(median), sigma))
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(str(round(max(value, 0.0), 2)))
+
+
+class _Writer:
+    """Buffers model instances and writes them with bulk_create every CHUNK rows."""
+
+    def __init__(self, progress: Callable[[str, int], None] | None):
+        self.counts: Counter[str] = Counter()
+        self.progress = progress
+
+    def write(self, model: type[ActivityRecord], objects: Iterator[ActivityRecord]) -> None:
+        buffer: list[ActivityRecord] = []
+        for obj in objects:
+            buffer.append(obj)
+            if len(buffer) >= CHUNK:
+                self._flush(model, buffer)
+                buffer = []
+        if buffer:
+            self._flush(model, buffer)
+
+    def _flush(self, model: type[ActivityRecord], buffer: list[ActivityRecord]) -> None:
+        model.objects.bulk_create(buffer, batch_size=CHUNK)
+        self.counts[model.record_kind] += len(buffer)
+        if self.progress is not None:
+            self.progress(model.record_kind, self.counts[model.record_kind])
+
+
+def _demo_delete(team_ids: list[int]) -> None:
+    """Remove earlier demo records of these teams, children first, one DELETE per table."""
+    quote = connection.ops.quote_name
+    placeholders = ", ".join(["%s"] * len(team_ids))
+    with connection.cursor() as cursor:
+        for model in DELETE_ORDER:
+            cursor.execute(
+                f"DELETE FROM {quote(model._meta.db_table)} WHERE team_id IN ({placeholders}) AND external_id LIKE %s",
+                [*team_ids, DEMO_PREFIX + "%"],
+            )
+
+
+def _counts(teams: dict[str, Team], records: int) -> list[tuple[Team, type[ActivityRecord], int]]:
+    """How many records of each kind each team gets: the shares, split evenly among teams of a kind."""
+    by_kind: dict[str, list[Team]] = {}
+    for team in sorted(teams.values(), key=lambda t: t.slug):
+        by_kind.setdefault(team.kind, []).append(team)
+    plan = []
+    total_share = sum(share for kind, shares in SHARES.items() if kind in by_kind for _m, share in shares)
+    for kind, shares in SHARES.items():
+        owners = by_kind.get(kind, [])
+        for model, share in shares:
+            for position, team in enumerate(owners):
+                count = int(records * share / total_share / len(owners))
+                if position == 0:
+                    count += int(records * share / total_share) - count * len(owners)
+                plan.append((team, model, count))
+    # Daily series hold at most one row per day and series; the rest goes to the largest kind.
+    plan = [(team, model, min(count, DAILY_CAPS.get(model, count))) for team, model, count in plan]
+    # Rounding leftovers go to the largest kind, so the total is exactly `records`.
+    missing = records - sum(count for _t, _m, count in plan)
+    if plan and missing:
+        largest = max(range(len(plan)), key=lambda i: plan[i][2])
+        team, model, count = plan[largest]
+        plan[largest] = (team, model, count + missing)
+    return plan
+
+
+@transaction.atomic
+def demo_activity_create(
+    teams: dict[str, Team],
+    *,
+    records: int,
+    seed: int,
+    today: date | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Replace the demo activity of `teams` with `records` deterministic records; return the count per kind."""
+    today = today or timezone.localdate()
+    _demo_delete([team.pk for team in teams.values()])
+    writer = _Writer(progress)
+    plan = _counts(teams, records)
+    sales = [team for team in teams.values() if team.kind == TeamKind.SALES]
+    customers: list[tuple[int, datetime, datetime | None]] = []
+    # Customers first: the other kinds refer to them.
+    order = sorted(plan, key=lambda item: (item[1] is not Customer, item[1] is not Campaign, item[0].slug))
+    for team, model, count in order:
+        if count <= 0:
+            continue
+        rng = random.Random(f"{seed}:{team.slug}:{model.record_kind}")
+        clock = _Clock(rng, today)
+        generator = GENERATORS.get(model)
+        if model is Customer:
+            writer.write(model, generator(team, count, rng, clock, []))
+            for pk, acquired_at, churned_at in (
+                Customer.objects.filter(team=team, external_id__startswith=DEMO_PREFIX)
+                .order_by("external_id")
+                .values_list("id", "acquired_at", "churned_at")
+            ):
+                customers.append((pk, acquired_at, churned_at))
+        elif model is CampaignStat:
+            # Campaigns and their daily stats are generated together: each campaign runs 30 days.
+            _campaigns_write(writer, team, count, rng, clock)
+        else:
+            writer.write(model, generator(team, count, rng, clock, customers if sales else []))
+    _demo_marks(teams, today)
+    return dict(writer.counts)
+
+
+def _demo_marks(teams: dict[str, Team], today: date) -> None:
+    start = today - timedelta(days=SPAN_DAYS + 1)
+    end = today + timedelta(days=1)
+    ranges = {}
+    for team in teams.values():
+        for model, _share in SHARES.get(team.kind, []):
+            ranges[(team.pk, model.record_kind)] = (start, end)
+            if model is CampaignStat:
+                ranges[(team.pk, Campaign.record_kind)] = (start, end)
+    dirty_marks_widen(ranges=ranges)
+
+
+# ---------------------------------------------------------------------------
+# Generators: one per kind, yielding unsaved model instances
+# ---------------------------------------------------------------------------
+def _external_id(team: Team, prefix: str, number: int) -> str:
+    return f"{DEMO_PREFIX}{team.slug}-{prefix}-{number:07d}"
+
+
+def _customers(team, count, rng, clock, _customers):
+    for n in range(count):
+        acquired_at = clock.moment()
+        churned_at = None
+        if rng.random() < 0.18:
+            churned_at = acquired_at + timedelta(days=rng.randint(30, 600))
+            if churned_at.date() >= clock.end.date():
+                churned_at = None
+        yield Customer(
+            team=team,
+            external_id=_external_id(team, "C", n),
+            name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+            segment=_pick(rng, SEGMENTS),
+            acquisition_channel=_pick(rng, ACQUISITION),
+            acquired_at=acquired_at,
+            churned_at=churned_at,
+        )
+
+
+def _customer(rng, customers):
+    return rng.choice(customers) if customers else (None, None, None)
+
+
+def _leads(team, count, rng, clock, customers):
+    for n in range(count):
+        created_at = clock.moment()
+        first_response_at = created_at + clock.hours(4, 1.2) if rng.random() < 0.9 else None
+        if first_response_at is not None and first_response_at > clock.end:
+            first_response_at = None
+        qualified_at = converted_at = None
+        customer_id = None
+        if rng.random() < 0.4:
+            qualified_at = created_at + timedelta(days=rng.randint(1, 20))
+            if rng.random() < 0.3 and customers:
+                converted_at = qualified_at + timedelta(days=rng.randint(1, 45))
+                customer_id = _customer(rng, customers)[0]
+        cap = clock.end
+        qualified_at = qualified_at if qualified_at and qualified_at <= cap else None
+        converted_at = converted_at if converted_at and qualified_at and converted_at <= cap else None
+        yield Lead(
+            team=team,
+            external_id=_external_id(team, "L", n),
+            channel=_pick(rng, ACQUISITION),
+            owner=rng.choice(OWNERS),
+            created_at=created_at,
+            first_response_at=first_response_at,
+            qualified_at=qualified_at,
+            converted_at=converted_at,
+            customer_id=customer_id if converted_at else None,
+        )
+
+
+OPEN_STAGES = [("prospecting", 10), ("qualification", 25), ("proposal", 50), ("negotiation", 75)]
+
+
+def _deals(team, count, rng, clock, customers):
+    for n in range(count):
+        created_at = clock.moment()
+        closed_at = created_at + timedelta(days=rng.randint(7, 120), hours=rng.randint(0, 9))
+        roll = rng.random()
+        if closed_at > clock.end or roll >= 0.8:
+            status, closed_at = "open", None
+            stage, probability = rng.choice(OPEN_STAGES)
+        elif roll < 0.32:
+            status, stage, probability = "won", "closed_won", 100
+        else:
+            status, stage, probability = "lost", "closed_lost", 0
+        yield Deal(
+            team=team,
+            external_id=_external_id(team, "D", n),
+            owner=rng.choice(OWNERS),
+            customer_id=_customer(rng, customers)[0],
+            stage=stage,
+            amount=_money(rng.lognormvariate(math.log(5000), 0.8)),
+            probability=Decimal(probability),
+            created_at=created_at,
+            closed_at=closed_at,
+            status=status,
+        )
+
+
+def _orders(team, count, rng, clock, customers):
+    for n in range(count):
+        customer_id, acquired_at, churned_at = _customer(rng, customers)
+        ordered_at = clock.moment(after=acquired_at, before=churned_at)
+        roll = rng.random()
+        status = "completed" if roll < 0.85 else "abandoned" if roll < 0.95 else "returned"
+        yield Order(
+            team=team,
+            external_id=_external_id(team, "O", n),
+            customer_id=customer_id,
+            ordered_at=ordered_at,
+            amount=_money(rng.lognormvariate(math.log(80), 0.9)),
+            status=status,
+            is_upsell=rng.random() < 0.08,
+            is_cross_sell=rng.random() < 0.12,
+            channel=_pick(rng, ORDER_CHANNELS),
+        )
+
+
+def _subscriptions(team, count, rng, clock, customers):
+    for n in range(count):
+        customer_id, acquired_at, churned_at = _customer(rng, customers)
+        started_at = clock.moment(after=acquired_at, before=churned_at)
+        renewal_due_at = started_at + timedelta(days=365)
+        renewed_at = cancelled_at = None
+        if renewal_due_at <= clock.end:
+            if rng.random() < 0.75:
+                renewed_at = renewal_due_at - timedelta(days=rng.randint(0, 20))
+            else:
+                cancelled_at = renewal_due_at
+        elif rng.random() < 0.05:
+            cancelled_at = started_at + timedelta(days=rng.randint(30, 300))
+            cancelled_at = cancelled_at if cancelled_at <= clock.end else None
+        yield Subscription(
+            team=team,
+            external_id=_external_id(team, "S", n),
+            customer_id=customer_id,
+            started_at=started_at,
+            renewal_due_at=renewal_due_at,
+            renewed_at=renewed_at,
+            cancelled_at=cancelled_at,
+            recurring_amount=Decimal(rng.choice([19, 49, 99, 249])),
+        )
+
+
+def _meetings(team, count, rng, clock, customers):
+    for n in range(count):
+        scheduled_at = clock.moment()
+        yield Meeting(
+            team=team,
+            external_id=_external_id(team, "M", n),
+            owner=rng.choice(OWNERS),
+            customer_id=_customer(rng, customers)[0],
+            scheduled_at=scheduled_at,
+            held=scheduled_at < clock.end and rng.random() < 0.8,
+        )
+
+
+def _campaigns_write(writer: _Writer, team: Team, count: int, rng: random.Random, clock: _Clock) -> None:
+    days_each = 30
+    # `count` covers the campaigns and their stats: one campaign per 30 days of stats.
+    campaigns = max(1, math.ceil(count / (days_each + 1)))
+    count -= campaigns
+    objects = []
+    for n in range(campaigns):
+        started = clock.moment(before=clock.end - timedelta(days=days_each)).replace(hour=8, minute=0, second=0)
+        objects.append(
+            Campaign(
+                team=team,
+                external_id=_external_id(team, "CMP", n),
+                name=f"Campagne {n + 1}",
+                channel=rng.choice(["email", "email", "social", "paid_search"]),
+                budget=_money(rng.uniform(500, 8000)),
+                started_at=started,
+            )
+        )
+    writer.write(Campaign, iter(objects))
+    ids = dict(Campaign.objects.filter(team=team, external_id__startswith=DEMO_PREFIX).values_list("external_id", "id"))
+
+    def stats():
+        made = 0
+        for campaign in objects:
+            for day in range(days_each):
+                if made >= count:
+                    return
+                made += 1
+                sent = rng.randint(5000, 50000)
+                delivered = int(sent * rng.uniform(0.95, 0.99))
+                opened = int(delivered * rng.uniform(0.15, 0.35))
+                clicked = int(opened * rng.uniform(0.08, 0.25))
+                conversions = int(clicked * rng.uniform(0.02, 0.08))
+                yield CampaignStat(
+                    team=team,
+                    external_id=f"{campaign.external_id}-{day:02d}",
+                    campaign_id=ids[campaign.external_id],
+                    date=campaign.started_at.date() + timedelta(days=day),
+                    sent=sent,
+                    delivered=delivered,
+                    bounced=sent - delivered,
+                    opened=opened,
+                    clicked=clicked,
+                    unsubscribed=int(delivered * rng.uniform(0.001, 0.004)),
+                    conversions=conversions,
+                    revenue=_money(conversions * rng.uniform(60, 120)),
+                )
+
+    writer.write(CampaignStat, stats())
+
+
+def _days(clock: _Clock, count: int, series: int) -> Iterator[tuple[date, int]]:
+    """(day, series index) slots, most recent days first, `series` per day."""
+    made = 0
+    for back in range(SPAN_DAYS):
+        day = clock.end.date() - timedelta(days=back)
+        for index in range(series):
+            if made >= count:
+                return
+            made += 1
+            yield day, index
+
+
+def _spend(team, count, rng, clock, _customers):
+    series = max(1, min(len(SPEND_CHANNELS), math.ceil(count / SPAN_DAYS)))
+    for day, index in _days(clock, count, series):
+        channel, category = SPEND_CHANNELS[index]
+        yield Spend(
+            team=team,
+            external_id=f"{DEMO_PREFIX}{team.slug}-SP-{day.isoformat()}-{channel}",
+            date=day,
+            category=category,
+            amount=_money(rng.uniform(50, 900) * (0.6 if category == "other" else 1)),
+            channel=channel,
+        )
+
+
+def _web_traffic(team, count, rng, clock, _customers):
+    series = max(1, min(len(TRAFFIC_SOURCES), math.ceil(count / SPAN_DAYS)))
+    for day, index in _days(clock, count, series):
+        weekend = day.weekday() >= 5
+        visits = int(rng.uniform(500, 3000) * (0.6 if weekend else 1))
+        bounces = int(visits * rng.uniform(0.35, 0.55))
+        source = TRAFFIC_SOURCES[index]
+        yield WebTrafficStat(
+            team=team,
+            external_id=f"{DEMO_PREFIX}{team.slug}-WEB-{day.isoformat()}-{source}",
+            date=day,
+            source=source,
+            visits=visits,
+            bounces=bounces,
+            pageviews=int(visits * rng.uniform(2, 4)),
+            total_time_s=int(visits * rng.uniform(60, 180)),
+            conversions=int(visits * rng.uniform(0.01, 0.03)),
+        )
+
+
+def _interactions(team, count, rng, clock, customers):
+    if not customers:
+        return
+    for n in range(count):
+        customer_id, acquired_at, churned_at = _customer(rng, customers)
+        kind = _pick(rng, INTERACTIONS)
+        yield Interaction(
+            team=team,
+            external_id=_external_id(team, "I", n),
+            customer_id=customer_id,
+            kind=kind,
+            occurred_at=clock.moment(after=acquired_at, before=churned_at),
+            channel="email" if kind in ("email_open", "click") else rng.choice(["web", "social", "shop"]),
+        )
+
+
+def _tickets(team, count, rng, clock, customers):
+    for n in range(count):
+        created_at = clock.moment()
+        kind = _pick(rng, TICKET_KINDS)
+        first_response_at = created_at + clock.hours(2, 1.1)
+        resolved_at = first_response_at + clock.hours(20 if kind != "incident" else 40, 1.0)
+        if first_response_at > clock.end:
+            first_response_at = None
+        if resolved_at > clock.end or rng.random() < 0.05:
+            resolved_at = None
+        yield Ticket(
+            team=team,
+            external_id=_external_id(team, "T", n),
+            customer_id=_customer(rng, customers)[0],
+            channel=_pick(rng, TICKET_CHANNELS),
+            kind=kind,
+            created_at=created_at,
+            first_response_at=first_response_at,
+            resolved_at=resolved_at,
+            contact_count=min(8, 1 + int(rng.expovariate(1.4))),
+        )
+
+
+# Score distributions: NPS ~45 % promoters / 30 % passives / 25 % detractors; CSAT mean ~4.1; CES mean ~5.4.
+SCORES = {
+    "nps": ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [1, 1, 1, 2, 3, 6, 11, 14, 16, 22, 23]),
+    "csat": ([1, 2, 3, 4, 5], [4, 6, 12, 35, 43]),
+    "ces": ([1, 2, 3, 4, 5, 6, 7], [2, 4, 7, 12, 20, 30, 25]),
+}
+
+
+def _surveys(team, count, rng, clock, customers):
+    for n in range(count):
+        survey = _pick(rng, [("nps", 50), ("csat", 35), ("ces", 15)])
+        scores, weights = SCORES[survey]
+        yield SurveyResponse(
+            team=team,
+            external_id=_external_id(team, "R", n),
+            customer_id=_customer(rng, customers)[0],
+            survey=survey,
+            score=rng.choices(scores, weights=weights)[0],
+            responded_at=clock.moment(),
+            touchpoint=rng.choice(TOUCHPOINTS),
+            comment=rng.choice(COMMENTS) if rng.random() < 0.3 else "",
+        )
+
+
+GENERATORS: dict[type[ActivityRecord], Callable[..., Iterator[ActivityRecord]]] = {
+    Customer: _customers,
+    Lead: _leads,
+    Deal: _deals,
+    Order: _orders,
+    Subscription: _subscriptions,
+    Meeting: _meetings,
+    Spend: _spend,
+    WebTrafficStat: _web_traffic,
+    Interaction: _interactions,
+    Ticket: _tickets,
+    SurveyResponse: _surveys,
+}
