@@ -1,0 +1,173 @@
+"""KPI definitions and stored values over the API (DESIGN.md §9).
+
+GET /api/v1/kpis/ lists the active definitions; GET /api/v1/kpis/<code>/values/ returns
+a team's stored values for a granularity and date range. Team isolation goes through
+accounts.api.access.request_team: a team the caller may not read is a 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.access import request_team
+from metrics import selectors
+from metrics.engine.periods import Granularity, period_floor, period_shift, period_starts, today_local
+from metrics.models import KpiCategory, KpiDefinition
+
+MAX_PERIODS = 1000
+SEGMENT_RE = re.compile(r"^(?P<dimension>[a-z_]+)=(?P<value>.+)$")
+
+
+class KpiMeasureSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    source = serializers.CharField()
+    aggregate = serializers.CharField()
+
+
+class KpiDefinitionSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    measures = KpiMeasureSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = KpiDefinition
+        fields = [
+            "code",
+            "name",
+            "name_fr",
+            "name_en",
+            "description",
+            "description_fr",
+            "description_en",
+            "category",
+            "unit",
+            "direction",
+            "formula",
+            "default_granularity",
+            "segments",
+            "additive",
+            "measures",
+        ]
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("category", OpenApiTypes.STR, enum=KpiCategory.values, description="only this category")
+    ]
+)
+class KpiListView(generics.ListAPIView):
+    """The active KPI definitions: code, names, unit, direction, formula and measures."""
+
+    serializer_class = KpiDefinitionSerializer
+
+    def get_queryset(self):
+        category = self.request.query_params.get("category") or None
+        return selectors.kpi_definitions(category=category)
+
+
+class KpiValuesQuery(serializers.Serializer):
+    """Query parameters of the values endpoint; each wrong one gets its own message."""
+
+    team = serializers.SlugField(help_text="slug of a team you may read")
+    granularity = serializers.ChoiceField(choices=Granularity.values, required=False)
+    start = serializers.DateField(required=False, help_text="first date (YYYY-MM-DD); default: 11 periods back")
+    end = serializers.DateField(required=False, help_text="last date, included (YYYY-MM-DD); default: today")
+    segment = serializers.CharField(required=False, allow_blank=False, help_text="a breakdown, e.g. channel=email")
+
+    def __init__(self, *args, kpi: KpiDefinition, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kpi = kpi
+
+    def validate_segment(self, value: str) -> str:
+        match = SEGMENT_RE.match(value)
+        if not match:
+            raise serializers.ValidationError("Write a segment as <dimension>=<value>, e.g. channel=email.")
+        if match["dimension"] not in (self.kpi.segments or []):
+            known = ", ".join(self.kpi.segments or []) or "none"
+            raise serializers.ValidationError(
+                f"This KPI has no {match['dimension']!r} breakdown (breakdowns: {known})."
+            )
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        granularity = attrs.get("granularity") or self.kpi.default_granularity
+        end = attrs.get("end") or today_local()
+        start = attrs.get("start") or period_shift(end, granularity, -11)
+        if start > end:
+            raise serializers.ValidationError({"start": "start must be on or before end."})
+        count = len(
+            period_starts(
+                start=period_floor(start, granularity), end=end + dt.timedelta(days=1), granularity=granularity
+            )
+        )
+        if count > MAX_PERIODS:
+            raise serializers.ValidationError(
+                {"start": f"At most {MAX_PERIODS} periods per request ({count} asked): narrow the dates."}
+            )
+        return {**attrs, "granularity": granularity, "start": start, "end": end, "segment": attrs.get("segment", "")}
+
+
+ValuesResponse = inline_serializer(
+    "KpiValues",
+    {
+        "kpi": serializers.CharField(),
+        "team": serializers.CharField(),
+        "granularity": serializers.CharField(),
+        "segment": serializers.CharField(),
+        "results": inline_serializer(
+            "KpiValue",
+            {
+                "period_start": serializers.DateField(),
+                "value": serializers.FloatField(allow_null=True),
+                "components": serializers.DictField(),
+            },
+            many=True,
+        ),
+    },
+)
+
+
+class KpiValuesView(APIView):
+    """Stored values of one KPI for one team: one result per computed period meeting [start, end]."""
+
+    @extend_schema(parameters=[KpiValuesQuery], responses={200: ValuesResponse})
+    def get(self, request, code: str):
+        kpi = selectors.kpi_definition_by_code(code=code)
+        if kpi is None:
+            raise Http404(f"No KPI {code!r}.")
+        query = KpiValuesQuery(data=request.query_params, kpi=kpi)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        team = request_team(request, params["team"])
+        series = selectors.kpi_value_series(
+            kpi=kpi,
+            team=team,
+            granularity=params["granularity"],
+            start=params["start"],
+            end=params["end"],
+            segment=params["segment"],
+        )
+        return Response(
+            {
+                "kpi": kpi.code,
+                "team": team.slug,
+                "granularity": params["granularity"],
+                "segment": params["segment"],
+                "results": [
+                    {
+                        "period_start": item["period_start"].isoformat(),
+                        "value": None if item["value"] is None else float(item["value"]),
+                        "components": item["components"],
+                    }
+                    for item in series
+                ],
+            }
+        )
