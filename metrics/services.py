@@ -230,18 +230,26 @@ def kpi_values_store(
     granularity: str,
     periods: Sequence[dt.date],
 ) -> int:
-    """Upsert computed cells in bulk; segment rows of the recomputed cells that no longer exist are removed."""
+    """Upsert computed cells in bulk; segment rows of the recomputed cells that no longer occur are deleted."""
     if not periods:
         return 0
     now = timezone.now()
+    fresh = {(row.kpi_id, row.team_id, row.period_start, row.segment) for row in rows if row.segment}
     with transaction.atomic():
-        KpiValue.objects.filter(
-            kpi_id__in=kpi_ids,
-            team_id__in=team_ids,
-            granularity=granularity,
-            period_start__gte=periods[0],
-            period_start__lte=periods[-1],
-        ).exclude(segment="").delete()
+        segmented = (
+            KpiValue.objects.filter(
+                kpi_id__in=kpi_ids,
+                team_id__in=team_ids,
+                granularity=granularity,
+                period_start__gte=periods[0],
+                period_start__lte=periods[-1],
+            )
+            .exclude(segment="")
+            .values_list("pk", "kpi_id", "team_id", "period_start", "segment")
+        )
+        gone = [pk for pk, *key in segmented if tuple(key) not in fresh]
+        for start in range(0, len(gone), STORE_BATCH_SIZE):
+            KpiValue.objects.filter(pk__in=gone[start : start + STORE_BATCH_SIZE]).delete()
         KpiValue.objects.bulk_create(
             [
                 KpiValue(
