@@ -383,3 +383,17 @@ def test_overlapping_batches_in_parallel_never_fail(team_a):
     assert Order.objects.count() == 400
     assert sum(r["created"] + r["updated"] + r["unchanged"] for r in results) == 600
     assert DirtyMark.objects.get().generation >= 1
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_SPECS))
+def test_resending_the_example_of_every_kind_changes_nothing(team_a, referenced, kind):
+    # Given the example of the kind was stored (with attributes, to compare JSON too)
+    record = {**EXAMPLES[kind], "attributes": {"source": "crm", "tags": ["a", "b"]}}
+    ingest(team_a, kind, [record])
+    model = KIND_SPECS[kind].model
+    stamp = model.objects.get(team=team_a, external_id=record["external_id"]).updated_at
+    # When it is sent again, unchanged
+    result = ingest(team_a, kind, [record])
+    # Then every field compares equal to what the database gives back: nothing is written
+    assert result == {"created": 0, "updated": 0, "unchanged": 1}
+    assert model.objects.get(team=team_a, external_id=record["external_id"]).updated_at == stamp
