@@ -184,7 +184,8 @@ def _documented(kind: str, view_class: type[ActivityView]) -> type[ActivityView]
                 413: OpenApiResponse(DetailSerializer, description="too many records or too large a body"),
             },
             examples=[
-                OpenApiExample(f"{label} batch", value=[example], request_only=True),
+                # A list body: drf-spectacular wraps the example record in a list itself.
+                OpenApiExample(f"{label} batch", value=example, request_only=True),
                 OpenApiExample("result", value={"created": 1, "updated": 0, "unchanged": 0}, response_only=True),
                 OpenApiExample("errors", value=errors_example, response_only=True, status_codes=["400"]),
             ],
