@@ -266,3 +266,17 @@ def test_the_schema_documents_every_kind_with_its_fields():
         order_fields
     )
     assert "ApiKeyAuth" in schema["components"]["securitySchemes"]
+
+
+def test_listing_costs_the_same_queries_for_2_or_60_records(key_client, team_a, django_assert_max_num_queries):
+    # Given a customer and orders referring to it (the listing joins the customer's external_id)
+    client = key_client(team_a)
+    client.get(URL)  # the key's first use records last_used_at; later requests within a minute do not
+    post(client, [{"external_id": "C-1", "acquired_at": "2025-01-01T00:00:00Z"}], url="/api/v1/activity/customers/")
+    post(client, [{**order, "customer": "C-1"} for order in ORDERS])
+    # The key lookup, the team tree, one page query: 3 queries whatever the number of rows
+    with django_assert_max_num_queries(3):
+        assert len(client.get(URL).json()["results"]) == 2
+    post(client, [{**ORDERS[0], "external_id": f"O-{n}", "customer": "C-1"} for n in range(3, 61)])
+    with django_assert_max_num_queries(3):
+        assert len(client.get(URL).json()["results"]) == 60
