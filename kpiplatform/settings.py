@@ -283,6 +283,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets sharing a field name ("status", "kind") get explicit enum names.
+    "ENUM_NAME_OVERRIDES": {
+        "DealStatusEnum": "metrics.models.activity.DealStatus",
+        "OrderStatusEnum": "metrics.models.activity.OrderStatus",
+        "TicketKindEnum": "metrics.models.activity.TicketKind",
+        "TeamKindEnum": "accounts.models.TeamKind",
+    },
 }
 # Largest request body accepted by the API and the CSV import.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KPI_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)

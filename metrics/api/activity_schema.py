@@ -134,7 +134,7 @@ EXAMPLES: dict[str, dict] = {
 }
 
 
-def _drf_field(spec: FieldSpec, *, output: bool) -> serializers.Field:
+def _drf_field(spec: FieldSpec, *, output: bool, model) -> serializers.Field:
     """The DRF field documenting one ingestion field."""
     options = {"required": spec.required and not output, "help_text": str(spec.label)}
     if not spec.required:
@@ -156,7 +156,8 @@ def _drf_field(spec: FieldSpec, *, output: bool) -> serializers.Field:
     if spec.type == "boolean":
         return serializers.BooleanField(**options)
     if spec.choices:
-        return serializers.ChoiceField(choices=list(spec.choices), **options)
+        # (value, label) pairs as on the model, so the schema's enums are those of the model's choices.
+        return serializers.ChoiceField(choices=list(model._meta.get_field(spec.name).flatchoices), **options)
     if spec.max_length:
         options["max_length"] = spec.max_length
     options["allow_blank"] = True
@@ -171,7 +172,7 @@ def _serializer_for(spec: KindSpec, *, output: bool) -> type[serializers.Seriali
             help_text="slug of the team (the key's team or one of its sub-teams); default: the key's team",
         ),
     }
-    attrs.update({f.name: _drf_field(f, output=output) for f in spec.fields})
+    attrs.update({f.name: _drf_field(f, output=output, model=spec.model) for f in spec.fields})
     attrs["attributes"] = serializers.DictField(required=False, help_text="free extra fields (JSON object)")
     if output:
         attrs["ingested_at"] = serializers.DateTimeField(read_only=True)
