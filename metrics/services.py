@@ -16,12 +16,11 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Min, Q
-from django.utils import timezone
 
 from accounts.models import Team
 from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
 from metrics.catalogue import CATALOGUE
-from metrics.engine.compute import KpiPlan, ValueRow, kpis_compute
+from metrics.engine.compute import KpiPlan, kpis_compute
 from metrics.engine.formula import FormulaError, formula_validate
 from metrics.engine.hierarchy import team_closure_sync
 from metrics.engine.measures import Binding, MeasureSpec, measure_spec_errors
@@ -35,12 +34,12 @@ from metrics.engine.periods import (
     today_local,
 )
 from metrics.engine.sources import SOURCES
+from metrics.engine.store import kpi_values_store
 from metrics.models import DirtyMark, KpiDefinition, KpiMeasure, KpiValue
 from metrics.signals import kpi_values_changed
 
 logger = logging.getLogger(__name__)
 
-STORE_BATCH_SIZE = 2000
 DIRTY_BATCH_SIZE = 500
 # pg_try_advisory_lock key of the dirty-mark recompute ("kpi-dirt" in ASCII).
 RECOMPUTE_LOCK_KEY = 0x6B70692D64697274
@@ -220,56 +219,6 @@ class RecomputeResult:
         ends = [d for d in (self.end, other.end) if d is not None]
         self.start = min(starts) if starts else None
         self.end = max(ends) if ends else None
-
-
-def kpi_values_store(
-    *,
-    rows: Sequence[ValueRow],
-    kpi_ids: Sequence[int],
-    team_ids: Sequence[int],
-    granularity: str,
-    periods: Sequence[dt.date],
-) -> int:
-    """Upsert computed cells in bulk; segment rows of the recomputed cells that no longer occur are deleted."""
-    if not periods:
-        return 0
-    now = timezone.now()
-    fresh = {(row.kpi_id, row.team_id, row.period_start, row.segment) for row in rows if row.segment}
-    with transaction.atomic():
-        segmented = (
-            KpiValue.objects.filter(
-                kpi_id__in=kpi_ids,
-                team_id__in=team_ids,
-                granularity=granularity,
-                period_start__gte=periods[0],
-                period_start__lte=periods[-1],
-            )
-            .exclude(segment="")
-            .values_list("pk", "kpi_id", "team_id", "period_start", "segment")
-        )
-        gone = [pk for pk, *key in segmented if tuple(key) not in fresh]
-        for start in range(0, len(gone), STORE_BATCH_SIZE):
-            KpiValue.objects.filter(pk__in=gone[start : start + STORE_BATCH_SIZE]).delete()
-        KpiValue.objects.bulk_create(
-            [
-                KpiValue(
-                    kpi_id=row.kpi_id,
-                    team_id=row.team_id,
-                    granularity=row.granularity,
-                    period_start=row.period_start,
-                    segment=row.segment,
-                    value=row.value,
-                    components=row.components,
-                    computed_at=now,
-                )
-                for row in rows
-            ],
-            batch_size=STORE_BATCH_SIZE,
-            update_conflicts=True,
-            unique_fields=["kpi", "team", "granularity", "period_start", "segment"],
-            update_fields=["value", "components", "computed_at"],
-        )
-    return len(rows)
 
 
 def kpi_values_recompute(

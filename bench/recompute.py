@@ -1,0 +1,348 @@
+"""KPI recompute on PostgreSQL vs the same aggregates as hand-written SQL (DESIGN.md §10).
+
+Usage:  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/recompute.py \
+            [--records 1000000] [--granularities month,day,week,quarter,year] [--keep]
+
+Runs on a throwaway database `bench_recompute` on the same server (created, migrated and
+dropped by the script). It generates the demo organisation and N demo activity records
+(metrics.demo.demo_activity_create, 24 months), loads the KPI catalogue, then measures:
+
+- SQL: every distinct aggregate the catalogue needs (each measure, and each measure per
+  segment dimension), per granularity, as hand-written SQL — one GROUP BY per aggregate,
+  state measures joined to a generated series of period boundaries — fetched, not stored;
+- full: `kpi_values_recompute` of the whole catalogue, every team, the whole range, per
+  granularity — queries, formulas and the upsert of every KpiValue (first run: inserts;
+  second run: the same cells again);
+- incremental: 100 orders ingested on one day (activity_ingest, with its dirty mark),
+  then `dirty_marks_recompute` — what the Celery task does.
+
+Goals: full ≤ 3 × hand-written SQL; incremental ≤ 5 % of full (all granularities).
+"""
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "bench_recompute"
+STEPS = {"day": "1 day", "week": "1 week", "month": "1 month", "quarter": "3 months", "year": "1 year"}
+
+
+def admin_url(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url(url), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--granularities", default="month,day,week,quarter,year")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep", action="store_true", help="keep the bench_recompute database")
+    parser.add_argument("--reuse", action="store_true", help="reuse a kept bench_recompute database")
+    args = parser.parse_args()
+
+    server_url = os.environ.get("DATABASE_URL", "")
+    if not server_url.startswith(("postgres://", "postgresql://")):
+        print("Set DATABASE_URL to a PostgreSQL server (the bench uses its own database bench_recompute).")
+        return 2
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{BENCH_DB}"))
+    if not args.reuse:
+        recreate_database(url)
+    os.environ.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="kpiplatform.settings",
+        CELERY_BROKER_URL="memory://",  # the ingest's recompute message goes nowhere: the bench runs it itself
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="bench-" + "x" * 60,
+        DJANGO_ALLOWED_HOSTS="testserver",
+        LOG_LEVEL="WARNING",
+    )
+    try:
+        return run(args)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            drop_database(url)
+
+
+# --------------------------------------------------------------------------- hand-written SQL
+
+
+class HandSql:
+    """Plain SQL for one measure spec, written the way one would by hand (no ORM)."""
+
+    def __init__(self, spec, dimension_path: str | None, granularity: str, tz: str):
+        self.spec, self.model, self.granularity, self.tz = spec, spec.model, granularity, tz
+        self.joins: dict[str, str] = {}
+        self.params: list = []
+        self.dimension = self.column(dimension_path) if dimension_path else None
+
+    def column(self, path: str) -> str:
+        model, alias = self.model, "f"
+        parts = path.split("__")
+        for part in parts[:-1]:
+            field = model._meta.get_field(part)
+            model, parent = field.related_model, alias
+            alias = f"j_{part}"
+            self.joins[alias] = f'LEFT JOIN "{model._meta.db_table}" {alias} ON {alias}.id = {parent}."{field.column}"'
+        return f'{alias}."{model._meta.get_field(parts[-1]).column}"'
+
+    def local_period(self, path: str) -> str:
+        from django.db import models
+
+        field = self.spec.model._meta.get_field(path.split("__")[0])
+        column = self.column(path)
+        is_datetime = isinstance(field, models.DateTimeField) or "__" in path
+        expr = f"{column} AT TIME ZONE '{self.tz}'" if is_datetime else column
+        return f"date_trunc('{self.granularity}', {expr})"
+
+    def condition(self, item) -> str:
+        if "any" in item:
+            return "(" + " OR ".join(self.condition(sub) for sub in item["any"]) + ")"
+        column, op, value = self.column(item["field"]), item["op"], item.get("value")
+        if op == "in_period":
+            return f"{self.local_period(item['field'])} = {self.local_period(self.spec.date_field)}"
+        if op == "isnull":
+            return f"{column} IS {'' if value else 'NOT '}NULL"
+        sql_op = {"exact": "=", "gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}[op]
+        if isinstance(value, dict):
+            return f"{column} {sql_op} {self.column(value['field'])}"
+        self.params.append(value)
+        return f"{column} {sql_op} %s"
+
+    def value(self) -> str:
+        s = self.spec
+        if s.duration_from:
+            return f"EXTRACT(EPOCH FROM ({self.column(s.field)} - {self.column(s.duration_from)}))"
+        if s.multiply_by:
+            return f"{self.column(s.field)} * {self.column(s.multiply_by)}"
+        return self.column(s.field) if s.field else "*"
+
+    def aggregate(self, value: str) -> str:
+        return {
+            "count": "COUNT(*)",
+            "count_distinct": f"COUNT(DISTINCT {value})",
+            "sum": f"SUM({value})",
+            "avg": f"AVG({value})",
+            "min": f"MIN({value})",
+            "max": f"MAX({value})",
+            "median": f"PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY {value})",
+        }[self.spec.aggregate]
+
+    def team_join(self) -> str:
+        if self.spec.source == "logins":
+            return "JOIN accounts_membership m ON m.user_id = f.user_id JOIN metrics_teamclosure tc ON tc.descendant_id = m.team_id"  # noqa: E501
+        return "JOIN metrics_teamclosure tc ON tc.descendant_id = f.team_id"
+
+    def sql(self, lo, hi) -> tuple[str, list]:
+        s = self.spec
+        where = [self.condition(item) for item in s.filters]
+        value = self.value()
+        group = ["tc.ancestor_id"] + ([self.dimension] if self.dimension else [])
+        table = f'"{self.model._meta.db_table}" f'
+        if s.binding == "event":
+            period = self.local_period(s.date_field)
+            date_column = self.column(s.date_field)
+            where += [f"{date_column} >= %s", f"{date_column} < %s"]
+            params = self.params + [lo, hi]
+            joins = " ".join(self.joins.values())
+            if s.min_count > 1:
+                inner = (
+                    f"SELECT {', '.join(group)}, {period} AS p, {value} AS v FROM {table} {self.team_join()} {joins} "
+                    f"WHERE {' AND '.join(where)} GROUP BY {', '.join(group)}, p, v HAVING COUNT(*) >= {s.min_count}"
+                )
+                keys = ", ".join(f"k{i}" for i in range(len(group)))
+                inner = inner.replace(
+                    f"SELECT {', '.join(group)}", "SELECT " + ", ".join(f"{g} AS k{i}" for i, g in enumerate(group)), 1
+                )  # noqa: E501
+                return f"SELECT {keys}, p, COUNT(*) FROM ({inner}) r GROUP BY {keys}, p", params
+            sql = (
+                f"SELECT {', '.join(group)}, {period} AS p, {self.aggregate(value)} FROM {table} {self.team_join()} "
+                f"{joins} WHERE {' AND '.join(where) or 'TRUE'} GROUP BY {', '.join(group)}, p"
+            )
+            return sql, params
+        # State: join each fact to the period boundaries it is in the state at.
+        start, end = self.column(s.active_from), self.column(s.active_to) if s.active_to else None
+        active = (lambda at: f"({end} IS NULL OR {end} >= {at})") if end else (lambda at: "TRUE")
+        state = {
+            "start": f"{start} < b.lo AND {active('b.lo')}",
+            "end": f"{start} < b.hi AND {active('b.hi')}",
+            "new": f"{start} >= b.lo AND {start} < b.hi AND {active('b.hi')}",
+            "lost": f"{start} < b.lo AND {end} >= b.lo AND {end} < b.hi" if end else "FALSE",
+        }[s.state]
+        step = STEPS[self.granularity]
+        boundaries = (
+            f"(SELECT d AT TIME ZONE '{self.tz}' AS lo, (d + interval '{step}') AT TIME ZONE '{self.tz}' AS hi, d AS p "
+            f"FROM generate_series(%s::timestamp, %s::timestamp - interval '{step}', interval '{step}') d) b"
+        )
+        joins = " ".join(self.joins.values())
+        sql = (
+            f"SELECT {', '.join(group)}, b.p, {self.aggregate(value)} FROM {table} {self.team_join()} {joins} "
+            f"JOIN {boundaries} ON {state} WHERE {' AND '.join(where) or 'TRUE'} GROUP BY {', '.join(group)}, b.p"
+        )
+        return sql, [*self.params, lo, hi]
+
+
+def hand_sql_seconds(plans, granularity: str, start: dt.date, end: dt.date, team_ids) -> tuple[float, int, int]:
+    """Run every distinct aggregate of the plans as hand-written SQL; return (seconds, queries, rows)."""
+    from django.conf import settings
+    from django.db import connection
+
+    from metrics.engine.periods import local_midnight, period_end, period_starts
+
+    periods = period_starts(start=start, end=end, granularity=granularity)
+    first, last = periods[0], period_end(periods[-1], granularity)
+    wanted = {}
+    for plan in plans:
+        for spec in plan.measures.values():
+            wanted[(spec, None)] = None
+            for dimension in plan.segments:
+                wanted[(spec, spec.record_source.dimensions[dimension])] = None
+    queries = rows = 0
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for spec, dimension_path in wanted:
+            hand = HandSql(spec, dimension_path, granularity, settings.TIME_ZONE)
+            if spec.binding == "event":
+                from metrics.engine.sources import is_datetime, resolve_path
+
+                dated = is_datetime(resolve_path(spec.model, spec.date_field)[0])
+                lo, hi = (local_midnight(first), local_midnight(last)) if dated else (first, last)
+            else:
+                lo, hi = first, last
+            sql, params = hand.sql(lo, hi)
+            cursor.execute(sql, params)
+            rows += len(cursor.fetchall())
+            queries += 1
+    return time.perf_counter() - started, queries, rows
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run(args) -> int:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.models import Count
+
+    from accounts.demo import demo_organisation_create
+    from accounts.models import Team
+    from metrics.demo import demo_activity_create
+    from metrics.engine.compute import KpiPlan, kpis_compute
+    from metrics.engine.hierarchy import team_closure_sync
+    from metrics.engine.periods import today_local
+    from metrics.ingest import activity_ingest
+    from metrics.models import DirtyMark, KpiDefinition, KpiValue, Order
+    from metrics.services import activity_earliest_date, dirty_marks_recompute, kpi_catalogue_load, kpi_values_recompute
+
+    granularities = [g.strip() for g in args.granularities.split(",") if g.strip()]
+    today = today_local()
+    if not args.reuse:
+        call_command("migrate", verbosity=0)
+        teams, _logins = demo_organisation_create()
+        started = time.perf_counter()
+        counts = demo_activity_create(teams, records=args.records, seed=args.seed, today=today)
+        print(f"generated {sum(counts.values()):,} demo records in {time.perf_counter() - started:.0f} s: "
+              + ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items())))  # fmt: skip
+    DirtyMark.objects.all().delete()
+    KpiValue.objects.all().delete()
+    kpi_catalogue_load()
+    team_closure_sync()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    start, end = activity_earliest_date(), today + dt.timedelta(days=1)
+    team_ids = list(Team.objects.values_list("id", flat=True))
+    plans = [KpiPlan.of(k) for k in KpiDefinition.objects.filter(active=True).prefetch_related("measures")]
+    print(f"catalogue: {len(plans)} KPIs, {len(team_ids)} teams, {start} → {end} (exclusive), PostgreSQL {BENCH_DB}")
+    print()
+    print(f"{'granularity':<12}{'hand SQL':>10}{'compute':>10}{'full #1':>10}{'full #2':>10}{'values':>10}"
+          f"{'#1/SQL':>8}{'#2/SQL':>8}")  # fmt: skip
+    totals = {"sql": 0.0, "compute": 0.0, "full1": 0.0, "full2": 0.0}
+    for granularity in granularities:
+        sql_seconds, _queries, _rows = hand_sql_seconds(plans, granularity, start, end, team_ids)
+        started = time.perf_counter()
+        kpis_compute(plans=plans, team_ids=team_ids, granularity=granularity, start=start, end=end)
+        compute = time.perf_counter() - started
+        started = time.perf_counter()
+        result = kpi_values_recompute(start=start, end=end, granularities=[granularity], notify=False)
+        full1 = time.perf_counter() - started
+        started = time.perf_counter()
+        kpi_values_recompute(start=start, end=end, granularities=[granularity], notify=False)
+        full2 = time.perf_counter() - started
+        for key, value in zip(totals, (sql_seconds, compute, full1, full2), strict=True):
+            totals[key] += value
+        print(f"{granularity:<12}{sql_seconds:>9.2f}s{compute:>9.2f}s{full1:>9.2f}s{full2:>9.2f}s"
+              f"{result.values_written:>10,}{full1 / sql_seconds:>8.2f}{full2 / sql_seconds:>8.2f}")  # fmt: skip
+    print(f"{'all':<12}{totals['sql']:>9.2f}s{totals['compute']:>9.2f}s{totals['full1']:>9.2f}s"
+          f"{totals['full2']:>9.2f}s{KpiValue.objects.count():>10,}{totals['full1'] / totals['sql']:>8.2f}"
+          f"{totals['full2'] / totals['sql']:>8.2f}")  # fmt: skip
+    print()
+
+    # Incremental: 100 orders on one day through the ingestion service (data + dirty mark), then the task's work.
+    sales = Team.objects.filter(kind="sales").order_by("pk").first()
+    day = today - dt.timedelta(days=3)
+    customers = list(
+        Order.objects.filter(team=sales, customer__isnull=False).values_list("customer__external_id", flat=True)[:100]
+    )
+    records = [
+        {
+            "external_id": f"bench-inc-{n:03d}",
+            "ordered_at": f"{day.isoformat()}T{8 + n % 10:02d}:{n % 60:02d}:00+01:00",
+            "amount": f"{20 + n}.50",
+            "status": "completed",
+            "customer": customers[n % len(customers)],
+            "channel": "web",
+        }
+        for n in range(100)
+    ]
+    activity_ingest(kind="orders", records=records, default_team_id=sales.pk, writable_team_ids=None)
+    marks = list(DirtyMark.objects.values("record_kind", "period_start", "period_end"))
+    from django.test.utils import CaptureQueriesContext
+
+    started = time.perf_counter()
+    with CaptureQueriesContext(connection) as queries:
+        incremental = dirty_marks_recompute()
+    incremental_seconds = time.perf_counter() - started
+    assert not DirtyMark.objects.exists()
+    full_all = totals["full2"] if set(granularities) == set(STEPS) else None
+    print(f"incremental: 100 orders on {day} → marks {marks}")
+    print(
+        f"  dirty_marks_recompute: {incremental_seconds:.2f} s, {len(queries.captured_queries)} queries, "
+        f"{incremental.values_written:,} values written"
+    )
+    if full_all:
+        print(f"  incremental / full (all granularities): {100 * incremental_seconds / full_all:.2f} %  (goal ≤ 5 %)")
+    print(f"full (second run) / hand-written SQL, all granularities: {totals['full2'] / totals['sql']:.2f}  (goal ≤ 3)")
+    print(f"full (first run, inserts) / hand-written SQL: {totals['full1'] / totals['sql']:.2f}")
+    by_kind = Order.objects.values("status").annotate(n=Count("pk"))
+    print("orders by status:", {row["status"]: row["n"] for row in by_kind})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Storing computed cells as KpiValue rows: a bulk upsert keyed on the cell, per database.
+
+Both paths upsert on the unique (kpi, team, granularity, period_start, segment) — safe
+when two recomputes write the same cells — and delete the segment rows of the
+recomputed cells that no longer occur (a channel with no records any more).
+
+* PostgreSQL: the rows are COPYed into a temporary table, then one
+  INSERT … SELECT … ON CONFLICT DO UPDATE writes only the cells whose value or
+  components changed (an unchanged cell is not rewritten: `computed_at` is when its
+  value last changed), and one DELETE … NOT EXISTS removes stale segments.
+* Elsewhere (SQLite): Django's bulk_create(update_conflicts=True) in batches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from metrics.engine.compute import ValueRow
+from metrics.models import KpiValue
+
+BATCH_SIZE = 2000
+UNIQUE = ["kpi", "team", "granularity", "period_start", "segment"]
+
+
+def _store_generic(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> None:
+    fresh = {(row.kpi_id, row.team_id, row.period_start, row.segment) for row in rows if row.segment}
+    segmented = (
+        KpiValue.objects.filter(
+            kpi_id__in=kpi_ids,
+            team_id__in=team_ids,
+            granularity=granularity,
+            period_start__gte=first,
+            period_start__lte=last,
+        )
+        .exclude(segment="")
+        .values_list("pk", "kpi_id", "team_id", "period_start", "segment")
+    )
+    gone = [pk for pk, *key in segmented if tuple(key) not in fresh]
+    for start in range(0, len(gone), BATCH_SIZE):
+        KpiValue.objects.filter(pk__in=gone[start : start + BATCH_SIZE]).delete()
+    KpiValue.objects.bulk_create(
+        [
+            KpiValue(
+                kpi_id=row.kpi_id,
+                team_id=row.team_id,
+                granularity=row.granularity,
+                period_start=row.period_start,
+                segment=row.segment,
+                value=row.value,
+                components=row.components,
+                computed_at=now,
+            )
+            for row in rows
+        ],
+        batch_size=BATCH_SIZE,
+        update_conflicts=True,
+        unique_fields=UNIQUE,
+        update_fields=["value", "components", "computed_at"],
+    )
+
+
+def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> None:
+    table = connection.ops.quote_name(KpiValue._meta.db_table)
+    columns = "kpi_id, team_id, granularity, period_start, segment, value, components, computed_at"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE kpivalue_stage (kpi_id bigint, team_id bigint, granularity varchar(8), "
+            "period_start date, segment varchar(200), value numeric(30, 10), components jsonb, "
+            "computed_at timestamptz) ON COMMIT DROP"
+        )
+        with cursor.cursor.copy(f"COPY kpivalue_stage ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    (
+                        row.kpi_id,
+                        row.team_id,
+                        row.granularity,
+                        row.period_start,
+                        row.segment,
+                        row.value,
+                        json.dumps(row.components),
+                        now,
+                    )
+                )
+        # Indexed, so the anti-join below stays a lookup per stored segment row whatever the
+        # planner believes of the tables' sizes (fresh rows have no statistics yet).
+        cursor.execute("CREATE INDEX ON kpivalue_stage (kpi_id, team_id, period_start, segment)")
+        cursor.execute("ANALYZE kpivalue_stage")
+        cursor.execute(
+            f"DELETE FROM {table} v WHERE v.kpi_id = ANY(%s) AND v.team_id = ANY(%s) AND v.granularity = %s "
+            "AND v.period_start BETWEEN %s AND %s AND v.segment <> '' AND NOT EXISTS ("
+            "SELECT 1 FROM kpivalue_stage s WHERE s.kpi_id = v.kpi_id AND s.team_id = v.team_id "
+            "AND s.granularity = v.granularity AND s.period_start = v.period_start AND s.segment = v.segment)",
+            [list(kpi_ids), list(team_ids), granularity, first, last],
+        )
+        cursor.execute(
+            f"INSERT INTO {table} AS v ({columns}) SELECT {columns} FROM kpivalue_stage "
+            "ON CONFLICT (kpi_id, team_id, granularity, period_start, segment) DO UPDATE "
+            "SET value = EXCLUDED.value, components = EXCLUDED.components, computed_at = EXCLUDED.computed_at "
+            "WHERE (v.value, v.components) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.components)"
+        )
+        cursor.execute("DROP TABLE kpivalue_stage")
+
+
+STORES = {"postgresql": _store_postgresql}
+
+
+def kpi_values_store(
+    *,
+    rows: Sequence[ValueRow],
+    kpi_ids: Sequence[int],
+    team_ids: Sequence[int],
+    granularity: str,
+    periods: Sequence[dt.date],
+) -> int:
+    """Upsert computed cells in bulk, in one transaction; segment rows of the recomputed cells that no
+    longer occur are deleted. Return the number of cells stored."""
+    if not periods:
+        return 0
+    store = STORES.get(connection.vendor, _store_generic)
+    with transaction.atomic():
+        store(
+            rows,
+            kpi_ids=kpi_ids,
+            team_ids=team_ids,
+            granularity=granularity,
+            first=periods[0],
+            last=periods[-1],
+            now=timezone.now(),
+        )
+    return len(rows)
