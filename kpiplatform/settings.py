@@ -289,6 +289,10 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "metrics.models.activity.OrderStatus",
         "TicketKindEnum": "metrics.models.activity.TicketKind",
         "TeamKindEnum": "accounts.models.TeamKind",
+        "SpendCategoryEnum": "metrics.models.activity.SpendCategory",
+        "KpiCategoryEnum": "metrics.models.kpis.KpiCategory",
+        "ProgressStatusEnum": "objectives.models.ProgressStatus",
+        "ObjectiveStateEnum": "objectives.models.ObjectiveState",
     },
 }
 # Largest request body accepted by the API and the CSV import.

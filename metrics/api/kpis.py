@@ -11,6 +11,7 @@ import datetime as dt
 import re
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
@@ -82,18 +83,20 @@ class KpiValuesQuery(serializers.Serializer):
     end = serializers.DateField(required=False, help_text="last date, included (YYYY-MM-DD); default: today")
     segment = serializers.CharField(required=False, allow_blank=False, help_text="a breakdown, e.g. channel=email")
 
-    def __init__(self, *args, kpi: KpiDefinition, **kwargs):
+    def __init__(self, *args, kpi: KpiDefinition | None = None, **kwargs):
+        # drf-spectacular instantiates the class without a KPI to document the parameters.
         super().__init__(*args, **kwargs)
         self.kpi = kpi
 
     def validate_segment(self, value: str) -> str:
         match = SEGMENT_RE.match(value)
         if not match:
-            raise serializers.ValidationError("Write a segment as <dimension>=<value>, e.g. channel=email.")
+            raise serializers.ValidationError(_("Write a segment as <dimension>=<value>, e.g. channel=email."))
         if match["dimension"] not in (self.kpi.segments or []):
-            known = ", ".join(self.kpi.segments or []) or "none"
+            known = ", ".join(self.kpi.segments or []) or _("none")
             raise serializers.ValidationError(
-                f"This KPI has no {match['dimension']!r} breakdown (breakdowns: {known})."
+                _("This KPI has no '%(dimension)s' breakdown (breakdowns: %(known)s).")
+                % {"dimension": match["dimension"], "known": known}
             )
         return value
 
@@ -102,7 +105,7 @@ class KpiValuesQuery(serializers.Serializer):
         end = attrs.get("end") or today_local()
         start = attrs.get("start") or period_shift(end, granularity, -11)
         if start > end:
-            raise serializers.ValidationError({"start": "start must be on or before end."})
+            raise serializers.ValidationError({"start": _("start must be on or before end.")})
         count = len(
             period_starts(
                 start=period_floor(start, granularity), end=end + dt.timedelta(days=1), granularity=granularity
@@ -110,7 +113,10 @@ class KpiValuesQuery(serializers.Serializer):
         )
         if count > MAX_PERIODS:
             raise serializers.ValidationError(
-                {"start": f"At most {MAX_PERIODS} periods per request ({count} asked): narrow the dates."}
+                {
+                    "start": _("At most %(limit)d periods per request (%(count)d asked): narrow the dates.")
+                    % {"limit": MAX_PERIODS, "count": count}
+                }
             )
         return {**attrs, "granularity": granularity, "start": start, "end": end, "segment": attrs.get("segment", "")}
 
@@ -142,7 +148,7 @@ class KpiValuesView(APIView):
     def get(self, request, code: str):
         kpi = selectors.kpi_definition_by_code(code=code)
         if kpi is None:
-            raise Http404(f"No KPI {code!r}.")
+            raise Http404(_("No KPI '%(code)s'.") % {"code": code})
         query = KpiValuesQuery(data=request.query_params, kpi=kpi)
         query.is_valid(raise_exception=True)
         params = query.validated_data
