@@ -7,7 +7,8 @@ MANAGE := $(BIN)/python manage.py
 # PostgreSQL used by the second pass of the test suite (trust auth on loopback in CI).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-PYTEST_ARGS ?=
+# Two workers: the machines have two cores.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: setup run test test-sqlite test-postgres lint format services browser clean
 
