@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/v1/", include("kpiplatform.api_urls")),
     path("accounts/", include("accounts.urls")),
     path("import/<slug:team_slug>/", include("metrics.urls")),
+    path("dashboard/", include("objectives.urls_dashboard")),
     path("", include("objectives.urls")),
     path("", include("accounts.pages")),
 ]

@@ -1,0 +1,268 @@
+"""The team dashboard: selectors with hand-computed values, the page, its JSON twin and team isolation."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.roles import Role
+from metrics.models import KpiValue
+from metrics.models.activity import Deal
+from objectives.dashboard import change_colour, dashboard_period, team_dashboard
+from objectives.models import Objective, Target
+
+TODAY = date(2026, 3, 15)
+
+
+def card(data: dict, code: str) -> dict:
+    return next(c for c in data["cards"] if c["code"] == code)
+
+
+@pytest.fixture
+def orders(make_kpi):
+    return make_kpi("orders", unit="n", name_fr="Nombre de commandes", name_en="Orders")
+
+
+@pytest.fixture
+def win_rate(make_kpi):
+    return make_kpi("win_rate", unit="%", additive=False, name_fr="Taux de conversion", name_en="Win rate")
+
+
+def test_periods_select_granularity_and_dates():
+    assert dashboard_period(period=None, today=TODAY)["start"] == date(2026, 3, 1)
+    last = dashboard_period(period="last_month", today=TODAY)
+    assert (last["granularity"], last["start"], last["end"]) == ("month", date(2026, 2, 1), date(2026, 2, 28))
+    quarter = dashboard_period(period="this_quarter", today=TODAY)
+    assert (quarter["granularity"], quarter["start"]) == ("quarter", date(2026, 1, 1))
+    assert quarter["end"] == date(2026, 3, 31)
+    year = dashboard_period(period="this_year", today=TODAY)
+    assert (year["granularity"], year["start"]) == ("year", date(2026, 1, 1))
+    assert dashboard_period(period="bogus", today=TODAY)["key"] == "this_month"
+
+
+@pytest.mark.parametrize(
+    ("direction", "change", "colour"),
+    [
+        ("higher", Decimal("5"), "good"),
+        ("higher", Decimal("-5"), "bad"),
+        ("lower", Decimal("5"), "bad"),
+        ("lower", Decimal("-5"), "good"),
+        ("neutral", Decimal("5"), "neutral"),
+        ("higher", Decimal("0"), "neutral"),
+        ("higher", None, "neutral"),
+    ],
+)
+def test_change_colour_follows_the_kpi_direction(direction, change, colour):
+    assert change_colour(direction=direction, change_percent=change) == colour
+
+
+def test_card_value_previous_change_and_sparkline(team_a, revenue, store):
+    # given revenue 1000 in February and 1250 in March: +25 % (250 / 1000), good for a "higher" KPI
+    store(revenue, team_a, "month", date(2026, 2, 1), 1000)
+    store(revenue, team_a, "month", date(2026, 3, 1), 1250)
+
+    data = team_dashboard(team=team_a, today=TODAY)
+
+    revenue_card = card(data, "revenue")
+    assert revenue_card["value"] == Decimal("1250")
+    assert revenue_card["previous_value"] == Decimal("1000")
+    assert revenue_card["change_percent"] == Decimal("25.0")
+    assert revenue_card["colour"] == "good"
+    assert revenue_card["sparkline"] == [None] * 10 + [1000.0, 1250.0]
+    assert revenue_card["computed_at"] is not None
+    assert data["has_data"] is True
+    assert data["charts"]["revenue"]["values"][-2:] == [1000.0, 1250.0]
+    assert data["charts"]["trend"]["kpi"] == "revenue"
+
+
+def test_lower_is_better_kpi_turns_bad_when_it_rises(team_a, make_kpi, store):
+    # sales cards include average_purchase_value; make it "lower is better" to check the colour: 40 → 50 is +25 %
+    kpi = make_kpi("average_purchase_value", direction="lower")
+    store(kpi, team_a, "month", date(2026, 2, 1), 40)
+    store(kpi, team_a, "month", date(2026, 3, 1), 50)
+
+    data = team_dashboard(team=team_a, today=TODAY)
+
+    assert card(data, "average_purchase_value")["change_percent"] == Decimal("25.0")
+    assert card(data, "average_purchase_value")["colour"] == "bad"
+
+
+def test_no_value_is_not_no_data(team_a, revenue, win_rate, orders, store):
+    # given a stored win rate without a value (no closed deal) and no orders row at all
+    store(win_rate, team_a, "month", date(2026, 3, 1), None)
+
+    data = team_dashboard(team=team_a, today=TODAY)
+
+    assert card(data, "win_rate")["has_data"] is True
+    assert card(data, "win_rate")["value"] is None
+    assert card(data, "orders")["has_data"] is False
+    assert data["has_data"] is True
+
+
+def test_empty_team_has_no_data(team_a, revenue):
+    data = team_dashboard(team=team_a, today=TODAY)
+
+    assert data["has_data"] is False
+    assert [c["code"] for c in data["cards"]][:2] == ["revenue", "orders"]
+
+
+def test_target_and_objective_progress(team_a, revenue, store):
+    store(revenue, team_a, "month", date(2026, 3, 1), 1250)
+    objective = Objective.objects.create(
+        team=team_a, title="CA du trimestre", start_date=date(2026, 1, 1), due_date=date(2026, 3, 31)
+    )
+    Target.objects.create(
+        objective=objective, kpi=revenue, target_value=Decimal("5000"), progress_percent=Decimal("60"), status="at_risk"
+    )
+
+    data = team_dashboard(team=team_a, today=TODAY)
+
+    assert card(data, "revenue")["target"]["value"] == Decimal("5000")
+    assert card(data, "revenue")["target"]["status"] == "at_risk"
+    assert data["objectives"][0]["progress_percent"] == Decimal("60")
+    assert data["charts"]["trend"]["target"] == [5000.0] * 12
+
+
+def test_nps_distribution_from_components(make_team, make_kpi):
+    team = make_team("support", kind="support")
+    nps = make_kpi("nps", unit="pts", additive=False)
+    # 10 answers: 5 promoters, 2 detractors → 3 passives; NPS = 100 × (5 − 2) / 10 = 30
+    KpiValue.objects.create(
+        kpi=nps,
+        team=team,
+        granularity="month",
+        period_start=date(2026, 3, 1),
+        value=Decimal("30"),
+        components={"promoters": 5, "detractors": 2, "responses": 10},
+        computed_at=timezone.now(),
+    )
+
+    chart = team_dashboard(team=team, today=TODAY)["charts"]["nps"]
+
+    assert chart["values"] == [5, 3, 2]
+    assert chart["score"] == 30.0
+
+
+def test_pipeline_by_stage_and_leads_by_channel(team_a, make_kpi, store):
+    leads = make_kpi("leads", unit="n")
+    store(leads, team_a, "month", date(2026, 3, 1), 7, segment="channel=email")
+    store(leads, team_a, "month", date(2026, 3, 1), 3, segment="channel=web")
+    now = timezone.now()
+    for external_id, stage, amount, status in [
+        ("D1", "proposal", 100, "open"),
+        ("D2", "proposal", 50, "open"),
+        ("D3", "qualification", 70, "open"),
+        ("D4", "proposal", 999, "won"),
+    ]:
+        Deal.objects.create(
+            team=team_a,
+            external_id=external_id,
+            stage=stage,
+            amount=Decimal(amount),
+            status=status,
+            created_at=now,
+            closed_at=now if status == "won" else None,
+        )
+
+    charts = team_dashboard(team=team_a, today=TODAY)["charts"]
+
+    # open deals only: proposal 100 + 50 = 150 (2 deals), qualification 70 (1 deal)
+    assert charts["pipeline"] == {"labels": ["proposal", "qualification"], "counts": [2, 1], "amounts": [150.0, 70.0]}
+    assert charts["leads_by_channel"]["source"] == "kpi"
+    assert charts["leads_by_channel"]["labels"] == ["email", "web"]
+    assert charts["leads_by_channel"]["values"] == [7.0, 3.0]
+
+
+def _fill(team, kpis, store, months):
+    for kpi in kpis:
+        for month in range(1, months + 1):
+            store(kpi, team, "month", date(2025 + (month - 1) // 12, (month - 1) % 12 + 1, 1), month)
+
+
+def test_query_count_does_not_grow_with_values(
+    team_a, revenue, orders, win_rate, store, django_assert_num_queries, make_team
+):
+    store(revenue, team_a, "month", date(2026, 3, 1), 1)
+    # kpis, values, objectives, team tree, pipeline, leads by channel (no stored channel values)
+    with django_assert_num_queries(6):
+        team_dashboard(team=team_a, today=TODAY)
+
+    _fill(team_a, [revenue, orders, win_rate], store, 15)
+    make_team("team-a-north", parent=team_a)
+    with django_assert_num_queries(6):
+        data = team_dashboard(team=team_a, today=TODAY)
+    assert card(data, "orders")["value"] == Decimal("15")
+
+
+def test_page_shows_cards_in_french(client, team_a, viewer_a, revenue, orders, store):
+    # 1234567.5 € rounds to 1 234 568 € (no decimals from 1 000 €); 12,5 % is 1250 → 1406.25 … use orders
+    store(revenue, team_a, "month", date(2026, 2, 1), 1000000)
+    store(revenue, team_a, "month", date(2026, 3, 1), Decimal("1234567.5"))
+    client.force_login(viewer_a)
+
+    from unittest import mock
+
+    with mock.patch("objectives.dashboard.today_local", return_value=TODAY):
+        response = client.get(reverse("dashboard", args=[team_a.slug]))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-kpi="revenue"' in html
+    assert 'data-kpi="orders"' in html
+    assert "1\u202f234\u202f568\u00a0€" in html or "1\u00a0234\u00a0568\u00a0€" in html
+    # +23,5 %: 100 × 234567.5 / 1000000 = 23.45675 → 23.5
+    assert "+23,5\u00a0%" in html
+    assert "Chiffre d&#x27;affaires" in html or "Chiffre d'affaires" in html
+    assert "Aucune donnée" in html
+
+
+def test_empty_dashboard_points_to_the_import(client, team_a, viewer_a):
+    client.force_login(viewer_a)
+
+    response = client.get(reverse("dashboard", args=[team_a.slug]))
+
+    assert response.status_code == 200
+    assert reverse("import-home", args=[team_a.slug]) in response.content.decode()
+
+
+def test_json_endpoint_returns_the_dashboard(client, team_a, viewer_a, revenue, store):
+    store(revenue, team_a, "month", date(2026, 3, 1), 1250)
+    client.force_login(viewer_a)
+
+    from unittest import mock
+
+    with mock.patch("objectives.dashboard.today_local", return_value=TODAY):
+        response = client.get(reverse("dashboard-data", args=[team_a.slug]) + "?period=this_month")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["period"]["start"] == "2026-03-01"
+    assert card(body, "revenue")["value"] == 1250.0
+    assert card(body, "orders")["has_data"] is False
+
+
+@pytest.mark.parametrize("name", ["dashboard", "dashboard-data"])
+def test_other_teams_user_gets_404(client, team_a, manager_b, revenue, store, name):
+    store(revenue, team_a, "month", date(2026, 3, 1), 1250)
+    client.force_login(manager_b)
+
+    response = client.get(reverse(name, args=[team_a.slug]))
+
+    assert response.status_code == 404
+    assert b"1250" not in response.content
+
+
+def test_anonymous_is_sent_to_login(client, team_a):
+    response = client.get(reverse("dashboard-data", args=[team_a.slug]))
+
+    assert response.status_code == 302
+
+
+def test_parent_team_member_sees_sub_team(client, make_team, make_user):
+    parent = make_team("company", kind="other")
+    child = make_team("north", parent=parent)
+    client.force_login(make_user("boss", team=parent, role=Role.VIEWER))
+
+    assert client.get(reverse("dashboard", args=[child.slug])).status_code == 200
