@@ -32,8 +32,9 @@ setup: $(VENV)/.installed node_modules/.installed
 
 run: setup
 	$(MANAGE) migrate --noinput
-	@if $(MANAGE) help load_kpi_catalogue >/dev/null 2>&1; then $(MANAGE) load_kpi_catalogue; fi
+	$(MANAGE) load_kpi_catalogue
 	$(MANAGE) seed_demo
+	$(MANAGE) recompute_kpis --sync
 	scripts/run-all.sh
 
 services:
