@@ -43,7 +43,8 @@
           return ctx.dataset.label + " : " + formatNumber(v, unit);
         } } }
       },
-      scales: { y: { beginAtZero: true, ticks: { callback: function (v) { return formatNumber(v, unit); } } } }
+      scales: { y: { beginAtZero: true, ticks: { precision: unit === "n" ? 0 : undefined,
+        callback: function (v) { return formatNumber(v, unit); } } } }
     };
     return Object.assign(options, extra || {});
   }

@@ -266,3 +266,21 @@ def test_parent_team_member_sees_sub_team(client, make_team, make_user):
     client.force_login(make_user("boss", team=parent, role=Role.VIEWER))
 
     assert client.get(reverse("dashboard", args=[child.slug])).status_code == 200
+
+
+def test_page_query_count_does_not_grow_with_values(client, team_a, viewer_a, revenue, orders, store):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(viewer_a)
+    url = reverse("dashboard", args=[team_a.slug])
+    store(revenue, team_a, "month", date(2026, 3, 1), 1)
+    client.get(url)  # warm the session and the translation caches
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url).status_code == 200
+
+    _fill(team_a, [revenue, orders], store, 24)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+
+    assert len(many.captured_queries) == len(one.captured_queries)

@@ -1,0 +1,36 @@
+"""In real Chromium: the sales team's dashboard over seeded demo data shows KPI cards and drawn charts, in French."""
+
+import pytest
+from django.core.management import call_command
+
+from accounts.demo import DEMO_PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def test_sales_dashboard_shows_cards_and_charts_in_french(live_server, page, screenshot, transactional_db):
+    call_command("seed_demo", "--records", "3000")
+    call_command("load_kpi_catalogue")
+    call_command("recompute_kpis", "--sync")
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Identifiant ou adresse e-mail").fill("claire.martin")
+    page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+    page.goto(f"{live_server.url}/dashboard/ventes/")
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => window.Chart && Object.keys(window.Chart.instances).length >= 3")
+
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert page.get_by_role("heading", name="Indicateurs clés").is_visible()
+    assert page.locator("[data-kpi]").count() >= 4
+    assert page.locator('[data-kpi="revenue"] .kpi-value').inner_text().endswith("€")
+    drawn = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.chart-box canvas'))
+              .filter(c => !c.hidden && c.width > 0 && c.height > 0).length"""
+    )
+    assert drawn >= 3
+    screenshot(page, "dashboard-fr")
+    assert page.console_errors == []
