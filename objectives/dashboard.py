@@ -128,9 +128,11 @@ def team_dashboard(
 
     # 1 query: every stored cell the page needs, whatever the number of KPIs.
     card_starts = _starts_back(start, card_gran, SPARKLINE_PERIODS)
-    trend_end = period_floor(selected["end"], trend_gran)
+    # The charts end with the selected period, or today if it is not over yet (no empty future bars).
+    last_day = min(selected["end"], today)
+    trend_end = period_floor(last_day, trend_gran)
     trend_starts = _starts_back(trend_end, trend_gran, TREND_PERIODS)
-    month_starts = _starts_back(period_floor(selected["end"], "month"), "month", 12)
+    month_starts = _starts_back(period_floor(last_day, "month"), "month", 12)
     card_ids = [kpis[c].pk for c in codes if c in kpis]
     wanted = Q(kpi_id__in=card_ids, granularity=card_gran, segment="", period_start__in=card_starts)
     if trend_code in kpis:
@@ -158,6 +160,7 @@ def team_dashboard(
     for objective in objectives:
         if objective.start_date <= selected["end"] and objective.due_date >= start:
             for target in objective.targets.all():
+                target.objective = objective  # already loaded: no query for the trend's target line
                 if not target.segment:
                     target_by_kpi.setdefault(target.kpi_id, target)
 
@@ -251,7 +254,6 @@ def _trend_chart(kpi, cells, granularity, starts, target_by_kpi) -> dict:
     if kpi is None:
         return {"kpi": None, "labels": [], "values": [], "target": []}
     target = target_by_kpi.get(kpi.pk)
-    # A target line is meaningful on the trend only when the target is per period of this size.
     values = [
         _number(cells[(kpi.pk, granularity, "", s)]["value"]) if (kpi.pk, granularity, "", s) in cells else None
         for s in starts
@@ -263,8 +265,30 @@ def _trend_chart(kpi, cells, granularity, starts, target_by_kpi) -> dict:
         "granularity": granularity,
         "labels": [s.isoformat() for s in starts],
         "values": values,
-        "target": [_number(target.target_value)] * len(starts) if target is not None else [],
+        "target": _target_line(kpi, target, granularity, starts) if target is not None else [],
     }
+
+
+def _target_line(kpi, target: Target, granularity: str, starts: list[dt.date]) -> list[float | None]:
+    """The target per period, over the periods the objective covers (None elsewhere).
+
+    A rate or average is aimed at in every period; an additive KPI's target over the whole
+    objective is shared among the periods pro rata of the days each has within the objective.
+    """
+    objective = target.objective
+    first, last = objective.start_date, objective.due_date
+    total_days = (last - first).days + 1
+    line: list[float | None] = []
+    for start in starts:
+        end = period_end(start, granularity) - dt.timedelta(days=1)
+        overlap = (min(end, last) - max(start, first)).days + 1
+        if overlap <= 0:
+            line.append(None)
+        elif kpi.additive:
+            line.append(round(float(target.target_value) * overlap / total_days, 2))
+        else:
+            line.append(float(target.target_value))
+    return line
 
 
 def _revenue_chart(kpi, cells, starts) -> dict:

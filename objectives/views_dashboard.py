@@ -9,7 +9,8 @@ from django.shortcuts import render
 
 from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
-from objectives.dashboard import dashboard_as_json, team_dashboard
+from metrics.engine.periods import Granularity
+from objectives.dashboard import TREND_GRANULARITIES, dashboard_as_json, team_dashboard
 
 
 def _dashboard(request, slug: str):
@@ -33,6 +34,7 @@ def dashboard(request, slug: str):
         "data": data,
         "charts": json_data["charts"],
         "sparklines": [{"unit": c["unit"], "values": c["sparkline"]} for c in json_data["cards"]],
+        "granularities": [(value, label) for value, label in Granularity.choices if value in TREND_GRANULARITIES],
         "can_edit": has_team_role(request.user, team, Role.MANAGER),
     }
     return render(request, "objectives/dashboard.html", context)

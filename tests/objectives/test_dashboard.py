@@ -108,7 +108,7 @@ def test_empty_team_has_no_data(team_a, revenue):
     assert [c["code"] for c in data["cards"]][:2] == ["revenue", "orders"]
 
 
-def test_target_and_objective_progress(team_a, revenue, store):
+def test_target_and_objective_progress(team_a, revenue, store, django_assert_num_queries):
     store(revenue, team_a, "month", date(2026, 3, 1), 1250)
     objective = Objective.objects.create(
         team=team_a, title="CA du trimestre", start_date=date(2026, 1, 1), due_date=date(2026, 3, 31)
@@ -117,12 +117,16 @@ def test_target_and_objective_progress(team_a, revenue, store):
         objective=objective, kpi=revenue, target_value=Decimal("5000"), progress_percent=Decimal("60"), status="at_risk"
     )
 
-    data = team_dashboard(team=team_a, today=TODAY)
+    # kpis, values, objectives, their targets, the targets' KPIs, team tree, pipeline, leads by channel
+    with django_assert_num_queries(8):
+        data = team_dashboard(team=team_a, today=TODAY)
 
     assert card(data, "revenue")["target"]["value"] == Decimal("5000")
     assert card(data, "revenue")["target"]["status"] == "at_risk"
     assert data["objectives"][0]["progress_percent"] == Decimal("60")
-    assert data["charts"]["trend"]["target"] == [5000.0] * 12
+    # additive KPI: 5000 over Jan–Mar (90 days) → 31/90, 28/90 and 31/90 of it; nothing before January
+    expected = [None] * 9 + [round(5000 * 31 / 90, 2), round(5000 * 28 / 90, 2), round(5000 * 31 / 90, 2)]
+    assert data["charts"]["trend"]["target"] == expected
 
 
 def test_nps_distribution_from_components(make_team, make_kpi):
@@ -284,3 +288,20 @@ def test_page_query_count_does_not_grow_with_values(client, team_a, viewer_a, re
         assert client.get(url).status_code == 200
 
     assert len(many.captured_queries) == len(one.captured_queries)
+
+
+def test_trend_follows_the_chosen_kpi_and_granularity(client, team_a, viewer_a, revenue, orders, store):
+    # given orders in the ISO week of Monday 2026-03-09 (today is Sunday 15 March)
+    store(orders, team_a, "week", date(2026, 3, 9), 42)
+    client.force_login(viewer_a)
+
+    from unittest import mock
+
+    with mock.patch("objectives.dashboard.today_local", return_value=TODAY):
+        body = client.get(reverse("dashboard-data", args=[team_a.slug]) + "?granularity=week&kpi=orders").json()
+
+    trend = body["charts"]["trend"]
+    assert (trend["kpi"], trend["granularity"]) == ("orders", "week")
+    assert trend["labels"][-1] == "2026-03-09"
+    assert trend["values"][-1] == 42.0
+    assert body["period"]["key"] == "this_month"
