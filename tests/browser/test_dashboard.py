@@ -33,4 +33,10 @@ def test_sales_dashboard_shows_cards_and_charts_in_french(live_server, page, scr
     )
     assert drawn >= 3
     screenshot(page, "dashboard-fr")
+
+    # on a phone: one column, nothing wider than the screen
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(200)
+    screenshot(page, "dashboard-mobile-fr")
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     assert page.console_errors == []
