@@ -305,3 +305,17 @@ def test_trend_follows_the_chosen_kpi_and_granularity(client, team_a, viewer_a, 
     assert trend["labels"][-1] == "2026-03-09"
     assert trend["values"][-1] == 42.0
     assert body["period"]["key"] == "this_month"
+
+
+def test_page_in_english_uses_english_names_and_separators(client, team_a, make_user, revenue, store):
+    from unittest import mock
+
+    store(revenue, team_a, "month", date(2026, 3, 1), Decimal("1234567.5"))
+    client.force_login(make_user("anne", team=team_a, role=Role.VIEWER, language="en"))
+
+    with mock.patch("objectives.dashboard.today_local", return_value=TODAY):
+        html = client.get(reverse("dashboard", args=[team_a.slug]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "Key indicators" in html
+    assert "Revenue" in html
+    assert "1,234,568\u00a0€" in html
