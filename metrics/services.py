@@ -33,7 +33,7 @@ from metrics.engine.periods import (
     period_starts,
     today_local,
 )
-from metrics.engine.sources import SOURCES
+from metrics.engine.sources import KIND_OF_MODEL, SOURCES, resolve_path
 from metrics.engine.store import kpi_values_store
 from metrics.models import DirtyMark, KpiDefinition, KpiMeasure, KpiValue
 from metrics.signals import kpi_values_changed
@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 DIRTY_BATCH_SIZE = 500
 # pg_try_advisory_lock key of the dirty-mark recompute ("kpi-dirt" in ASCII).
 RECOMPUTE_LOCK_KEY = 0x6B70692D64697274
+# Dirty-mark jobs of one granularity whose ends differ by at most this many periods are merged.
+JOB_MERGE_PERIODS = 2
 
 MEASURE_FIELDS = (
     "source",
@@ -241,12 +243,15 @@ def kpi_values_recompute(
         kpis = kpis.filter(pk__in=list(kpi_ids))
     plans = [KpiPlan.of(kpi) for kpi in kpis]
     teams = sorted(Team.objects.values_list("id", flat=True) if team_ids is None else team_ids_with_ancestors(team_ids))
+    members = None if team_ids is None else team_ids_with_descendants(teams)
     result = RecomputeResult(kpi_ids=sorted(p.kpi_id for p in plans), team_ids=teams)
     if not plans or not teams or end <= start:
         return result
     for granularity in granularities:
         periods = period_starts(start=start, end=end, granularity=granularity)
-        rows = kpis_compute(plans=plans, team_ids=teams, granularity=granularity, start=start, end=end)
+        rows = kpis_compute(
+            plans=plans, team_ids=teams, granularity=granularity, start=start, end=end, member_ids=members
+        )
         result.values_written += kpi_values_store(
             rows=rows, kpi_ids=result.kpi_ids, team_ids=teams, granularity=granularity, periods=periods
         )
@@ -401,6 +406,20 @@ def dirty_marks_release(*, marks: Sequence[ClaimedMark]) -> int:
     return deleted
 
 
+def kpi_plan_record_kinds(plan: KpiPlan) -> frozenset[str]:
+    """Record kinds whose changes can change a KPI: its measures' sources, related records read by
+    filters or values, and records its segment dimensions reach (e.g. an order's customer segment)."""
+    kinds: set[str] = set()
+    for spec in plan.measures.values():
+        kinds |= spec.record_kinds()
+        for dimension in plan.segments:
+            path = spec.record_source.dimensions.get(dimension)
+            if path:
+                _, crossed = resolve_path(spec.model, path)
+                kinds.update(KIND_OF_MODEL[model] for model in crossed if model in KIND_OF_MODEL)
+    return frozenset(kinds)
+
+
 @dataclass(frozen=True)
 class RecomputeJob:
     granularity: str
@@ -416,31 +435,42 @@ def dirty_marks_jobs(
     """Plan the recompute of claimed marks: for each granularity, the KPIs reading the marked record kinds,
     over the marked dates expanded to whole periods — plus the following periods for KPIs using prev(),
     and up to the current period for state measures (an interval end changes every later state).
-    Marks giving the same periods are merged into one job.
+    KPIs whose ends are within JOB_MERGE_PERIODS periods share one job (over the latest of those
+    ends), and marks giving the same periods are merged, so most measures are queried once.
     """
     kpis = list(KpiDefinition.objects.filter(active=True).prefetch_related("measures"))
     reads: dict[int, tuple[frozenset[str], int, bool]] = {}
     for kpi in kpis:
         plan = KpiPlan.of(kpi)
-        kinds = frozenset().union(*(spec.record_kinds() for spec in plan.measures.values()))
+        kinds = kpi_plan_record_kinds(plan)
         has_state = any(spec.binding == Binding.STATE for spec in plan.measures.values())
         reads[kpi.pk] = (kinds, plan.formula.prev_depth, has_state)
     today = today_local()
     jobs: dict[tuple[str, dt.date, dt.date], tuple[set[int], set[int]]] = {}
     for mark in marks:
-        teams = {mark.team_id}
-        for kpi_id, (kinds, depth, has_state) in reads.items():
-            if mark.record_kind not in kinds:
+        readers = [(kpi_id, depth, has_state) for kpi_id, (kinds, depth, has_state) in reads.items()
+                   if mark.record_kind in kinds]  # fmt: skip
+        last_day = max(mark.period_end - dt.timedelta(days=1), mark.period_start)
+        for granularity in granularities:
+            start = period_floor(mark.period_start, granularity)
+            ends = {
+                kpi_id: max(
+                    period_shift(last_day, granularity, 1 + depth),
+                    period_shift(today, granularity, 1) if has_state else start,
+                )
+                for kpi_id, depth, has_state in readers
+            }
+            if not ends:
                 continue
-            for granularity in granularities:
-                start = period_floor(mark.period_start, granularity)
-                last_day = max(mark.period_end - dt.timedelta(days=1), mark.period_start)
-                end = period_shift(last_day, granularity, 1 + depth)
-                if has_state:
-                    end = max(end, period_shift(today, granularity, 1))
-                kpi_set, team_set = jobs.setdefault((granularity, start, end), (set(), set()))
+            # One job for KPIs whose ends are close (a query per measure, not per KPI group); a state
+            # KPI reaching far beyond the marked dates gets its own, so the others stay narrow.
+            near = min(ends.values())
+            for kpi_id, end in ends.items():
+                job_end = max(e for e in ends.values() if e <= period_shift(near, granularity, JOB_MERGE_PERIODS))
+                key = (granularity, start, job_end if end <= job_end else end)
+                kpi_set, team_set = jobs.setdefault(key, (set(), set()))
                 kpi_set.add(kpi_id)
-                team_set.update(teams)
+                team_set.add(mark.team_id)
     return [
         RecomputeJob(granularity, start, end, frozenset(kpi_set), frozenset(team_set))
         for (granularity, start, end), (kpi_set, team_set) in sorted(jobs.items())

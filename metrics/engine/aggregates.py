@@ -46,7 +46,8 @@ class Aggregate:
     needs_value: bool  # reads a value (field, duration or product) rather than only counting rows
     numeric: bool  # the value must be numeric (sum, avg, …) — count_distinct takes any field
     decomposable: bool
-    partials: Callable[[object], dict[str, models.Aggregate]] | None
+    # partials(value, when): the SQL aggregates of one group, over the records matching `when` (a Q) if given
+    partials: Callable[..., dict[str, models.Aggregate]] | None
     combine: dict[str, Callable[[object, object], object]]
     finish: Callable[[Partials], Decimal | None]
     empty_is_zero: bool
@@ -78,7 +79,7 @@ AGGREGATES: dict[str, Aggregate] = {
             needs_value=False,
             numeric=False,
             decomposable=True,
-            partials=lambda value: {"n": Count("pk")},
+            partials=lambda value, when=None: {"n": Count("pk", filter=when)},
             combine={"n": combine_sum},
             finish=_finish_count,
             empty_is_zero=True,
@@ -89,7 +90,7 @@ AGGREGATES: dict[str, Aggregate] = {
             needs_value=True,
             numeric=False,
             decomposable=False,
-            partials=lambda value: {"n": Count(value, distinct=True)},
+            partials=lambda value, when=None: {"n": Count(value, distinct=True, filter=when)},
             combine={},
             finish=_finish_count,
             empty_is_zero=True,
@@ -100,7 +101,7 @@ AGGREGATES: dict[str, Aggregate] = {
             needs_value=True,
             numeric=True,
             decomposable=True,
-            partials=lambda value: {"s": Sum(value)},
+            partials=lambda value, when=None: {"s": Sum(value, filter=when)},
             combine={"s": combine_sum},
             finish=_finish_sum,
             empty_is_zero=True,
@@ -112,7 +113,7 @@ AGGREGATES: dict[str, Aggregate] = {
             numeric=True,
             decomposable=True,
             # The mean is Σ/n in exact Decimal arithmetic on every database (SQLite's AVG is a float).
-            partials=lambda value: {"s": Sum(value), "n": Count(value)},
+            partials=lambda value, when=None: {"s": Sum(value, filter=when), "n": Count(value, filter=when)},
             combine={"s": combine_sum, "n": combine_sum},
             finish=_finish_avg,
             empty_is_zero=False,
@@ -134,7 +135,7 @@ AGGREGATES: dict[str, Aggregate] = {
             needs_value=True,
             numeric=True,
             decomposable=True,
-            partials=lambda value: {"m": Min(value)},
+            partials=lambda value, when=None: {"m": Min(value, filter=when)},
             combine={"m": _min},
             finish=_finish_single,
             empty_is_zero=False,
@@ -145,7 +146,7 @@ AGGREGATES: dict[str, Aggregate] = {
             needs_value=True,
             numeric=True,
             decomposable=True,
-            partials=lambda value: {"m": Max(value)},
+            partials=lambda value, when=None: {"m": Max(value, filter=when)},
             combine={"m": _max},
             finish=_finish_single,
             empty_is_zero=False,

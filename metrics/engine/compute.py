@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from metrics.engine.formula import Formula, formula_parse
 from metrics.engine.measures import MeasureSpec
 from metrics.engine.periods import period_shift, period_starts
-from metrics.engine.queries import Cells, Window, measure_compute
+from metrics.engine.queries import Cells, Window, measures_compute
 
 VALUE_QUANTUM = Decimal("1e-10")
 VALUE_LIMIT = Decimal("1e20")  # KpiValue.value holds 20 integer digits
@@ -80,12 +80,19 @@ def _component_name(name: str, back: int) -> str:
 
 
 def kpis_compute(
-    *, plans: Sequence[KpiPlan], team_ids: Iterable[int], granularity: str, start: dt.date, end: dt.date
+    *,
+    plans: Sequence[KpiPlan],
+    team_ids: Iterable[int],
+    granularity: str,
+    start: dt.date,
+    end: dt.date,
+    member_ids: Iterable[int] | None = None,
 ) -> list[ValueRow]:
     """Values of these KPIs for these teams (each over its sub-teams too) and every period meeting [start, end).
 
-    One grouped query per distinct measure (and per measure and segment dimension),
-    whatever the number of teams and periods.
+    At most one grouped query per distinct measure (and per measure and segment dimension),
+    whatever the number of teams and periods; event measures over the same records share one.
+    `member_ids`, the teams and all their sub-teams, lets the database use its (team, date) indexes.
     """
     teams = sorted(set(team_ids))
     periods_out = period_starts(start=start, end=end, granularity=granularity)
@@ -102,10 +109,17 @@ def kpis_compute(
             for dimension in plan.segments:
                 wanted[(spec, dimension)] = None
     cache: dict = {}
-    results: dict[tuple[MeasureSpec, str | None], Cells] = {
-        (spec, dimension): measure_compute(spec=spec, window=window, target_ids=teams, dimension=dimension, cache=cache)
-        for spec, dimension in wanted
-    }
+    results: dict[tuple[MeasureSpec, str | None], Cells] = {}
+    for dimension in dict.fromkeys(dimension for _, dimension in wanted):
+        computed = measures_compute(
+            specs=[spec for spec, d in wanted if d == dimension],
+            window=window,
+            target_ids=teams,
+            member_ids=member_ids,
+            dimension=dimension,
+            cache=cache,
+        )
+        results.update({(spec, dimension): cells for spec, cells in computed.items()})
 
     rows: list[ValueRow] = []
     for plan in plans:

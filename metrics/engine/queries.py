@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import operator
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -71,6 +73,14 @@ class Window:
         return [*self.periods, self.end]
 
 
+@dataclass(frozen=True)
+class TeamScope:
+    """The teams a computation fills (`targets`) and, optionally, all teams whose facts count for them."""
+
+    targets: tuple[int, ...]
+    members: tuple[int, ...] | None = None
+
+
 class Median(models.Aggregate):
     """PERCENTILE_CONT(0.5): the median, mean of the two middle values for an even count (PostgreSQL)."""
 
@@ -101,12 +111,17 @@ def _trunc(spec: MeasureSpec, path: str, granularity: str) -> Trunc:
     return Trunc(path, granularity, output_field=models.DateField(), tzinfo=tz)
 
 
-def _base(spec: MeasureSpec, target_ids: list[int], dimension: str | None):
-    """Facts of the source passing the filters, joined to each team they count for (`_target`)."""
+def _base(spec: MeasureSpec, teams: TeamScope, dimension: str | None, *, filtered: bool = True):
+    """Facts of the source passing the filters (unless `filtered` is off), joined to each team they count
+    for (`_target`)."""
     source = spec.record_source
-    q, _ = filters_build(spec.model, spec.filters)
-    qs = spec.model._default_manager.filter(q)
-    qs = qs.annotate(_target=F(f"{source.team_path}__ancestor_links__ancestor_id")).filter(_target__in=target_ids)
+    qs = spec.model._default_manager.all()
+    if filtered:
+        qs = qs.filter(filters_build(spec.model, spec.filters)[0])
+    if teams.members is not None and source.team_path == "team":
+        # Redundant with the closure join, but lets the database use the (team, date) indexes.
+        qs = qs.filter(team__in=teams.members)
+    qs = qs.annotate(_target=F(f"{source.team_path}__ancestor_links__ancestor_id")).filter(_target__in=teams.targets)
     if dimension:
         qs = qs.annotate(_segment=F(source.dimensions[dimension])).exclude(_segment__isnull=True).exclude(_segment="")
     return qs
@@ -146,8 +161,10 @@ def _median_value(spec: MeasureSpec, raw) -> Decimal | None:
 # --------------------------------------------------------------------------- event measures
 
 
-def _event_queryset(spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None):
-    qs = _base(spec, target_ids, dimension)
+def _event_queryset(
+    spec: MeasureSpec, window: Window, teams: TeamScope, dimension: str | None, *, filtered: bool = True
+):
+    qs = _base(spec, teams, dimension, filtered=filtered)
     lo, hi = _bound(spec, spec.date_field, window.start), _bound(spec, spec.date_field, window.end)
     qs = qs.filter(**{f"{spec.date_field}__gte": lo, f"{spec.date_field}__lt": hi})
     qs = qs.annotate(_period=_trunc(spec, spec.date_field, window.granularity))
@@ -158,10 +175,8 @@ def _event_queryset(spec: MeasureSpec, window: Window, target_ids: list[int], di
     return qs
 
 
-def _event_grouped(
-    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
-) -> Cells:
-    qs = _event_queryset(spec, window, target_ids, dimension)
+def _event_grouped(spec: MeasureSpec, window: Window, teams: TeamScope, dimension: str | None, cache: dict) -> Cells:
+    qs = _event_queryset(spec, window, teams, dimension)
     partials = spec.agg.partials(spec.value_expression())
     cells: Cells = defaultdict(dict)
     for row in qs.values(*_group(dimension, "_period")).annotate(**partials).order_by():
@@ -170,11 +185,48 @@ def _event_grouped(
     return cells
 
 
-def _event_repeat(
-    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
-) -> Cells:
+def _combination_key(spec: MeasureSpec) -> tuple | None:
+    """Event measures with equal keys are computed together, in one query (None: on their own)."""
+    if spec.binding != "event" or spec.aggregate == "median" or spec.min_count != 1:
+        return None
+    _, in_period = filters_build(spec.model, spec.filters)
+    return (spec.source, spec.date_field, tuple(in_period))
+
+
+def _event_combined(
+    specs: list[MeasureSpec], window: Window, teams: TeamScope, dimension: str | None
+) -> dict[MeasureSpec, Cells]:
+    """Event measures over the same records and date in one grouped query: each measure's filters become
+    FILTER (WHERE …) clauses of its aggregates, so the records are read once for all of them."""
+    qs = _event_queryset(specs[0], window, teams, dimension, filtered=False)
+    columns: dict[str, models.Aggregate] = {}
+    partial_names: list[list[str]] = []
+    conditions: list[Q | None] = []
+    for index, spec in enumerate(specs):
+        when = filters_build(spec.model, spec.filters)[0] or None
+        conditions.append(when)
+        partials = spec.agg.partials(spec.value_expression(), when)
+        partial_names.append(list(partials))
+        columns.update({f"m{index}_{name}": aggregate for name, aggregate in partials.items()})
+        # Records matching the measure: a cell without any is absent, as with a query of its own.
+        columns[f"m{index}_rows"] = Count("pk", filter=when)
+    if all(when is not None for when in conditions):
+        qs = qs.filter(functools.reduce(operator.or_, conditions))  # only records some measure reads
+    results: dict[MeasureSpec, Cells] = {spec: defaultdict(dict) for spec in specs}
+    for row in qs.values(*_group(dimension, "_period")).annotate(**columns).order_by():
+        key = (row["_target"], as_date(row["_period"]))
+        segment = _segment(row, dimension)
+        for index, spec in enumerate(specs):
+            if not row[f"m{index}_rows"]:
+                continue
+            values = {name: row[f"m{index}_{name}"] for name in partial_names[index]}
+            results[spec][key][segment] = _finish(spec, values)
+    return results
+
+
+def _event_repeat(spec: MeasureSpec, window: Window, teams: TeamScope, dimension: str | None, cache: dict) -> Cells:
     """Distinct values occurring in at least `min_count` records of the period (e.g. repeat customers)."""
-    qs = _event_queryset(spec, window, target_ids, dimension).annotate(_value=spec.value_expression())
+    qs = _event_queryset(spec, window, teams, dimension).annotate(_value=spec.value_expression())
     group = _group(dimension, "_period")
     inner = qs.values(*group, "_value").annotate(_occurrences=Count("pk")).filter(_occurrences__gte=spec.min_count)
     inner = inner.order_by()
@@ -191,10 +243,8 @@ def _event_repeat(
     return cells
 
 
-def _event_median(
-    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
-) -> Cells:
-    qs = _event_queryset(spec, window, target_ids, dimension)
+def _event_median(spec: MeasureSpec, window: Window, teams: TeamScope, dimension: str | None, cache: dict) -> Cells:
+    qs = _event_queryset(spec, window, teams, dimension)
     cells: Cells = defaultdict(dict)
     if _vendor(spec) == "postgresql":
         rows = qs.values(*_group(dimension, "_period")).annotate(m=Median(spec.value_expression())).order_by()
@@ -221,9 +271,9 @@ def _event_median(
 # --------------------------------------------------------------------------- state measures
 
 
-def _state_queryset(spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None):
+def _state_queryset(spec: MeasureSpec, window: Window, teams: TeamScope, dimension: str | None):
     """Facts active at some point of the window, with the (clamped) periods of their interval ends."""
-    qs = _base(spec, target_ids, dimension)
+    qs = _base(spec, teams, dimension)
     start_f, end_f = spec.active_from, spec.active_to
     lo, hi = _bound(spec, start_f, window.start), _bound(spec, start_f, window.end)
     qs = qs.filter(**{f"{start_f}__lt": hi})
@@ -275,14 +325,12 @@ def _state_range(mode: str, first: int, last: int, count: int) -> range:
     raise ValueError(f"Unknown state {mode!r}")
 
 
-def _state_histogram(
-    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
-) -> Cells:
+def _state_histogram(spec: MeasureSpec, window: Window, teams: TeamScope, dimension: str | None, cache: dict) -> Cells:
     partials = spec.agg.partials(spec.value_expression())
     # S, E, N and lost of the same facts share one histogram: query it once.
-    key = (dataclasses.replace(spec, state=""), window, tuple(target_ids), dimension)
+    key = (dataclasses.replace(spec, state=""), window, teams, dimension)
     if key not in cache:
-        qs = _state_queryset(spec, window, target_ids, dimension)
+        qs = _state_queryset(spec, window, teams, dimension)
         cache[key] = list(qs.values(*_group(dimension, "_from_period", "_to_period")).annotate(**partials).order_by())
     combine = spec.agg.combine
     additive = all(fn is combine_sum for fn in combine.values())
@@ -347,10 +395,10 @@ def _state_condition(spec: MeasureSpec, start: dt.date, end: dt.date) -> Q | Non
 
 
 def _state_conditional(
-    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
+    spec: MeasureSpec, window: Window, teams: TeamScope, dimension: str | None, cache: dict
 ) -> Cells:
     """count_distinct (and median on PostgreSQL) of state measures: one FILTER column per period."""
-    qs = _state_queryset(spec, window, target_ids, dimension)
+    qs = _state_queryset(spec, window, teams, dimension)
     value = spec.value_expression()
     cells: Cells = defaultdict(dict)
     periods = list(window.periods)
@@ -377,10 +425,10 @@ def _state_conditional(
 
 
 def _state_median_streamed(
-    spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None, cache: dict
+    spec: MeasureSpec, window: Window, teams: TeamScope, dimension: str | None, cache: dict
 ) -> Cells:
     """Medians of state measures where PERCENTILE_CONT is missing (SQLite): one ordered query, medians in Python."""
-    qs = _state_queryset(spec, window, target_ids, dimension).annotate(_value=spec.value_expression())
+    qs = _state_queryset(spec, window, teams, dimension).annotate(_value=spec.value_expression())
     qs = qs.filter(_value__isnull=False).order_by("_value")
     count = len(window.periods)
     index = _index(window)
@@ -412,14 +460,59 @@ def _query_shape(spec: MeasureSpec, vendor: str) -> Callable[..., Cells]:
     return _state_conditional
 
 
+def measures_compute(
+    *,
+    specs: Iterable[MeasureSpec],
+    window: Window,
+    target_ids: Iterable[int],
+    member_ids: Iterable[int] | None = None,
+    dimension: str | None = None,
+    cache: dict | None = None,
+) -> dict[MeasureSpec, Cells]:
+    """Values of several measures for every (team, period) of the window: event measures over the same
+    records and date share one query, the others get one each (see measure_compute)."""
+    cache = {} if cache is None else cache
+    teams = TeamScope(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+    groups: dict[tuple, list[MeasureSpec]] = defaultdict(list)
+    results: dict[MeasureSpec, Cells] = {}
+    for spec in dict.fromkeys(specs):
+        key = _combination_key(spec)
+        if key is None:
+            results[spec] = measure_compute(
+                spec=spec,
+                window=window,
+                target_ids=teams.targets,
+                member_ids=teams.members,
+                dimension=dimension,
+                cache=cache,
+            )
+        else:
+            groups[key].append(spec)
+    for group in groups.values():
+        if not teams.targets or not window.periods:
+            results.update({spec: {} for spec in group})
+        else:
+            results.update(_event_combined(group, window, teams, dimension))
+    return results
+
+
 def measure_compute(
-    *, spec: MeasureSpec, window: Window, target_ids: list[int], dimension: str | None = None, cache: dict | None = None
+    *,
+    spec: MeasureSpec,
+    window: Window,
+    target_ids: Iterable[int],
+    member_ids: Iterable[int] | None = None,
+    dimension: str | None = None,
+    cache: dict | None = None,
 ) -> Cells:
     """Values of one measure for every (team, period) of the window — one grouped query (see module doc).
 
-    Pass the same `cache` to the measures of one computation: state measures over the same
-    facts (S, E, N, lost) then share their histogram query.
+    `member_ids` (optional) are the teams whose facts can count — the targets and their
+    sub-teams; it only helps the database pick its indexes. Pass the same `cache` to the
+    measures of one computation: state measures over the same facts (S, E, N, lost) then
+    share their histogram query.
     """
-    if not target_ids or not window.periods:
+    teams = TeamScope(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+    if not teams.targets or not window.periods:
         return {}
-    return _query_shape(spec, _vendor(spec))(spec, window, list(target_ids), dimension, {} if cache is None else cache)
+    return _query_shape(spec, _vendor(spec))(spec, window, teams, dimension, {} if cache is None else cache)

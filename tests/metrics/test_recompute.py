@@ -14,6 +14,7 @@ from django.db.models import F
 from kombu.exceptions import OperationalError as BrokerError
 
 from metrics import services
+from metrics.engine.periods import period_floor
 from metrics.ingest import activity_ingest
 from metrics.models import DirtyMark, KpiDefinition, KpiValue
 from metrics.services import (
@@ -76,9 +77,13 @@ def test_dirty_marks_are_consumed_for_the_team_and_its_ancestors(make_team):
     assert (result.marks_claimed, result.marks_released) == (1, 1)
     assert not DirtyMark.objects.exists()
     for team in (north, sales):
-        cells = dict(
-            KpiValue.objects.filter(kpi__code="revenue", team=team, segment="").values_list("granularity", "value")
-        )
+        cells = {
+            granularity: value
+            for granularity, period, value in KpiValue.objects.filter(
+                kpi__code="revenue", team=team, segment=""
+            ).values_list("granularity", "period_start", "value")
+            if period == period_floor(D(2026, 1, 15), granularity)
+        }
         assert cells == {g: q(100) for g in ("day", "week", "month", "quarter", "year")}
     # and only KPIs reading orders (and customers' states for the CLV) were recomputed: no ticket KPI
     assert not KpiValue.objects.filter(kpi__code="tickets").exists()
@@ -137,17 +142,18 @@ def test_jobs_cover_whole_periods_the_next_period_for_prev_and_today_for_states(
         assert job.team_ids == {team_a.pk}
         return job.start, job.end
 
-    # then revenue: the day, its ISO week, January, the first quarter, 2026
-    assert span("revenue", "day") == (D(2026, 1, 15), D(2026, 1, 16))
-    assert span("revenue", "week") == (D(2026, 1, 12), D(2026, 1, 19))
-    assert span("revenue", "month") == (JAN, FEB)
-    assert span("revenue", "quarter") == (JAN, D(2026, 4, 1))
-    # the growth rate also needs the following period, which reads January as prev()
+    # then each granularity's periods holding 15 January, up to the period after it for the growth rate
+    # (whose next period reads January as prev()) — revenue shares that job, one or two periods wider
     assert span("sales_growth_rate", "day") == (D(2026, 1, 15), D(2026, 1, 17))
-    assert span("sales_growth_rate", "month") == (JAN, D(2026, 3, 1))
-    # the CLV reads customers' states, which reach up to today's period (10 February)
-    assert span("customer_lifetime_value", "month") == (JAN, D(2026, 3, 1))
+    assert span("revenue", "day") == (D(2026, 1, 15), D(2026, 1, 17))
+    assert span("revenue", "week") == (D(2026, 1, 12), D(2026, 1, 26))
+    assert span("revenue", "month") == (JAN, D(2026, 3, 1))
+    assert span("revenue", "quarter") == (JAN, D(2026, 7, 1))
+    assert span("revenue", "year") == (JAN, D(2028, 1, 1))
+    # the CLV reads customers' states, which reach up to today's period (10 February): by day, its own job
     assert span("customer_lifetime_value", "day") == (D(2026, 1, 15), D(2026, 2, 11))
+    assert span("customer_lifetime_value", "month") == (JAN, D(2026, 3, 1))
+    assert len([job for job in jobs if job.granularity == "day"]) == 2
     # ticket KPIs are untouched
     assert not any(ids["tickets"] in job.kpi_ids for job in jobs)
 
@@ -280,3 +286,17 @@ def test_load_kpi_catalogue_is_idempotent_and_keeps_an_admin_switch(capsys):
     call_command("load_kpi_catalogue")
     assert "1 updated" in capsys.readouterr().out
     assert KpiDefinition.objects.get(code="nps").formula == "100 * (promoters - detractors) / responses"
+
+
+def test_a_kpi_reads_the_kinds_its_segments_reach():
+    from metrics.engine.compute import KpiPlan
+    from metrics.services import kpi_plan_record_kinds
+
+    def kinds(code: str) -> set[str]:
+        return set(kpi_plan_record_kinds(KpiPlan.of(KpiDefinition.objects.get(code=code))))
+
+    # revenue is broken down by the customer's segment; email rates by the campaign's channel
+    assert kinds("revenue") == {"orders", "customers"}
+    assert kinds("email_open_rate") == {"campaign-stats", "campaigns"}
+    assert kinds("tickets") == {"tickets"}
+    assert kinds("crm_active_user_rate") == set()  # logins and memberships: recomputed by the sweep of all
