@@ -200,10 +200,11 @@ def test_query_count_does_not_grow_with_values(
     assert card(data, "orders")["value"] == Decimal("15")
 
 
-def test_page_shows_cards_in_french(client, team_a, viewer_a, revenue, orders, store):
-    # 1234567.5 € rounds to 1 234 568 € (no decimals from 1 000 €); 12,5 % is 1250 → 1406.25 … use orders
+def test_page_shows_cards_in_french(client, team_a, viewer_a, revenue, orders, win_rate, store):
+    # 1234567.5 € rounds to 1 234 568 € (no decimals from 1 000 €)
     store(revenue, team_a, "month", date(2026, 2, 1), 1000000)
     store(revenue, team_a, "month", date(2026, 3, 1), Decimal("1234567.5"))
+    store(win_rate, team_a, "month", date(2026, 3, 1), None)
     client.force_login(viewer_a)
 
     from unittest import mock
@@ -219,7 +220,8 @@ def test_page_shows_cards_in_french(client, team_a, viewer_a, revenue, orders, s
     # +23,5 %: 100 × 234567.5 / 1000000 = 23.45675 → 23.5
     assert "+23,5\u00a0%" in html
     assert "Chiffre d&#x27;affaires" in html or "Chiffre d'affaires" in html
-    assert "Aucune donnée" in html
+    assert "Aucune donnée" in html  # orders: never computed
+    assert "Pas de valeur" in html  # win rate: computed without a value
 
 
 def test_empty_dashboard_points_to_the_import(client, team_a, viewer_a):
