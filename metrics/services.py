@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 DIRTY_BATCH_SIZE = 500
 # pg_try_advisory_lock key of the dirty-mark recompute ("kpi-dirt" in ASCII).
 RECOMPUTE_LOCK_KEY = 0x6B70692D64697274
+# Sort memory of the engine's transactions on PostgreSQL (SET LOCAL work_mem).
+ENGINE_WORK_MEM = "64MB"
 # Dirty-mark jobs of one granularity whose ends differ by at most this many periods are merged.
 JOB_MERGE_PERIODS = 2
 
@@ -223,6 +225,14 @@ class RecomputeResult:
         self.end = max(ends) if ends else None
 
 
+def engine_session_tune() -> None:
+    """Give the engine's grouped queries enough sort memory for the current transaction (PostgreSQL):
+    distinct counts and medians sort their groups, which spill to disk with the 4 MB default."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [ENGINE_WORK_MEM])
+
+
 def kpi_values_recompute(
     *,
     start: dt.date,
@@ -249,12 +259,15 @@ def kpi_values_recompute(
         return result
     for granularity in granularities:
         periods = period_starts(start=start, end=end, granularity=granularity)
-        rows = kpis_compute(
-            plans=plans, team_ids=teams, granularity=granularity, start=start, end=end, member_ids=members
-        )
-        result.values_written += kpi_values_store(
-            rows=rows, kpi_ids=result.kpi_ids, team_ids=teams, granularity=granularity, periods=periods
-        )
+        # One transaction per granularity: the values stored come from one consistent read.
+        with transaction.atomic():
+            engine_session_tune()
+            rows = kpis_compute(
+                plans=plans, team_ids=teams, granularity=granularity, start=start, end=end, member_ids=members
+            )
+            result.values_written += kpi_values_store(
+                rows=rows, kpi_ids=result.kpi_ids, team_ids=teams, granularity=granularity, periods=periods
+            )
         result.granularities.append(granularity)
         first, last = periods[0], period_end(periods[-1], granularity)
         result.start = first if result.start is None else min(result.start, first)
