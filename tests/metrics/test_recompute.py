@@ -208,6 +208,9 @@ def test_a_second_run_at_the_same_time_steps_aside(team_a):
         assert result.busy and result.marks_claimed == 0
         assert DirtyMark.objects.count() == 1
     finally:
+        # unlock explicitly: closing the connection releases the lock only when the server
+        # has finished ending that session, which can be after the next line runs
+        other.execute("SELECT pg_advisory_unlock(%s)", [services.RECOMPUTE_LOCK_KEY])
         other.close()
     # and once the lock is free, it runs
     assert dirty_marks_recompute().marks_released == 1
