@@ -115,25 +115,9 @@ def kpi_definition_errors(*, formula: str, measures: Sequence[tuple[str, Measure
     return problems
 
 
-@dataclass(frozen=True)
-class _MeasureData:
-    source: str
-    aggregate: str
-    field: str = ""
-    duration_from: str = ""
-    duration_unit: str = ""
-    multiply_by: str = ""
-    min_count: int = 1
-    filters: list = dataclasses.field(default_factory=list)
-    binding: str = "event"
-    date_field: str = ""
-    active_from: str = ""
-    active_to: str = ""
-    state: str = ""
-
-
 def _measure_values(entry: dict) -> dict:
-    data = _MeasureData(**{k: v for k, v in entry.items() if k != "name"})
+    """A catalogue measure's field values, the model's defaults filling what the entry leaves out."""
+    data = KpiMeasure(**{k: v for k, v in entry.items() if k != "name"})
     return {name: getattr(data, name) for name in MEASURE_FIELDS}
 
 
@@ -152,7 +136,7 @@ def kpi_catalogue_load(*, entries: Sequence[dict] = CATALOGUE) -> CatalogueLoadR
     """
     problems: list[str] = []
     for entry in entries:
-        specs = [(m["name"], MeasureSpec.of(_MeasureData(**_measure_values(m)))) for m in entry["measures"]]
+        specs = [(m["name"], MeasureSpec.of(KpiMeasure(**_measure_values(m)))) for m in entry["measures"]]
         problems += [
             f"{entry['code']}: {p}"
             for p in kpi_definition_errors(formula=entry["formula"], measures=specs, segments=entry["segments"])

@@ -1,18 +1,15 @@
 """A round-trip through a real Celery worker with Redis (127.0.0.1:6379 by default)."""
 
 import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import redis
 from celery import Celery
 
+from tests.integration.workers import celery_worker
+
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -30,43 +27,14 @@ def redis_url():
 
 @pytest.fixture(scope="module")
 def worker(redis_url, tmp_path_factory):
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
-    env.update(
-        CELERY_BROKER_URL=redis_url,
-        CELERY_RESULT_BACKEND=redis_url,
-        KPI_VAR_DIR=str(tmp_path_factory.mktemp("worker-var")),
-    )
+    env = {
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+        "KPI_VAR_DIR": str(tmp_path_factory.mktemp("worker-var")),
+    }
     log = tmp_path_factory.mktemp("worker-log") / "worker.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "kpiplatform",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname=itest@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while "ready" not in log.read_text() and time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"worker exited early:\n{log.read_text()}")
-            time.sleep(0.3)
+    with celery_worker(env=env, log=log, hostname="itest") as proc:
         yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_task_runs_on_a_real_worker_and_its_result_comes_back(worker, redis_url):

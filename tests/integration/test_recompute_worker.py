@@ -2,11 +2,7 @@
 
 import datetime as dt
 import os
-import subprocess
-import sys
-import time
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -17,10 +13,10 @@ from django.db import connection
 from metrics.ingest import activity_ingest
 from metrics.models import DirtyMark, KpiValue
 from metrics.services import kpi_catalogue_load
+from tests.integration.workers import celery_worker
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_ENGINE_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
@@ -50,45 +46,16 @@ def database_url() -> str:
 
 @pytest.fixture
 def worker(transactional_db, broker, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_TASK_ALWAYS_EAGER")}
-    env.update(
-        DATABASE_URL=database_url(),
-        CELERY_BROKER_URL=broker,
-        CELERY_RESULT_BACKEND=broker,
-        KPI_VAR_DIR=str(tmp_path),
-        DB_CONN_MAX_AGE="0",
-    )
     log = tmp_path / "worker.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "kpiplatform",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname=engine-itest@%h",
-            ],  # fmt: skip
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while "ready" not in log.read_text() and time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"worker exited early:\n{log.read_text()}")
-            time.sleep(0.3)
+    env = {
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker,
+        "CELERY_RESULT_BACKEND": broker,
+        "KPI_VAR_DIR": str(tmp_path),
+        "DB_CONN_MAX_AGE": "0",
+    }
+    with celery_worker(env=env, log=log, hostname="engine-itest") as proc:
         yield proc, log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_worker_recomputes_ingested_activity(worker, team_a):
