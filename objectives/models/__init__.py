@@ -1,0 +1,57 @@
+"""Models of the objectives app: objectives and targets, alert rules and alerts, notifications."""
+
+from objectives.models.alerts import (
+    Alert,
+    AlertCondition,
+    AlertEvent,
+    AlertEventKind,
+    AlertRule,
+    AlertSeverity,
+    AlertState,
+)
+from objectives.models.notifications import (
+    DigestFrequency,
+    EmailState,
+    Notification,
+    NotificationSettings,
+    WebhookDelivery,
+    WebhookDeliveryState,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+from objectives.models.objectives import (
+    VALUE,
+    Judged,
+    Objective,
+    ObjectiveState,
+    Phasing,
+    ProgressStatus,
+    Target,
+    TargetPhase,
+)
+
+__all__ = [
+    "VALUE",
+    "Alert",
+    "AlertCondition",
+    "AlertEvent",
+    "AlertEventKind",
+    "AlertRule",
+    "AlertSeverity",
+    "AlertState",
+    "DigestFrequency",
+    "EmailState",
+    "Judged",
+    "Notification",
+    "NotificationSettings",
+    "Objective",
+    "ObjectiveState",
+    "Phasing",
+    "ProgressStatus",
+    "Target",
+    "TargetPhase",
+    "WebhookDelivery",
+    "WebhookDeliveryState",
+    "WebhookEndpoint",
+    "WebhookEvent",
+]
