@@ -236,7 +236,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
 # Task modules outside the autodiscovered `tasks.py` of each app.
-CELERY_IMPORTS = ["metrics.import_tasks"]
+CELERY_IMPORTS = ["metrics.import_tasks", "objectives.alert_tasks", "objectives.delivery_tasks"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "kpiplatform.celery.heartbeat", "schedule": crontab(minute="*/5")},
@@ -251,6 +251,21 @@ CELERY_BEAT_SCHEDULE: dict = {
     "metrics-recompute-all-nightly": {
         "task": "metrics.tasks.recompute_all_task",
         "schedule": crontab(hour=3, minute=30),
+    },
+    # Alerts: also judged on a schedule (no data for N days, objective risk, missed wake-ups).
+    "objectives-alerts-evaluate": {
+        "task": "objectives.alert_tasks.alerts_evaluate_scheduled_task",
+        "schedule": crontab(minute="*/15"),
+    },
+    # E-mails held by quiet hours or a broker outage, and webhook deliveries due for a retry.
+    "objectives-deliveries-sweep": {
+        "task": "objectives.delivery_tasks.deliveries_sweep_task",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Digests: the task sends each user's daily or weekly (Monday) digest once.
+    "objectives-digests": {
+        "task": "objectives.delivery_tasks.digests_send_task",
+        "schedule": crontab(hour=7, minute=0),
     },
 }
 

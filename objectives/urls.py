@@ -1,6 +1,6 @@
 """Team-scoped pages of the objectives app: /teams/<slug>/objectives/…"""
 
-from django.urls import path
+from django.urls import include, path
 
 from objectives import views
 
@@ -17,4 +17,7 @@ urlpatterns = [
         views.target_phasing,
         name="objective-phasing",
     ),
+    # Alerts, alert rules and the notification centre; webhook settings and digest unsubscribe.
+    path("", include("objectives.urls_alerts")),
+    path("", include("objectives.urls_notify")),
 ]

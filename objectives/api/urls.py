@@ -1,8 +1,9 @@
-from django.urls import path
+from django.urls import include, path
 
 from objectives.api.views import ObjectiveDetailView, ObjectiveListCreateView
 
 urlpatterns = [
     path("objectives/", ObjectiveListCreateView.as_view(), name="api-objectives"),
     path("objectives/<int:pk>/", ObjectiveDetailView.as_view(), name="api-objective"),
+    path("", include("objectives.api.alerts_urls")),
 ]

@@ -1,0 +1,1 @@
+"""Celery tasks delivering notifications, e-mails, webhooks and digests (being built)."""

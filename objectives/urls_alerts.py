@@ -1,0 +1,3 @@
+"""URL patterns (being built)."""
+
+urlpatterns: list = []
