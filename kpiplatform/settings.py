@@ -99,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.teams",
+                "objectives.context_processors.notifications",
             ],
         },
     },
@@ -191,6 +192,11 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "KPI <kpi@localhost>")
+# Absolute links in e-mails (alerts, digests, unsubscribe) start with this address.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Outgoing webhooks refuse private, loopback, link-local, multicast and reserved addresses
+# (no requests into the internal network) unless this is on, e.g. for a receiver on the same host.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE")
 
 # ---------------------------------------------------------------------------
 # Security switches for production

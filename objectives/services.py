@@ -19,6 +19,8 @@ TARGET_FIELDS = ("kpi", "segment", "target_value", "baseline_value", "judged", "
 HISTORY_PERIODS = 4
 # Chart points: weekly up to this many days, monthly beyond.
 WEEKLY_CHART_MAX_DAYS = 124
+# Progress statuses whose arrival is announced (objectives.notify), with their event.
+NOTIFIED_STATUSES = {"at_risk": "objective.at_risk", "achieved": "objective.achieved"}
 
 
 class ObjectiveError(Exception):
@@ -482,9 +484,15 @@ def objective_progress_refresh(*, objective: Objective, today: date | None = Non
             "chart",
         ],
     )
+    previous_status = objective.progress_status
     objective.progress_status = progress.worst_status(statuses)
     objective.progress_computed_at = now
     objective.save(update_fields=["progress_status", "progress_computed_at"])
+    if objective.progress_status != previous_status and objective.progress_status in NOTIFIED_STATUSES:
+        # Only a change is news: refreshing an objective that stays at risk tells nobody again.
+        from objectives.notify import objective_notify
+
+        objective_notify(objective=objective, event=NOTIFIED_STATUSES[objective.progress_status])
     return objective
 
 

@@ -1,3 +1,13 @@
-"""URL patterns (being built)."""
+"""URL patterns of notification delivery: the digest's unsubscribe page (no login: the token is signed)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from objectives import views_notify
+
+urlpatterns = [
+    path(
+        "notifications/unsubscribe/<str:token>/",
+        views_notify.digest_unsubscribe_page,
+        name="digest-unsubscribe",
+    ),
+]
