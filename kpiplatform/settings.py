@@ -314,6 +314,10 @@ SPECTACULAR_SETTINGS = {
         "KpiCategoryEnum": "metrics.models.kpis.KpiCategory",
         "ProgressStatusEnum": "objectives.models.ProgressStatus",
         "ObjectiveStateEnum": "objectives.models.ObjectiveState",
+        "AlertStateEnum": "objectives.models.AlertState",
+        "AlertSeverityEnum": "objectives.models.AlertSeverity",
+        "AlertConditionEnum": "objectives.models.AlertCondition",
+        "GranularityEnum": "metrics.engine.periods.Granularity",
     },
 }
 # Largest request body accepted by the API and the CSV import.
