@@ -18,7 +18,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 
 from django.db import transaction
@@ -485,7 +485,9 @@ def freshness_observations(*, rules: Sequence[AlertRule], now: dt.datetime) -> d
         last = kpi_latest_record_at(kpi=rule.kpi, team_ids=team_ids_with_descendants([rule.team_id]), now=now)
         days = None
         if last is not None:
-            days = (Decimal(str((now - last).total_seconds())) / SECONDS_PER_DAY).quantize(DAYS_QUANTUM)
+            days = (Decimal(str((now - last).total_seconds())) / SECONDS_PER_DAY).quantize(
+                DAYS_QUANTUM, rounding=ROUND_HALF_UP
+            )
         # The silence is new data once a day: a pending count then counts days, and re-runs within
         # the day change nothing; a record arriving later is newer still.
         stamp = local_midnight(today) if last is None else max(last, local_midnight(today))
