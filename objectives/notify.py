@@ -60,13 +60,10 @@ EMAIL_MAX_ATTEMPTS = 5
 # Recipients, settings and quiet hours
 # ---------------------------------------------------------------------------
 def _rule_recipients(rule) -> list[int]:
-    """User ids the rule names, else the team's managers (objectives.alert_services when it exists)."""
-    try:
-        from objectives.alert_services import alert_rule_recipients
-    except ImportError:
-        chosen = list(rule.recipients.values_list("id", flat=True))
-        return chosen or sorted(team_manager_ids(team=rule.team))
-    return [user if isinstance(user, int) else user.pk for user in alert_rule_recipients(rule=rule)]
+    """User ids the rule notifies: its chosen recipients, else the team's managers."""
+    from objectives.alert_services import alert_rule_recipients
+
+    return [user.pk for user in alert_rule_recipients(rule=rule)]
 
 
 def team_manager_ids(*, team) -> set[int]:
@@ -412,7 +409,7 @@ def webhook_delivery_attempt(
             delivery.state = WebhookDeliveryState.FAILED
             delivery.next_attempt_at = None
         else:
-            delivery.next_attempt_at = timezone.now() + dt.timedelta(seconds=webhook_backoff_seconds(delivery.attempts))
+            delivery.next_attempt_at = now + dt.timedelta(seconds=webhook_backoff_seconds(delivery.attempts))
     delivery.save(update_fields=["state", "error", "response_status", "delivered_at", "next_attempt_at"])
     return delivery
 
