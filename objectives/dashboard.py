@@ -9,9 +9,12 @@ renders and what `dashboard/<slug>/data.json` returns (through `dashboard_as_jso
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
@@ -20,7 +23,7 @@ from metrics.engine.periods import local_midnight, period_end, period_floor, per
 from metrics.models import KpiDefinition, KpiValue
 from metrics.models.activity import Deal, DealStatus, Lead
 from objectives import kpi_data
-from objectives.models import Objective, ObjectiveState, Target
+from objectives.models import DashboardCard, Objective, ObjectiveState, Target
 
 SPARKLINE_PERIODS = 12
 TREND_PERIODS = 12
@@ -88,8 +91,27 @@ def _change_percent(value: Decimal | None, previous: Decimal | None) -> Decimal 
     return (100 * (value - previous) / abs(previous)).quantize(Decimal("0.1"))
 
 
-def _card_codes(team: Team) -> tuple[str, ...]:
+def default_card_codes(*, team: Team) -> tuple[str, ...]:
+    """The cards of a team that never chose its own: those of its kind (sales, marketing, support, other)."""
     return DEFAULT_CARD_CODES.get(team.kind, DEFAULT_CARD_CODES["other"])
+
+
+def _dashboard_kpis(team: Team, codes: set[str]) -> tuple[dict[str, KpiDefinition], tuple[str, ...]]:
+    """The definitions of `codes` and of the team's chosen cards, and the card codes in order; one query.
+
+    The chosen cards come in the same query (position as an annotation), so the dashboard
+    costs the same number of queries whether the team chose its cards or not.
+    """
+    chosen = DashboardCard.objects.filter(team=team)
+    position = Subquery(chosen.filter(kpi=OuterRef("pk")).values("position")[:1])
+    rows = list(
+        KpiDefinition.objects.filter(Q(code__in=codes) | Q(pk__in=chosen.values("kpi_id"))).annotate(
+            card_position=position
+        )
+    )
+    ordered = sorted((k for k in rows if k.card_position is not None), key=lambda k: k.card_position)
+    card_codes = tuple(k.code for k in ordered) or default_card_codes(team=team)
+    return {k.code: k for k in rows}, card_codes
 
 
 def _starts_back(start: dt.date, granularity: str, count: int) -> list[dt.date]:
@@ -120,11 +142,9 @@ def team_dashboard(
     selected = dashboard_period(period=period, today=today)
     card_gran, start = selected["granularity"], selected["start"]
     trend_gran = granularity if granularity in TREND_GRANULARITIES else DEFAULT_GRANULARITY
-    codes = _card_codes(team)
+    # 1 query: the definitions of the cards (chosen or default) and of the charts' KPIs.
+    kpis, codes = _dashboard_kpis(team, {*default_card_codes(team=team), "revenue", "nps", "leads"})
     trend_code = trend_kpi if trend_kpi in codes else codes[0]
-
-    # 1 query: the definitions of the cards and of the charts' KPIs.
-    kpis = {k.code: k for k in KpiDefinition.objects.filter(code__in={*codes, "revenue", "nps", "leads"})}
 
     # 1 query: every stored cell the page needs, whatever the number of KPIs.
     card_starts = _starts_back(start, card_gran, SPARKLINE_PERIODS)
@@ -385,3 +405,79 @@ def _jsonable(value):
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
+
+
+# --------------------------------------------------------------------------- cards a manager chooses
+# The card choice lives with the dashboard it configures; its one write door is `dashboard_cards_set`.
+
+MAX_CARDS = 12
+CARD_ACTIONS = ("up", "down", "remove")
+
+
+def dashboard_cards(*, team: Team) -> dict:
+    """The team's card KPIs in order and whether they are its kind's defaults; two queries."""
+    chosen = list(DashboardCard.objects.filter(team=team).order_by("position").values_list("kpi__code", flat=True))
+    codes = chosen or list(default_card_codes(team=team))
+    kpis = {k.code: k for k in KpiDefinition.objects.filter(code__in=codes)}
+    return {
+        "is_default": not chosen,
+        "cards": [
+            {"code": c, "name": kpi_data.kpi_name(kpis[c]) if c in kpis else c, "known": c in kpis} for c in codes
+        ],
+    }
+
+
+def dashboard_card_choices(*, exclude: Sequence[str] = ()) -> list[dict]:
+    """Active KPIs a card can show, by category then name (the active language's), without `exclude`."""
+    kpis = KpiDefinition.objects.filter(active=True).exclude(code__in=list(exclude))
+    rows = [{"code": k.code, "name": kpi_data.kpi_name(k), "category": k.get_category_display()} for k in kpis]
+    return sorted(rows, key=lambda r: (str(r["category"]), r["name"].casefold()))
+
+
+def dashboard_cards_edited(*, codes: Sequence[str], action: str, code: str) -> list[str]:
+    """The card list after one edit: move `code` up or down, remove it, or add it at the end."""
+    edited = list(dict.fromkeys(codes))  # a repeated code keeps its first place
+    if action == "add":
+        return edited if code in edited else [*edited, code]
+    if code not in edited or action not in CARD_ACTIONS:
+        return edited
+    index = edited.index(code)
+    if action == "remove":
+        del edited[index]
+    elif action == "up" and index > 0:
+        edited[index - 1], edited[index] = edited[index], edited[index - 1]
+    elif action == "down" and index < len(edited) - 1:
+        edited[index + 1], edited[index] = edited[index], edited[index + 1]
+    return edited
+
+
+@transaction.atomic
+def dashboard_cards_set(*, team: Team, kpi_codes: Sequence[str]) -> list[str]:
+    """Make these active KPIs, in this order, the team's dashboard cards; an empty list restores the defaults.
+
+    Raises ValidationError (nothing changed) on an unknown or inactive KPI, a repeated one, or more than
+    MAX_CARDS cards.
+    """
+    codes = list(kpi_codes)
+    if len(codes) > MAX_CARDS:
+        raise ValidationError(
+            _("At most %(max)d cards: remove one before adding another."), code="too_many", params={"max": MAX_CARDS}
+        )
+    repeated = sorted({c for c in codes if codes.count(c) > 1})
+    if repeated:
+        raise ValidationError(
+            _("Each KPI appears once: %(codes)s repeated."), code="repeated", params={"codes": ", ".join(repeated)}
+        )
+    kpis = {k.code: k for k in KpiDefinition.objects.filter(code__in=codes, active=True)}
+    unknown = [c for c in codes if c not in kpis]
+    if unknown:
+        raise ValidationError(
+            _("Unknown or inactive KPI: %(codes)s."), code="unknown", params={"codes": ", ".join(unknown)}
+        )
+    # Lock the team row so two managers saving at once replace the list one after the other.
+    Team.objects.select_for_update().filter(pk=team.pk).first()
+    DashboardCard.objects.filter(team=team).delete()
+    DashboardCard.objects.bulk_create(
+        DashboardCard(team=team, kpi=kpis[code], position=position) for position, code in enumerate(codes)
+    )
+    return codes

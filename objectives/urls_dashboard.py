@@ -1,10 +1,15 @@
-"""The team dashboard: /dashboard/<slug>/ and its JSON data."""
+"""The team dashboard: /dashboard/<slug>/, its JSON data, its cards, and the KPI detail pages with exports."""
 
 from django.urls import path
 
-from objectives import views_dashboard
+from objectives import views_dashboard, views_kpi_detail
 
 urlpatterns = [
     path("<slug:slug>/", views_dashboard.dashboard, name="dashboard"),
     path("<slug:slug>/data.json", views_dashboard.dashboard_data, name="dashboard-data"),
+    path("<slug:slug>/cards/", views_dashboard.dashboard_cards_edit, name="dashboard-cards"),
+    path("<slug:slug>/kpi/<slug:code>/", views_kpi_detail.kpi_detail_page, name="kpi-detail"),
+    path("<slug:slug>/kpi/<slug:code>/data.json", views_kpi_detail.kpi_detail_data, name="kpi-detail-data"),
+    path("<slug:slug>/kpi/<slug:code>/export.csv", views_kpi_detail.kpi_detail_export_csv, name="kpi-detail-csv"),
+    path("<slug:slug>/kpi/<slug:code>/export.xlsx", views_kpi_detail.kpi_detail_export_xlsx, name="kpi-detail-xlsx"),
 ]

@@ -1,16 +1,32 @@
-"""The team dashboard page and its JSON twin, /dashboard/<slug>/ and /dashboard/<slug>/data.json.
+"""The team dashboard page and its JSON twin, /dashboard/<slug>/ and /dashboard/<slug>/data.json, and the
+managers' page choosing its cards, /dashboard/<slug>/cards/.
 
-Both read objectives.dashboard.team_dashboard; users who cannot see the team get a 404.
+All read or write through objectives.dashboard; users who cannot see the team get a 404.
 """
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
 from metrics.engine.periods import Granularity
-from objectives.dashboard import TREND_GRANULARITIES, dashboard_as_json, team_dashboard
+from objectives.dashboard import (
+    MAX_CARDS,
+    TREND_GRANULARITIES,
+    dashboard_as_json,
+    dashboard_card_choices,
+    dashboard_cards,
+    dashboard_cards_edited,
+    dashboard_cards_set,
+    team_dashboard,
+)
 
 
 def _dashboard(request, slug: str):
@@ -45,3 +61,39 @@ def dashboard_data(request, slug: str):
     """The same dashboard as JSON, for scripts and integrations using the browser session."""
     _team, data = _dashboard(request, slug)
     return JsonResponse(dashboard_as_json(data))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dashboard_cards_edit(request, slug: str):
+    """Managers pick the dashboard's KPI cards and their order; every button saves at once (no script needed)."""
+    team = team_for_user_or_404(request.user, slug, Role.MANAGER)
+    errors: list[str] = []
+    if request.method == "POST":
+        action, _sep, code = request.POST.get("action", "").partition(":")
+        if action == "reset":
+            codes: list[str] = []
+        else:
+            code = request.POST.get("add_kpi", "") if action == "add" else code
+            codes = dashboard_cards_edited(codes=request.POST.getlist("cards"), action=action, code=code)
+        try:
+            dashboard_cards_set(team=team, kpi_codes=codes)
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            if action in ("reset", "add", "remove"):
+                messages.success(request, _("Dashboard cards saved."))
+            # Back on the same button, so a keyboard user can press it again to keep moving the card.
+            focus = f"{action}:{code}" if action in ("up", "down") else action
+            return redirect(f"{reverse('dashboard-cards', args=[team.slug])}?{urlencode({'focus': focus})}")
+    current = dashboard_cards(team=team)
+    context = {
+        "current_team": team,
+        "cards": current["cards"],
+        "is_default": current["is_default"],
+        "choices": dashboard_card_choices(exclude=[c["code"] for c in current["cards"]]),
+        "max_cards": MAX_CARDS,
+        "focus": request.GET.get("focus", ""),
+        "errors": errors,
+    }
+    return render(request, "objectives/dashboard_cards.html", context, status=400 if errors else 200)

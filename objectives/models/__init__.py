@@ -9,6 +9,7 @@ from objectives.models.alerts import (
     AlertSeverity,
     AlertState,
 )
+from objectives.models.dashboards import DashboardCard
 from objectives.models.notifications import (
     DigestFrequency,
     EmailState,
@@ -39,6 +40,7 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "AlertState",
+    "DashboardCard",
     "DigestFrequency",
     "EmailState",
     "Judged",
