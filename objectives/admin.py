@@ -7,6 +7,7 @@ alerts, their history and webhook deliveries are read-only here (they change thr
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from objectives import alert_rules
 from objectives.models import (
@@ -140,6 +141,8 @@ class NotificationSettingsAdmin(admin.ModelAdmin):
 
 class WebhookEndpointAdminForm(forms.ModelForm):
     """Name, URL and events checked like on the webhook page (public addresses only)."""
+
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
 
     class Meta:
         model = WebhookEndpoint

@@ -172,8 +172,8 @@ def alert_rule_clean(*, team: Team, data: dict, instance: AlertRule | None = Non
                 errors["threshold"] = [_("This condition needs a threshold.")]
         elif condition in FRESHNESS_CONDITIONS and threshold is not None and threshold < 1:
             errors["threshold"] = [_("The number of days without data must be at least 1.")]
-        elif condition in (AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW) and (threshold or 0) <= 0:
-            errors["threshold"] = [_("Give the change as a positive percentage, e.g. 20 for 20 %.")]
+        elif condition in (AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW) and threshold == 0:
+            errors["threshold"] = [_("Give the change as a percentage other than 0, e.g. 20 for 20 %.")]
     elif condition in TARGET_CONDITIONS:
         if target is None and "target" not in errors:
             errors["target"] = [_("This condition needs an objective target.")]
@@ -202,9 +202,12 @@ def alert_rule_clean(*, team: Team, data: dict, instance: AlertRule | None = Non
     if recovery is not None and threshold is not None and "recovery_threshold" not in errors:
         # The alert resolves once the value is back past the recovery level: it must lie on the
         # side of the threshold where the condition no longer holds, or the alert would flap.
-        if condition in (AlertCondition.ABOVE, AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW):
-            if recovery > threshold:
-                errors["recovery_threshold"] = [_("The recovery threshold must not be above the threshold.")]
+        # Changes are judged on their size (the sign of the percentages does not matter).
+        if condition in (AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW):
+            if abs(recovery) > abs(threshold):
+                errors["recovery_threshold"] = [_("The recovery change must not be larger than the threshold.")]
+        elif condition == AlertCondition.ABOVE and recovery > threshold:
+            errors["recovery_threshold"] = [_("The recovery threshold must not be above the threshold.")]
         elif condition == AlertCondition.BELOW and recovery < threshold:
             errors["recovery_threshold"] = [_("The recovery threshold must not be below the threshold.")]
     if recovery is not None and condition not in KPI_CONDITIONS and "recovery_threshold" not in errors:
@@ -270,12 +273,12 @@ def alert_rule_clean(*, team: Team, data: dict, instance: AlertRule | None = Non
 
 
 def _rule_default_name(*, condition: str, kpi, target, threshold) -> str:
-    """A readable name when none is given, e.g. "Revenue: Value above the threshold (1000)"."""
+    """A readable name when none is given, e.g. "Revenue — Value above the threshold (1000)"."""
     subject = kpi.name if kpi is not None else target.kpi.name
     label = str(AlertCondition(condition).label)
     if threshold is None:
-        return f"{subject} : {label}"[:200]
-    return f"{subject} : {label} ({threshold.normalize():f})"[:200]
+        return f"{subject} — {label}"[:200]
+    return f"{subject} — {label} ({threshold.normalize():f})"[:200]
 
 
 @transaction.atomic

@@ -4,7 +4,7 @@ Every list is scoped to team ids the caller may see (None: every team, for staff
 joins what its rows show, so a list costs a constant number of queries.
 """
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, QuerySet
 
 from accounts.models import Membership, Team, User
 from accounts.selectors import team_ids_with_ancestors
@@ -167,14 +167,9 @@ def notifications_of(*, user: User, limit: int | None = None) -> QuerySet[Notifi
     notifications = (
         Notification.objects.filter(user=user)
         .select_related("team", "alert")
-        .order_by("-read_at__isnull", "-created_at", "-id")
+        .order_by(ExpressionWrapper(Q(read_at__isnull=True), BooleanField()).desc(), "-created_at", "-id")
     )
     return notifications[:limit] if limit else notifications
-
-
-def notification_unread_count(*, user: User) -> int:
-    """How many of the user's notifications are unread: one COUNT query."""
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
 
 
 def webhooks_of(*, team: Team) -> QuerySet[WebhookEndpoint]:

@@ -2,7 +2,7 @@
 
 from functools import cached_property
 
-from objectives.alert_selectors import notification_unread_count
+from objectives.notify import notifications_unread_count
 
 
 class NotificationBell:
@@ -13,7 +13,7 @@ class NotificationBell:
 
     @cached_property
     def unread(self) -> int:
-        return notification_unread_count(user=self.user)
+        return notifications_unread_count(user=self.user)
 
 
 def notifications(request) -> dict:

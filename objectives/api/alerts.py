@@ -382,11 +382,11 @@ class NotificationReadView(GenericAPIView):
         ),
     )
     def post(self, request):
-        from objectives.notify import notifications_mark_read
+        from objectives.notify import notifications_mark_read, notifications_unread_count
 
         user = _session_user(request)
         serializer = NotificationReadInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ids = serializer.validated_data.get("ids")
         marked = notifications_mark_read(user=user, ids=ids)
-        return Response({"marked": marked, "unread": alert_selectors.notification_unread_count(user=user)})
+        return Response({"marked": marked, "unread": notifications_unread_count(user=user)})
