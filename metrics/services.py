@@ -33,6 +33,7 @@ from metrics.engine.periods import (
     period_starts,
     today_local,
 )
+from metrics.engine.rollup import FINER
 from metrics.engine.sources import KIND_OF_MODEL, SOURCES, resolve_path
 from metrics.engine.store import kpi_values_store
 from metrics.models import DirtyMark, KpiDefinition, KpiMeasure, KpiValue
@@ -225,10 +226,14 @@ def kpi_values_recompute(
     team_ids: Iterable[int] | None = None,
     granularities: Sequence[str] = GRANULARITIES,
     notify: bool = True,
+    incremental: bool = False,
 ) -> RecomputeResult:
     """Recompute and store the active KPIs (all, or `kpi_ids`) for these teams and their ancestors (all teams
     when None), for every period of each granularity meeting the dates [start, end).
 
+    `incremental`: the stored cells of shorter periods are up to date (the dirty-mark recompute has just
+    recomputed the changed ones), so decomposable measures of weeks, months, quarters and years are
+    combined from them instead of read again from the records (metrics.engine.rollup).
     After commit, `kpi_values_changed` is sent with what was recomputed.
     """
     team_closure_sync()
@@ -247,7 +252,13 @@ def kpi_values_recompute(
         with transaction.atomic():
             engine_session_tune()
             rows = kpis_compute(
-                plans=plans, team_ids=teams, granularity=granularity, start=start, end=end, member_ids=members
+                plans=plans,
+                team_ids=teams,
+                granularity=granularity,
+                start=start,
+                end=end,
+                member_ids=members,
+                finer=FINER.get(granularity) if incremental else None,
             )
             result.values_written += kpi_values_store(
                 rows=rows, kpi_ids=result.kpi_ids, team_ids=teams, granularity=granularity, periods=periods
@@ -491,13 +502,17 @@ def dirty_marks_recompute(*, limit: int = DIRTY_BATCH_SIZE, max_rounds: int = 20
             if not marks:
                 break
             result.marks_claimed += len(marks)
-            for job in dirty_marks_jobs(marks=marks):
+            # Shorter periods first: weeks and months are combined from the days just recomputed,
+            # quarters and years from the months.
+            jobs = sorted(dirty_marks_jobs(marks=marks), key=lambda job: GRANULARITIES.index(job.granularity))
+            for job in jobs:
                 done = kpi_values_recompute(
                     start=job.start,
                     end=job.end,
                     kpi_ids=job.kpi_ids,
                     team_ids=job.team_ids,
                     granularities=[job.granularity],
+                    incremental=True,
                 )
                 result.values_written += done.values_written
             released = dirty_marks_release(marks=marks)

@@ -18,6 +18,7 @@ from metrics.engine.formula import Formula, formula_parse
 from metrics.engine.measures import MeasureSpec
 from metrics.engine.periods import period_shift, period_starts
 from metrics.engine.queries import Cells, Window, measures_compute
+from metrics.engine.rollup import cells_from_finer
 
 VALUE_QUANTUM = Decimal("1e-10")
 VALUE_LIMIT = Decimal("1e20")  # KpiValue.value holds 20 integer digits
@@ -87,12 +88,15 @@ def kpis_compute(
     start: dt.date,
     end: dt.date,
     member_ids: Iterable[int] | None = None,
+    finer: str | None = None,
 ) -> list[ValueRow]:
     """Values of these KPIs for these teams (each over its sub-teams too) and every period meeting [start, end).
 
     At most one grouped query per distinct measure (and per measure and segment dimension),
     whatever the number of teams and periods; event measures over the same records share one.
     `member_ids`, the teams and all their sub-teams, lets the database use its (team, date) indexes.
+    With `finer` (incremental recomputes), decomposable measures are combined from the stored cells of
+    that shorter granularity instead of read from the records (metrics.engine.rollup).
     """
     teams = sorted(set(team_ids))
     periods_out = period_starts(start=start, end=end, granularity=granularity)
@@ -110,9 +114,18 @@ def kpis_compute(
                 wanted[(spec, dimension)] = None
     cache: dict = {}
     results: dict[tuple[MeasureSpec, str | None], Cells] = {}
+    if finer:
+        results.update(
+            cells_from_finer(
+                plans=plans, wanted=wanted, window=window, target_ids=teams, member_ids=member_ids, finer=finer
+            )
+        )
     for dimension in dict.fromkeys(dimension for _, dimension in wanted):
+        specs = [spec for spec, d in wanted if d == dimension and (spec, d) not in results]
+        if not specs:
+            continue
         computed = measures_compute(
-            specs=[spec for spec, d in wanted if d == dimension],
+            specs=specs,
             window=window,
             target_ids=teams,
             member_ids=member_ids,

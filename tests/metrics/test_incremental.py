@@ -1,0 +1,146 @@
+"""Incremental recompute: after an ingest, the dirty-mark recompute (weeks and months combined from stored days,
+quarters and years from stored months) stores exactly what a recompute from scratch stores."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.cache import cache
+
+from metrics.ingest import activity_ingest
+from metrics.models import DirtyMark, KpiDefinition, KpiValue
+from metrics.services import dirty_marks_recompute, kpi_catalogue_load, kpi_values_recompute
+from tests.metrics.kpi_support import at, customer, deal, lead, order, q, ticket
+
+D = dt.date
+# Stored cells from October 2025 to June 2026: the quarters and years around them are only partly stored
+# as months, so the incremental path also reads records for the months it lacks.
+START, END = D(2025, 10, 1), D(2026, 7, 1)
+TODAY = dt.datetime(2026, 2, 10, 12, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def catalogue(db):
+    kpi_catalogue_load()
+    cache.clear()
+
+
+def snapshot() -> dict:
+    """Every stored cell: (kpi, team, granularity, period, segment) → (value, components)."""
+    return {
+        (code, team, granularity, period, segment): (value, components)
+        for code, team, granularity, period, segment, value, components in KpiValue.objects.values_list(
+            "kpi__code", "team_id", "granularity", "period_start", "segment", "value", "components"
+        )
+    }
+
+
+def from_scratch() -> dict:
+    KpiValue.objects.all().delete()
+    kpi_values_recompute(start=START, end=END, notify=False)
+    return snapshot()
+
+
+def organisation(make_team):
+    sales = make_team("sales")
+    north = make_team("north", parent=sales)
+    south = make_team("south", parent=sales)
+    return sales, north, south
+
+
+def named(record, external_id: str):
+    """The record under an external id the ingests below refer to."""
+    type(record).objects.filter(pk=record.pk).update(external_id=external_id)
+    return record
+
+
+def activity(north, south) -> dict:
+    """Orders, customers, leads, deals and tickets over two years, a few after today (10 February 2026)."""
+    smb = named(customer(north, at(2025, 3, 2), segment="smb"), "C-SMB")
+    big = named(customer(north, at(2025, 11, 20), at(2026, 1, 20), segment="enterprise"), "C-BIG")
+    other = customer(south, at(2025, 12, 1), segment="smb")
+    for when, amount, status, channel, who in [
+        (at(2025, 2, 3, 10), "120.10", "completed", "web", smb),
+        (at(2025, 8, 30, 23, 30), "80.25", "completed", "store", smb),
+        (at(2025, 11, 20, 9), "45.00", "completed", "web", big),
+        (at(2025, 12, 29), "300.00", "returned", "web", big),
+        (at(2026, 1, 5, 8), "19.99", "completed", "store", big),
+        (at(2026, 1, 6, 8), "5.01", "abandoned", "web", None),
+        (at(2026, 3, 15), "70.00", "completed", "web", smb),  # after today, in the first quarter
+        (at(2026, 9, 1), "10.00", "completed", "store", smb),  # after today, beyond the stored months
+    ]:
+        named(order(north, when, amount, status=status, channel=channel, customer=who), f"O-{when:%Y%m%d%H%M}")
+    order(south, at(2025, 12, 10), "33.33", channel="web", customer=other, is_upsell=True)
+    order(south, at(2026, 2, 2), "66.67", channel="store", customer=other, is_cross_sell=True)
+    lead(north, at(2025, 12, 3), converted_at=at(2026, 1, 4), first_response_at=at(2025, 12, 3, 4))
+    deal(north, at(2025, 11, 2), 1000, status="won", closed=at(2026, 1, 10), probability=100)
+    deal(south, at(2026, 1, 8), 500, probability=40)
+    ticket(south, at(2026, 1, 12), first_response_at=at(2026, 1, 12, 3), resolved_at=at(2026, 1, 13))
+    return {"smb": smb, "big": big}
+
+
+def ingest_orders(team, records: list[dict]) -> None:
+    activity_ingest(kind="orders", records=records, default_team_id=team.pk, writable_team_ids=None)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_incremental_recompute_stores_exactly_a_full_recompute(make_team):
+    # given two years of activity of two sub-teams, every KPI recomputed from October 2025 to June 2026
+    sales, north, south = organisation(make_team)
+    activity(north, south)
+    kpi_values_recompute(start=START, end=END, notify=False)
+    # when north ingests orders (one at 23:30 on New Year's Eve, one moved from November to February, one
+    # re-sent unchanged) and the dirty marks are recomputed
+    ingest_orders(
+        north,
+        [
+            {"external_id": "N-1", "ordered_at": "2026-01-15T10:00:00+01:00", "amount": "12.34", "channel": "web",
+             "customer": "C-SMB", "is_upsell": True},
+            {"external_id": "N-2", "ordered_at": "2025-12-31T23:30:00+01:00", "amount": "0.66", "channel": "phone",
+             "customer": "C-BIG"},
+            {"external_id": "O-202511200900", "ordered_at": "2026-02-05T09:00:00+01:00", "amount": "45.00",
+             "channel": "web", "customer": "C-BIG"},
+            {"external_id": "N-3", "ordered_at": "2026-02-09T18:00:00+01:00", "amount": "7.00", "status": "returned",
+             "channel": "store"},
+        ],
+    )  # fmt: skip
+    assert DirtyMark.objects.filter(team=north, record_kind="orders").exists()
+    dirty_marks_recompute()
+    incremental = snapshot()
+    # then every stored cell is the one a recompute from scratch gives, value and components alike
+    assert not DirtyMark.objects.exists()
+    scratch = from_scratch()
+    assert {key: cell for key, cell in incremental.items() if key[3] < END} == scratch
+    # (the only other cells are the next periods a prev() reads, beyond the recomputed range)
+    assert {key[3] for key in incremental.keys() - scratch.keys()} <= {D(2027, 1, 1)}
+    # and the ingest did change the long periods: the 2025 revenue of sales lost the moved 45 and gained 0.66
+    # (120.10 + 80.25 + 0.66 completed in 2025 = 201.01, plus south's 33.33 = 234.34)
+    assert incremental[("revenue", sales.pk, "year", D(2025, 1, 1), "")][0] == q("234.34")
+    # and 2026's first quarter: 19.99 + 12.34 + 45.00 + 70.00 (north) + 66.67 (south) = 214.00
+    assert incremental[("revenue", sales.pk, "quarter", D(2026, 1, 1), "")][0] == q("214.00")
+    # and its channel breakdown has the new "phone" channel in December and in 2025, not in 2026
+    assert incremental[("revenue", north.pk, "year", D(2025, 1, 1), "channel=phone")][0] == q("0.66")
+    assert ("revenue", north.pk, "year", D(2026, 1, 1), "channel=phone") not in incremental
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_quarter_of_a_sum_is_combined_from_the_stored_months(make_team):
+    # given orders in January and February 2026, recomputed, then January's stored revenue altered by hand
+    _sales, north, _south = organisation(make_team)
+    order(north, at(2026, 1, 5), "10.00")
+    order(north, at(2026, 2, 5), "20.00")
+    kpi_values_recompute(start=D(2026, 1, 1), end=D(2026, 3, 1), notify=False)
+    revenue = KpiDefinition.objects.get(code="revenue")
+    january = KpiValue.objects.filter(kpi=revenue, team=north, granularity="month", period_start=D(2026, 1, 1))
+    january.filter(segment="").update(value=Decimal(1000), components={"revenue": 1000})
+    # when an order of 1 February is ingested and the dirty marks recomputed
+    ingest_orders(north, [{"external_id": "N-9", "ordered_at": "2026-02-01T10:00:00+01:00", "amount": "5.00"}])
+    dirty_marks_recompute()
+    # then the quarter is January's stored 1000 + February's recomputed 25 (20 + 5), not a rescan of the orders
+    quarter = KpiValue.objects.get(kpi=revenue, team=north, granularity="quarter", period_start=D(2026, 1, 1))
+    assert quarter.value == q(1025)
+    # and the order count of the quarter is January's stored 1 + February's 2
+    assert KpiValue.objects.get(
+        kpi__code="orders", team=north, granularity="quarter", period_start=D(2026, 1, 1), segment=""
+    ).value == q(3)
