@@ -26,8 +26,8 @@ SPARKLINE_PERIODS = 6
 
 SEVERITY_LABELS = {
     "critical": gettext_lazy("Critical alert"),
-    "warning": gettext_lazy("Warning"),
-    "info": gettext_lazy("Information"),
+    "warning": gettext_lazy("Warning alert"),
+    "info": gettext_lazy("Information alert"),
 }
 CONDITION_PHRASES = {
     AlertCondition.ABOVE: gettext_lazy("above the threshold"),
@@ -75,9 +75,9 @@ def alert_title(*, alert: Alert, kind: str) -> str:
     if alert.segment:
         subject = f"{subject} ({alert.segment})"
     if kind == AlertEventKind.RESOLVED:
-        label = _("Resolved")
+        label = _("Alert resolved")
     elif kind == AlertEventKind.ACKNOWLEDGED:
-        label = _("Acknowledged")
+        label = _("Alert acknowledged")
     else:
         label = str(SEVERITY_LABELS.get(alert.severity, alert.severity))
     return _("%(label)s: %(subject)s — %(team)s") % {"label": label, "subject": subject, "team": alert.team.name}
