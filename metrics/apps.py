@@ -1,7 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 
 class MetricsConfig(AppConfig):
     name = "metrics"
     verbose_name = _("Metrics")
+
+    def ready(self) -> None:
+        # Logins and memberships live in accounts, which must not import metrics: listen to their saves.
+        from accounts.models import LoginEvent, Membership
+        from metrics import signals
+
+        post_save.connect(signals.login_saved, sender=LoginEvent, dispatch_uid="metrics-login-saved")
+        post_save.connect(signals.membership_changed, sender=Membership, dispatch_uid="metrics-membership-saved")
+        post_delete.connect(signals.membership_changed, sender=Membership, dispatch_uid="metrics-membership-deleted")

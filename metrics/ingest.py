@@ -1021,3 +1021,44 @@ def enqueue_recompute() -> None:
         task.delay()
     except Exception:  # noqa: BLE001 - any broker failure (kombu, redis, OS errors) is only logged
         logger.warning("Could not enqueue the KPI recompute; the periodic sweep will pick it up.", exc_info=True)
+
+
+# ---------------------------------------------------------------------------
+# Platform facts the adoption KPIs read: logins and memberships
+# ---------------------------------------------------------------------------
+def login_mark_dirty(*, user_id: int, occurred_at: datetime) -> None:
+    """Mark the user's teams dirty for logins on the login's day (the CRM active-user rate reads them),
+    in the caller's transaction, and enqueue the recompute once it commits."""
+    from accounts.models import Membership
+
+    day = occurred_at.astimezone(_local_zone()).date()
+    team_ids = Membership.objects.filter(user_id=user_id).values_list("team_id", flat=True)
+    ranges = {(team_id, "logins"): (day, day + timedelta(days=1)) for team_id in team_ids}
+    if ranges:
+        dirty_marks_widen(ranges=ranges)
+        transaction.on_commit(enqueue_recompute)
+
+
+def membership_mark_dirty(*, user_id: int, team_id: int, joined_at: datetime | None) -> None:
+    """Once the transaction commits, mark a team whose membership was added, changed or removed dirty from
+    the membership's start (its member counts) or the user's first login, whichever is earlier (a login
+    counts for the teams its user belongs to), up to today.
+
+    After the commit, because a membership is also deleted when its team is: the mark is then skipped.
+    """
+    from django.db.models import Min
+
+    from accounts.models import LoginEvent
+
+    def mark() -> None:
+        if not Team.objects.filter(pk=team_id).exists():
+            return
+        moments = [joined_at, LoginEvent.objects.filter(user_id=user_id).aggregate(m=Min("occurred_at"))["m"]]
+        zone = _local_zone()
+        today = timezone.localdate()
+        start = min([m.astimezone(zone).date() for m in moments if m is not None], default=today)
+        with transaction.atomic():
+            dirty_marks_widen(ranges={(team_id, "memberships"): (min(start, today), today + timedelta(days=1))})
+        enqueue_recompute()
+
+    transaction.on_commit(mark)

@@ -71,10 +71,16 @@ SOURCES["logins"] = RecordSource(
     model=LoginEvent,
     # A login counts for every team its user is a member of (and, through the roll-up, their parents).
     team_path="user__memberships__team",
+    # Dirty marks: a login marks its user's teams, a membership change its team (metrics.signals).
+    record_kinds=frozenset({"logins", "memberships"}),
     dimensions={},
 )
 SOURCES["memberships"] = RecordSource(
-    name="memberships", model=Membership, team_path="team", dimensions={"role": "role"}
+    name="memberships",
+    model=Membership,
+    team_path="team",
+    record_kinds=frozenset({"memberships"}),
+    dimensions={"role": "role"},
 )
 
 
