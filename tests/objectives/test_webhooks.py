@@ -13,7 +13,7 @@ from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from objectives import notify, webhooks
 from objectives.delivery_tasks import webhook_delivery_send_task
@@ -85,6 +85,13 @@ def receiver():
     yield receiver
     receiver.server.shutdown()
     receiver.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Messages are asserted in English here (French is checked once below)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
@@ -333,6 +340,13 @@ def test_private_loopback_link_local_and_reserved_addresses_are_refused(url, set
 )
 def test_malformed_urls_are_refused(url, message):
     assert message in webhooks.webhook_url_errors(url)[0]
+
+
+def test_address_errors_are_translated():
+    with translation.override("fr"):
+        assert webhooks.webhook_url_errors("http://10.1.2.3/hook") == [
+            "L’adresse 10.1.2.3 est privée, locale ou réservée\u00a0: les webhooks ne peuvent pas y être envoyés."
+        ]
 
 
 def test_a_public_address_is_accepted_and_the_setting_allows_private_ones(settings):
