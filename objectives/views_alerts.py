@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import has_team_role, team_for_user_or_404
@@ -47,7 +48,11 @@ def alert_list(request):
     alerts = alert_selectors.alerts_for(team_ids=team_ids, state=state, team=team, severity=severity or None)
     page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = alert_selectors.alert_counts(team_ids=team_ids, team=team)
-    states = [(alert_selectors.STATE_OPEN, _("Open")), *AlertState.choices, (alert_selectors.STATE_ALL, _("All"))]
+    states = [
+        (alert_selectors.STATE_OPEN, pgettext("alerts", "Open")),
+        *AlertState.choices,
+        (alert_selectors.STATE_ALL, pgettext("alerts", "All")),
+    ]
     context = {
         "page": page,
         "alerts": page.object_list,
