@@ -200,7 +200,7 @@ def formula_in_words(*, formula: str, measures: Sequence[KpiMeasure]) -> str:
     except formula_lang.FormulaError:
         return formula
     text = _node_in_words(tree, {m.name: measure_in_words(m) for m in measures})
-    return text[:1].upper() + text[1:]
+    return "(" + _capitalised(text[1:]) if text.startswith("(") else _capitalised(text)
 
 
 # --------------------------------------------------------------------------- periods
