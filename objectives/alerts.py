@@ -354,10 +354,12 @@ def alert_rule_apply(
     """Judge one rule's observations and move its alerts, under the rule's row lock; one transaction."""
     now = now or timezone.now()
     result = EvaluationResult()
+    if not observations:
+        return result
     with transaction.atomic():
         # Concurrent evaluations of the same rule wait here, then see what the first one wrote.
         rule = AlertRule.objects.select_for_update().filter(rules_due(now=now), pk=rule_id).first()
-        if rule is None or not observations:
+        if rule is None:
             return result
         result.rules = 1
         alerts = Alert.objects.select_for_update().filter(rule=rule).order_by("id")

@@ -592,6 +592,56 @@ def test_a_broker_outage_does_not_break_the_recompute(monkeypatch, team_a, churn
     assert "alert rules will be judged by the scheduled evaluation" in caplog.text
 
 
+def test_a_sub_team_recompute_has_the_parent_team_rule_judged(
+    make_team, monkeypatch, notified, django_capture_on_commit_callbacks
+):
+    # given the catalogue's churn, a rule on a parent team, and customers recorded by its sub-team:
+    # 10 active on 1 March, 3 of whom leave on 5 March (3 / 10 = 30 % > 20 %)
+    from metrics.models import KpiDefinition
+    from metrics.services import kpi_catalogue_load, kpi_values_recompute
+
+    kpi_catalogue_load()
+    parent = make_team("ventes", kind="sales")
+    child = make_team("ventes-nord", kind="sales", parent=parent)
+    churn = KpiDefinition.objects.get(code="churn_rate")
+    AlertRule.objects.create(team=parent, name="Churn", kpi=churn, condition="above", threshold=Decimal(20))
+    acquired = dt.datetime(2025, 12, 1, tzinfo=dt.UTC)
+    Customer.objects.bulk_create(
+        Customer(team=child, external_id=f"C-{i}", acquired_at=acquired, churned_at=churned)
+        for i, churned in enumerate([dt.datetime(2026, 3, 5, tzinfo=dt.UTC)] * 3 + [None] * 7)
+    )
+    from objectives import tasks
+
+    queued = []
+    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "delay_on_commit", lambda **kw: queued.append(kw))
+    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "delay_on_commit", lambda **kw: None)
+    # when only the sub-team's March is recomputed, and the queued evaluation runs
+    with django_capture_on_commit_callbacks(execute=True):
+        kpi_values_recompute(start=MAR, end=APR, kpi_ids=[churn.pk], team_ids=[child.pk], granularities=["month"])
+    (payload,) = queued
+    assert parent.pk in payload["team_ids"]  # the parent's values include the sub-team's facts
+    alert_tasks.alerts_evaluate_task(**payload)
+    # then the parent's rule fires for March at 30 %
+    assert list(Alert.objects.values_list("team", "period_start", "value")) == [(parent.pk, MAR, Decimal(30))]
+
+
+def test_resolved_by_hand_the_same_data_does_not_fire_again(rule, churn, team_a, cell, notified, manager_a):
+    # given a firing alert on churn 25 %, resolved by hand
+    from objectives.alert_services import alert_resolve
+
+    rule()
+    cell(churn, team_a, MAR, 25, at=t(0))
+    evaluate(now=t(1))
+    alert_resolve(alert=Alert.objects.get(), user=manager_a, note="Saisonnier, attendu.")
+    # when the same data is judged again: no new alert
+    evaluate(now=t(2))
+    assert Alert.objects.count() == 1
+    # when newer data still breaches, the rule fires anew
+    cell(churn, team_a, MAR, 26, at=t(3))
+    evaluate(now=t(4))
+    assert list(Alert.objects.order_by("id").values_list("state", flat=True)) == ["resolved", "firing"]
+
+
 def test_evaluate_task_twice_changes_nothing_the_second_time(rule, churn, team_a, cell, notified):
     rule()
     cell(churn, team_a, MAR, 25, at=t(0))
