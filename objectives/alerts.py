@@ -505,9 +505,9 @@ def freshness_observations(*, rules: Sequence[AlertRule], now: dt.datetime) -> d
     return observations
 
 
-def _apply_all(
-    *, observations: dict[int, list[Observation]], now: dt.datetime, result: EvaluationResult
-) -> EvaluationResult:
+def _apply_all(*, observations: dict[int, list[Observation]], now: dt.datetime) -> EvaluationResult:
+    # One transaction per rule: a rule that fails (and is retried) does not undo the others.
+    result = EvaluationResult()
     for rule_id in sorted(observations):
         result.add(alert_rule_apply(rule_id=rule_id, observations=observations[rule_id], now=now))
     return result
@@ -539,12 +539,13 @@ def alerts_evaluate_cells(
     kpi_rules = [r for r in rules if r.condition in KPI_CONDITIONS and r.granularity in granularities]
 
     def periods(rule: AlertRule) -> list[dt.date]:
-        return [p for p in period_starts(start=start, end=end, granularity=rule.granularity) if p >= start]
+        # The engine recomputed every period meeting [start, end); `start` is already the earliest one's start.
+        return period_starts(start=start, end=end, granularity=rule.granularity)
 
     observations = kpi_observations(rules=kpi_rules, periods=periods)
     freshness = [r for r in rules if r.condition in FRESHNESS_CONDITIONS]
     observations.update(freshness_observations(rules=freshness, now=now))
-    return _apply_all(observations=observations, now=now, result=EvaluationResult())
+    return _apply_all(observations=observations, now=now)
 
 
 def alerts_evaluate_targets(
@@ -558,7 +559,7 @@ def alerts_evaluate_targets(
     if team_ids is not None:
         rules = rules.filter(target__objective__team_id__in=list(team_ids))
     observations = target_observations(rules=list(rules))
-    return _apply_all(observations=observations, now=now, result=EvaluationResult())
+    return _apply_all(observations=observations, now=now)
 
 
 def alerts_evaluate_scheduled(*, now: dt.datetime | None = None) -> EvaluationResult:
@@ -577,4 +578,4 @@ def alerts_evaluate_scheduled(*, now: dt.datetime | None = None) -> EvaluationRe
     observations.update(
         freshness_observations(rules=[r for r in rules if r.condition in FRESHNESS_CONDITIONS], now=now)
     )
-    return _apply_all(observations=observations, now=now, result=EvaluationResult())
+    return _apply_all(observations=observations, now=now)
