@@ -88,6 +88,7 @@ def alert_counts(*, team_ids: set[int] | None, team: Team | None = None) -> dict
         if row["state"] in OPEN_STATES:
             counts["severity"][row["severity"]] += row["n"]
     counts["state"][STATE_OPEN] = sum(counts["state"][s] for s in OPEN_STATES)
+    counts["state"][STATE_ALL] = sum(counts["state"][s] for s in AlertState.values)
     return counts
 
 

@@ -48,7 +48,7 @@ class AlertRuleForm(forms.Form):
         label=_("Name"), max_length=200, required=False, help_text=_("Empty: named after the KPI and the condition.")
     )
     condition = forms.ChoiceField(label=_("Condition"), choices=AlertCondition.choices)
-    kpi = KpiChoiceField(label=_("KPI"), queryset=KpiDefinition.objects.none(), required=False)
+    kpi = KpiChoiceField(label=_("KPI"), queryset=KpiDefinition.objects.none(), required=False, to_field_name="code")
     segment = forms.CharField(label=_("Segment"), max_length=200, required=False, help_text=_("e.g. channel=email"))
     granularity = forms.ChoiceField(label=_("Granularity"), choices=Granularity.choices, initial=Granularity.MONTH)
     target = TargetChoiceField(label=_("Objective target"), queryset=None, required=False)
@@ -112,7 +112,11 @@ def rule_initial(rule) -> dict:
     """A rule's fields as the form's initial values."""
     fields = [name for name in AlertRuleForm.base_fields if name not in ("kpi", "target", "recipients")]
     initial = {name: getattr(rule, name) for name in fields}
-    initial.update(kpi=rule.kpi_id, target=rule.target_id, recipients=[u.pk for u in rule.recipients.all()])
+    initial.update(
+        kpi=rule.kpi.code if rule.kpi_id else None,
+        target=rule.target_id,
+        recipients=[u.pk for u in rule.recipients.all()],
+    )
     return initial
 
 

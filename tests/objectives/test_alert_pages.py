@@ -193,7 +193,7 @@ def test_manager_creates_a_kpi_rule_in_the_form(client, manager_a, team_a, reven
     assert page.status_code == 200 and "Nouvelle règle d’alerte" in page.content.decode()
     response = client.post(
         "/teams/team-a/alert-rules/new/",
-        rule_form(name="CA au-dessus de 1000", kpi=revenue.pk, recipients=[manager_a.pk]),
+        rule_form(name="CA au-dessus de 1000", kpi="revenue", recipients=[manager_a.pk]),
     )
     assert response.status_code == 302 and response["Location"] == "/teams/team-a/alert-rules/"
     rule = AlertRule.objects.get()
@@ -205,7 +205,7 @@ def test_manager_creates_a_kpi_rule_in_the_form(client, manager_a, team_a, reven
 
 def test_rule_form_shows_the_services_message_on_the_field(client, manager_a, revenue):
     client.force_login(manager_a)
-    response = client.post("/teams/team-a/alert-rules/new/", rule_form(kpi=revenue.pk, threshold=""))
+    response = client.post("/teams/team-a/alert-rules/new/", rule_form(kpi="revenue", threshold=""))
     assert response.status_code == 200
     assert response.context["form"].errors["threshold"] == ["Cette condition demande un seuil."]
     assert not AlertRule.objects.exists()
@@ -239,7 +239,7 @@ def test_manager_edits_snoozes_and_deletes_a_rule(client, manager_a, alert_a):
     assert edit.context["form"].initial["threshold"] == Decimal(1000)
     client.post(
         f"/teams/team-a/alert-rules/{rule.pk}/edit/",
-        rule_form(name="CA élevé", kpi=rule.kpi_id, threshold="1500", severity="critical"),
+        rule_form(name="CA élevé", kpi=rule.kpi.code, threshold="1500", severity="critical"),
     )
     rule.refresh_from_db()
     assert (rule.threshold, rule.severity) == (Decimal(1500), "critical")

@@ -227,3 +227,31 @@ def test_webhook_refuses_a_loopback_address_and_accepts_a_public_one(team_a, set
     webhook_endpoint_update(endpoint=endpoint, data={"events": []})
     endpoint.refresh_from_db()
     assert endpoint.events == [] and endpoint.secret == secret
+
+
+def test_admin_saves_rules_through_the_same_validation(client, make_user, team_a, revenue):
+    admin_user = make_user("root", staff=True)
+    admin_user.is_superuser = True
+    admin_user.save()
+    client.force_login(admin_user)
+    form = {
+        "team": team_a.pk,
+        "name": "CA",
+        "condition": "above",
+        "kpi": revenue.pk,
+        "granularity": "month",
+        "pending_count": 1,
+        "severity": "warning",
+        "notify_in_app": "on",
+        "active": "on",
+    }
+    refused = client.post("/admin/objectives/alertrule/add/", form)
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["threshold"] == ["Cette condition demande un seuil."]
+    assert not AlertRule.objects.exists()
+    saved = client.post("/admin/objectives/alertrule/add/", {**form, "threshold": "1000"})
+    assert saved.status_code == 302
+    rule = AlertRule.objects.get()
+    assert (rule.threshold, rule.created_by) == (Decimal(1000), admin_user)
+    for page in ("alert", "alertrule", "notification", "webhookendpoint", "webhookdelivery", "objective"):
+        assert client.get(f"/admin/objectives/{page}/").status_code == 200
