@@ -473,6 +473,45 @@ def test_no_data_counts_sub_teams_and_resolves_when_data_arrives(make_team, make
     assert notified == [(alert.pk, "fired"), (alert.pk, "resolved")]
 
 
+def test_latest_record_reads_every_date_the_measures_use(make_team, make_kpi, django_assert_num_queries):
+    # given a KPI over customers (a state: acquired and churned dates) and spend (a plain date)
+    from metrics.freshness import kpi_latest_record_at
+    from metrics.models import Spend
+
+    team, other = make_team("marketing", kind="marketing"), make_team("autre")
+    kpi = make_kpi("cac", unit="€")
+    KpiMeasure.objects.create(
+        kpi=kpi,
+        name="customers",
+        source="customers",
+        aggregate="count",
+        binding="state",
+        active_from="acquired_at",
+        active_to="churned_at",
+        state="start",
+    )
+    KpiMeasure.objects.create(kpi=kpi, name="spend", source="spend", aggregate="sum", field="amount", date_field="date")
+    Customer.objects.create(
+        team=team,
+        external_id="C-1",
+        acquired_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+        churned_at=dt.datetime(2026, 4, 2, 8, tzinfo=dt.UTC),
+    )
+    Spend.objects.create(team=team, external_id="S-1", date=D(2026, 4, 1), category="acquisition", amount=10)
+    # later records that must not count: tomorrow's spend, and another team's customer
+    Spend.objects.create(team=team, external_id="S-2", date=D(2026, 4, 11), category="acquisition", amount=10)
+    Customer.objects.create(team=other, external_id="C-2", acquired_at=dt.datetime(2026, 4, 9, tzinfo=dt.UTC))
+    kpi = type(kpi).objects.prefetch_related("measures").get(pk=kpi.pk)
+    # when asked on 10 April: one aggregate query per source
+    with django_assert_num_queries(2):
+        latest = kpi_latest_record_at(kpi=kpi, team_ids=[team.pk], now=NOW)
+    # then the churn on 2 April 08:00 UTC is later than the spend of 1 April (midnight in Paris)
+    assert latest == dt.datetime(2026, 4, 2, 8, tzinfo=dt.UTC)
+    # and without the churn, the spend's 1 April counts from Paris midnight: 31 March 22:00 UTC (summer time)
+    Customer.objects.filter(team=team).update(churned_at=None)
+    assert kpi_latest_record_at(kpi=kpi, team_ids=[team.pk], now=NOW) == dt.datetime(2026, 3, 31, 22, tzinfo=dt.UTC)
+
+
 def test_no_data_fires_for_a_team_that_never_had_any(team_a, make_kpi, notified):
     kpi = make_kpi("leads", unit="n")
     KpiMeasure.objects.create(
