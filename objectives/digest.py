@@ -33,7 +33,6 @@ from objectives.models import (
     ObjectiveState,
     Target,
 )
-from objectives.notify import objective_url
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +127,7 @@ def _objective_row(objective: Objective) -> dict:
         "status": objective.progress_status,
         "status_label": objective.get_progress_status_display(),
         "due_date": objective.due_date,
-        "url": emails.absolute(objective_url(objective)),
+        "url": emails.absolute(emails.objective_url(objective)),
         "targets": [
             {
                 "kpi_name": target.kpi.name,

@@ -12,13 +12,14 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from metrics.engine.periods import period_shift
 from metrics.selectors import kpi_value_series
-from objectives.models import Alert, AlertCondition, AlertEventKind, Notification
+from objectives.models import Alert, AlertCondition, AlertEventKind, Notification, Objective
 from objectives.templatetags.kpi_format import kpi_value
 
 SUBJECT_PREFIX = "[KPI]"
@@ -43,6 +44,14 @@ CONDITION_PHRASES = {
 def alert_url(alert: Alert) -> str:
     """Absolute link to the alert's page."""
     return f"{settings.SITE_URL}/alerts/{alert.pk}/"
+
+
+def objective_url(objective: Objective) -> str:
+    """The objective's page (site path)."""
+    try:
+        return reverse("objective-detail", kwargs={"slug": objective.team.slug, "pk": objective.pk})
+    except NoReverseMatch:
+        return ""
 
 
 def absolute(path: str) -> str:

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -116,70 +115,8 @@ def _wants_email(*, rule_wants: bool, user: User, prefs: NotificationSettings) -
 
 
 # ---------------------------------------------------------------------------
-# Webhook payloads
+# Webhook deliveries
 # ---------------------------------------------------------------------------
-def _number(value) -> float | None:
-    return None if value is None else float(value)
-
-
-def alert_payload(*, alert: Alert, event: str, alert_event: AlertEvent | None = None) -> dict:
-    """The stored payload of an alert event (the delivery id is added when it is sent)."""
-    rule = alert.rule
-    data = {
-        "alert": alert.pk,
-        "rule": rule.pk,
-        "rule_name": rule.name,
-        "kpi": emails.alert_kpi(alert).code,
-        "segment": alert.segment,
-        "granularity": rule.granularity,
-        "period_start": alert.period_start.isoformat(),
-        "value": _number(alert.value),
-        "threshold": _number(alert.threshold),
-        "condition": rule.condition,
-        "state": alert.state,
-        "severity": alert.severity,
-        "url": emails.alert_url(alert),
-    }
-    if alert_event is not None and alert_event.kind == AlertEventKind.ACKNOWLEDGED:
-        data["acknowledged_by"] = alert_event.actor.get_username() if alert_event.actor_id else None
-        data["comment"] = alert_event.comment
-    return {"event": event, "created_at": timezone.now().isoformat(), "team": alert.team.slug, "data": data}
-
-
-def objective_url(objective: Objective) -> str:
-    """The objective's page (site path)."""
-    try:
-        return reverse("objective-detail", kwargs={"slug": objective.team.slug, "pk": objective.pk})
-    except NoReverseMatch:
-        return ""
-
-
-def objective_payload(*, objective: Objective, event: str) -> dict:
-    """The stored payload of an objective event, with its targets' progress and forecast."""
-    targets = [
-        {
-            "kpi": target.kpi.code,
-            "segment": target.segment,
-            "target_value": _number(target.target_value),
-            "current_value": _number(target.current_value),
-            "forecast_value": _number(target.forecast_value),
-            "progress_percent": _number(target.progress_percent),
-            "status": target.status,
-        }
-        for target in objective.targets.select_related("kpi").order_by("id")
-    ]
-    data = {
-        "objective": objective.pk,
-        "title": objective.title,
-        "status": objective.progress_status,
-        "start_date": objective.start_date.isoformat(),
-        "due_date": objective.due_date.isoformat(),
-        "targets": targets,
-        "url": emails.absolute(objective_url(objective)),
-    }
-    return {"event": event, "created_at": timezone.now().isoformat(), "team": objective.team.slug, "data": data}
-
-
 def _webhook_deliveries(*, team, event: str, payload: dict) -> list[WebhookDelivery]:
     """One pending delivery per active endpoint of the team that wants the event; due now."""
     endpoints = [e for e in WebhookEndpoint.objects.filter(team=team, active=True).order_by("id") if e.wants(event)]
@@ -257,7 +194,7 @@ def alert_notify(*, alert: Alert, event: AlertEvent) -> list[dict]:
         notifications = Notification.objects.bulk_create(notifications)
     deliveries: list[WebhookDelivery] = []
     if rule.notify_webhook:
-        payload = alert_payload(alert=alert, event=webhook_event, alert_event=event)
+        payload = webhooks.alert_payload(alert=alert, event=webhook_event, alert_event=event)
         deliveries = _webhook_deliveries(team=alert.team, event=webhook_event, payload=payload)
         notified.extend({"webhook": d.endpoint_id, "url": d.endpoint.url} for d in deliveries)
     _enqueue_after_commit(
@@ -277,7 +214,7 @@ def objective_notify(*, objective: Objective, event: str) -> list[dict]:
     users = users_seeing_team(user_ids=candidates, team=team)
     notified: list[dict] = []
     rows = []
-    url = objective_url(objective)
+    url = emails.objective_url(objective)
     for user in users:
         with translation.override(user.language or settings.LANGUAGE_CODE):
             if event == WebhookEvent.OBJECTIVE_ACHIEVED:
@@ -289,7 +226,7 @@ def objective_notify(*, objective: Objective, event: str) -> list[dict]:
         notified.append({"user": user.pk, "username": user.get_username(), "channels": ["in_app"]})
     Notification.objects.bulk_create(rows)
     deliveries = _webhook_deliveries(
-        team=team, event=event, payload=objective_payload(objective=objective, event=event)
+        team=team, event=event, payload=webhooks.objective_payload(objective=objective, event=event)
     )
     notified.extend({"webhook": d.endpoint_id, "url": d.endpoint.url} for d in deliveries)
     _enqueue_after_commit(notification_ids=[], delivery_ids=[d.pk for d in deliveries])

@@ -1,4 +1,4 @@
-"""Outgoing webhooks: the JSON payload, its signature, the address guard and one HTTP attempt.
+"""Outgoing webhooks: the JSON payloads, their signature, the address guard and one HTTP attempt.
 
 Every delivery is a ``POST`` of a JSON body::
 
@@ -39,7 +39,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from objectives import emails
+from objectives.models import Alert, AlertEvent, AlertEventKind, Objective
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +68,64 @@ class AttemptResult:
 
 
 # ---------------------------------------------------------------------------
-# Payload and signature
+# Payloads
+# ---------------------------------------------------------------------------
+def _number(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def alert_payload(*, alert: Alert, event: str, alert_event: AlertEvent | None = None) -> dict:
+    """The stored payload of an alert event (the delivery id is added when it is sent)."""
+    rule = alert.rule
+    data = {
+        "alert": alert.pk,
+        "rule": rule.pk,
+        "rule_name": rule.name,
+        "kpi": emails.alert_kpi(alert).code,
+        "segment": alert.segment,
+        "granularity": rule.granularity,
+        "period_start": alert.period_start.isoformat(),
+        "value": _number(alert.value),
+        "threshold": _number(alert.threshold),
+        "condition": rule.condition,
+        "state": alert.state,
+        "severity": alert.severity,
+        "url": emails.alert_url(alert),
+    }
+    if alert_event is not None and alert_event.kind == AlertEventKind.ACKNOWLEDGED:
+        data["acknowledged_by"] = alert_event.actor.get_username() if alert_event.actor_id else None
+        data["comment"] = alert_event.comment
+    return {"event": event, "created_at": timezone.now().isoformat(), "team": alert.team.slug, "data": data}
+
+
+def objective_payload(*, objective: Objective, event: str) -> dict:
+    """The stored payload of an objective event, with its targets' progress and forecast."""
+    targets = [
+        {
+            "kpi": target.kpi.code,
+            "segment": target.segment,
+            "target_value": _number(target.target_value),
+            "current_value": _number(target.current_value),
+            "forecast_value": _number(target.forecast_value),
+            "progress_percent": _number(target.progress_percent),
+            "status": target.status,
+        }
+        for target in objective.targets.select_related("kpi").order_by("id")
+    ]
+    data = {
+        "objective": objective.pk,
+        "title": objective.title,
+        "status": objective.progress_status,
+        "start_date": objective.start_date.isoformat(),
+        "due_date": objective.due_date.isoformat(),
+        "targets": targets,
+        "url": emails.absolute(emails.objective_url(objective)),
+    }
+    return {"event": event, "created_at": timezone.now().isoformat(), "team": objective.team.slug, "data": data}
+
+
+# ---------------------------------------------------------------------------
+# Signature
 # ---------------------------------------------------------------------------
 def payload_body(*, delivery_id: int, payload: dict) -> bytes:
     """The exact bytes POSTed for a delivery: its stored payload with the delivery id first."""
