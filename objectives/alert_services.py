@@ -32,8 +32,9 @@ def _locked(alert: Alert) -> Alert:
     return Alert.objects.select_for_update().select_related("rule").get(pk=alert.pk)
 
 
-def alert_acknowledge(*, alert: Alert, user: User, comment: str = "") -> Alert:
-    """Acknowledge a firing alert with an optional comment; acknowledging it again changes nothing."""
+def alert_acknowledge(*, alert: Alert, user: User | None, comment: str = "") -> Alert:
+    """Acknowledge a firing alert with an optional comment (user None: an API key); acknowledging it again
+    changes nothing."""
     with transaction.atomic():
         locked = _locked(alert)
         if locked.state == AlertState.ACKNOWLEDGED:
@@ -47,12 +48,12 @@ def alert_acknowledge(*, alert: Alert, user: User, comment: str = "") -> Alert:
         locked.acknowledged_by = user
         locked.save(update_fields=["state", "acknowledged_at", "acknowledged_by", "updated_at"])
         alert_event_record(
-            alert=locked, kind=AlertEventKind.ACKNOWLEDGED, actor=user, comment=comment.strip(), notify=True
+            alert=locked, kind=AlertEventKind.ACKNOWLEDGED, actor=user, comment=(comment or "").strip(), notify=True
         )
     return locked
 
 
-def alert_resolve(*, alert: Alert, user: User, note: str = "") -> Alert:
+def alert_resolve(*, alert: Alert, user: User | None, note: str = "") -> Alert:
     """Resolve an open alert by hand with a note; those told it fired are told it is resolved."""
     with transaction.atomic():
         locked = _locked(alert)
@@ -64,7 +65,7 @@ def alert_resolve(*, alert: Alert, user: User, note: str = "") -> Alert:
         locked.resolved_by = user
         locked.save(update_fields=["state", "resolved_at", "resolved_by", "updated_at"])
         alert_event_record(
-            alert=locked, kind=AlertEventKind.RESOLVED, actor=user, comment=note.strip(), notify=had_fired
+            alert=locked, kind=AlertEventKind.RESOLVED, actor=user, comment=(note or "").strip(), notify=had_fired
         )
     return locked
 
