@@ -87,13 +87,19 @@ def dashboard_cards_edit(request, slug: str):
             focus = f"{action}:{code}" if action in ("up", "down") else action
             return redirect(f"{reverse('dashboard-cards', args=[team.slug])}?{urlencode({'focus': focus})}")
     current = dashboard_cards(team=team)
+    codes = [c["code"] for c in current["cards"]]
+    focus = request.GET.get("focus", "")
+    action, _sep, code = focus.partition(":")
+    # A card moved to an end has that button disabled: the focus goes to its other arrow instead.
+    if code in codes and (action, codes.index(code)) in (("up", 0), ("down", len(codes) - 1)):
+        focus = f"{'down' if action == 'up' else 'up'}:{code}"
     context = {
         "current_team": team,
         "cards": current["cards"],
         "is_default": current["is_default"],
         "choices": dashboard_card_choices(exclude=[c["code"] for c in current["cards"]]),
         "max_cards": MAX_CARDS,
-        "focus": request.GET.get("focus", ""),
+        "focus": focus,
         "errors": errors,
     }
     return render(request, "objectives/dashboard_cards.html", context, status=400 if errors else 200)

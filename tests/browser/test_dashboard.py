@@ -39,4 +39,33 @@ def test_sales_dashboard_shows_cards_and_charts_in_french(live_server, page, scr
     page.wait_for_timeout(200)
     screenshot(page, "dashboard-mobile-fr")
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+    # switch the period: the page reloads for last month, charts drawn again
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_label("Période", exact=True).select_option("last_month")
+    page.wait_for_url("**/dashboard/ventes/?period=last_month*")
+    page.wait_for_function("() => window.Chart && Object.keys(window.Chart.instances).length >= 3")
+    assert page.get_by_label("Période", exact=True).input_value() == "last_month"
+    assert page.locator(".dash-head .muted").inner_text().startswith("Le mois dernier")
+    assert _drawn_charts(page) >= 3
+    screenshot(page, "dashboard-last-month-fr")
+
+    # switch the language: the same page and period in English, English number formats
+    page.get_by_role("button", name="EN", exact=True).click()
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    page.wait_for_function("() => window.Chart && Object.keys(window.Chart.instances).length >= 3")
+    assert "period=last_month" in page.url
+    assert page.get_by_role("heading", name="Key indicators").is_visible()
+    assert page.locator(".dash-head .muted").inner_text().startswith("Last month")
+    revenue = page.locator('[data-kpi="revenue"] .kpi-value').inner_text()
+    assert revenue.endswith("€") and "," in revenue or revenue.startswith("No ")
+    assert _drawn_charts(page) >= 3
+    screenshot(page, "dashboard-last-month-en")
     assert page.console_errors == []
+
+
+def _drawn_charts(page) -> int:
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('.chart-box canvas'))
+              .filter(c => !c.hidden && c.width > 0 && c.height > 0).length"""
+    )
