@@ -77,7 +77,7 @@ def alert_detail(request, pk: int):
         "events": alert_selectors.alert_events(alert=alert),
         "chart": alert_selectors.alert_chart(alert=alert),
         "can_act": can_act,
-        "can_acknowledge": can_act and alert.state != AlertState.ACKNOWLEDGED,
+        "can_acknowledge": can_act and alert.state == AlertState.FIRING,
         "acknowledge_form": AcknowledgeForm(),
         "resolve_form": ResolveForm(),
     }

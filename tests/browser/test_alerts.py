@@ -128,3 +128,34 @@ def test_manager_creates_a_rule_and_acknowledges_an_alert(live_server, page, scr
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "alert-list-phone-fr")
     assert page.console_errors == []
+
+
+def test_manager_adds_a_webhook_and_reads_notifications(live_server, page, screenshot, firing_alert, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Identifiant ou adresse e-mail").fill("claire")
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+    page.goto(f"{live_server.url}/teams/ventes/webhooks/")
+    page.get_by_label("Nom").fill("Canal ops")
+    page.get_by_label("URL").fill("https://93.184.216.34/kpi")
+    page.get_by_label("alert.firing").check()
+    page.get_by_role("button", name="Ajouter", exact=True).click()
+    page.wait_for_url(f"{live_server.url}/teams/ventes/webhooks/")
+    secret = page.locator("[data-secret]").inner_text()
+    assert len(secret) > 30
+    screenshot(page, "webhooks-fr")
+    page.reload()
+    assert page.locator("[data-secret]").count() == 0
+
+    page.get_by_role("link", name="Notifications (1 non lue)").click()
+    page.wait_for_url(f"{live_server.url}/notifications/")
+    assert page.locator(".notification.unread").count() == 1
+    screenshot(page, "notifications-fr")
+    page.get_by_role("button", name="Tout marquer comme lu").click()
+    page.wait_for_url(f"{live_server.url}/notifications/")
+    assert page.get_by_role("link", name="Notifications (0 non lue)").is_visible()
+    assert page.locator(".notification.unread").count() == 0
+    assert page.console_errors == []
