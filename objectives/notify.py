@@ -53,6 +53,7 @@ WEBHOOK_BACKOFF_SECONDS = 30
 # While an attempt is in flight the sweep leaves the row alone (longer than the HTTP timeout).
 WEBHOOK_LEASE = dt.timedelta(seconds=webhooks.TIMEOUT_SECONDS * 6)
 EMAIL_MAX_ATTEMPTS = 5
+EMAIL_BATCH_SIZE = 200
 
 
 # ---------------------------------------------------------------------------
@@ -108,6 +109,16 @@ def in_quiet_hours(*, prefs: NotificationSettings, now: dt.datetime | None = Non
     if start < end:
         return start <= local < end
     return local >= start or local < end
+
+
+def users_in_quiet_hours(*, now: dt.datetime | None = None) -> set[int]:
+    """Ids of the users whose quiet hours include `now`; one query over the settings that have some."""
+    with_hours = NotificationSettings.objects.filter(quiet_start__isnull=False, quiet_end__isnull=False)
+    return {
+        prefs.user_id
+        for prefs in with_hours.only("user_id", "quiet_start", "quiet_end")
+        if in_quiet_hours(prefs=prefs, now=now)
+    }
 
 
 def _wants_email(*, rule_wants: bool, user: User, prefs: NotificationSettings) -> bool:
@@ -267,8 +278,13 @@ def notifications_email_send(*, notification_ids: Iterable[int] | None = None, n
         )
         if notification_ids is not None:
             pending = pending.filter(id__in=list(notification_ids))
+        # Held e-mails are left out of the batch (and unlocked) rather than skipped inside it.
+        pending = pending.exclude(user_id__in=users_in_quiet_hours(now=now))
+        # A bounded batch keeps the row locks short; the sweep takes the rest on its next run.
         rows = list(
-            pending.select_related("user", "team", "alert__team", "alert__rule__kpi", "alert__rule__target__kpi")
+            pending.select_related(
+                "user", "team", "alert__team", "alert__rule__kpi", "alert__rule__target__kpi"
+            ).order_by("id")[:EMAIL_BATCH_SIZE]
         )
         prefs = _settings_of(n.user_id for n in rows)
         changed = []
@@ -276,8 +292,6 @@ def notifications_email_send(*, notification_ids: Iterable[int] | None = None, n
             user_prefs = prefs[notification.user_id]
             if not user_prefs.email_alerts or not notification.user.email:
                 notification.email_state = EmailState.NONE  # turned off since: nothing to send
-            elif in_quiet_hours(prefs=user_prefs, now=now):
-                continue
             else:
                 notification.email_attempts += 1
                 try:

@@ -348,3 +348,20 @@ def test_an_objective_turning_at_risk_then_achieved_is_announced_once_each(
     ) == ["manager-a", "owner"]
     # and team B's manager heard nothing
     assert not Notification.objects.filter(user=manager_b).exists()
+
+
+def test_held_emails_do_not_block_the_batch(rule_a, manager_a, make_user, team_a, monkeypatch):
+    # given a batch of one, an older e-mail held by quiet hours and a newer one that may go
+    monkeypatch.setattr(notify, "EMAIL_BATCH_SIZE", 1)
+    NotificationSettings.objects.create(user=manager_a, quiet_start=dt.time(22), quiet_end=dt.time(7))
+    awake = make_user("awake", team=team_a, role=Role.MANAGER)
+    alert = alert_of(rule_a)
+    with time_machine.travel(dt.datetime(2026, 11, 21, 23, 30, tzinfo=PARIS), tick=False):
+        notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        held, ready = Notification.objects.order_by("id")
+        assert (held.user, ready.user) == (manager_a, awake)
+        # when the sweep runs during manager A's quiet hours
+        assert notify.deliveries_sweep()["emails"] == 1
+    # then the awake manager's e-mail went, manager A's waits
+    assert [m.to for m in mail.outbox] == [["awake@example.test"]]
+    assert list(Notification.objects.order_by("id").values_list("email_state", flat=True)) == ["pending", "sent"]
