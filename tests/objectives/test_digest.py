@@ -177,6 +177,18 @@ def test_the_french_digest_email(world, team_a, team_b, make_user):
     assert message.extra_headers["List-Unsubscribe"] == f"<{link}>"
 
 
+def test_an_english_reader_gets_the_digest_in_english(world, team_a, make_user):
+    make_user("john", team=team_a, language="en")
+    with time_machine.travel(dt.datetime(2026, 11, 23, 7, 0, tzinfo=PARIS), tick=False):
+        assert digest.digests_send() == 1
+    [message] = mail.outbox
+    assert message.subject == "[KPI] Your weekly KPI digest"
+    assert "Revenue" in message.body and "Orders" in message.body
+    assert f"1,200{NBSP}€" in message.body and f"+20{NBSP}%" in message.body
+    assert "forecast 80,000" in message.body
+    assert "Stop receiving this digest: http://127.0.0.1:8000/notifications/unsubscribe/" in message.body
+
+
 def test_who_gets_a_digest_and_never_twice_a_day(world, team_a, make_user):
     # given a default (weekly) user, a daily one, one who said never, one without a team, one without e-mail
     weekly = make_user("weekly", team=team_a)
