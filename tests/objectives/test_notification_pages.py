@@ -97,3 +97,10 @@ def test_the_list_costs_a_constant_number_of_queries(client, manager_a, team_a, 
 def test_notifications_need_a_login(client):
     assert client.get("/notifications/").status_code == 302
     assert client.post("/notifications/read/").status_code == 302
+
+
+def test_the_bell_speaks_english_to_english_readers(client, manager_a, team_a):
+    notify(manager_a, team_a, "n")
+    client.force_login(manager_a)
+    html = client.get("/alerts/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'aria-label="Notifications (1 unread)"' in html and ">Alerts</a>" in html
