@@ -48,6 +48,8 @@ DEFAULT_CARD_CODES: dict[str, tuple[str, ...]] = {
 }
 # Teams of another kind (e.g. the company at the top of the tree) see the main KPI of each.
 DEFAULT_CARD_CODES["other"] = ("revenue", "orders", "leads", "win_rate", "csat", "nps")
+# KPIs the charts read besides the cards: revenue per month, the NPS split, pipeline by stage, leads by channel.
+CHART_CODES = ("revenue", "nps", "pipeline_value", "leads")
 
 # period key → (label, granularity of the cards, how many periods back from the current one)
 PERIODS: dict[str, tuple[object, str, int]] = {
@@ -131,8 +133,8 @@ def team_dashboard(
     trend_kpi: str | None = None,
     today: dt.date | None = None,
 ) -> dict:
-    """Everything the team dashboard shows, for the selected period; a constant number of queries (5, or 6 without
-    stored lead channels).
+    """Everything the team dashboard shows, for the selected period; a constant number of queries: 4 with stored
+    pipeline stages and lead channels (KPIs, values, objectives, targets), up to 7 without (team tree, deals, leads).
 
     Keys: team, period, granularity, cards, objectives, charts (trend, revenue, nps, pipeline,
     leads_by_channel), has_data. A card without a stored row for the period is "no data"
@@ -143,7 +145,7 @@ def team_dashboard(
     card_gran, start = selected["granularity"], selected["start"]
     trend_gran = granularity if granularity in TREND_GRANULARITIES else DEFAULT_GRANULARITY
     # 1 query: the definitions of the cards (chosen or default) and of the charts' KPIs.
-    kpis, codes = _dashboard_kpis(team, {*default_card_codes(team=team), "revenue", "nps", "leads"})
+    kpis, codes = _dashboard_kpis(team, {*default_card_codes(team=team), *CHART_CODES})
     trend_code = trend_kpi if trend_kpi in codes else codes[0]
 
     # 1 query: every stored cell the page needs, whatever the number of KPIs.
@@ -163,6 +165,10 @@ def team_dashboard(
         wanted |= Q(kpi_id=kpis["nps"].pk, granularity=card_gran, segment="", period_start=start)
     if "leads" in kpis:
         wanted |= Q(kpi_id=kpis["leads"].pk, granularity=card_gran, segment__startswith="channel=", period_start=start)
+    if "pipeline_value" in kpis:
+        wanted |= Q(
+            kpi_id=kpis["pipeline_value"].pk, granularity=card_gran, segment__startswith="stage=", period_start=start
+        )
     cells: dict[tuple[int, str, str, dt.date], dict] = {}
     if kpis:
         for row in KpiValue.objects.filter(wanted, team=team).values(
@@ -185,14 +191,18 @@ def team_dashboard(
                     target_by_kpi.setdefault(target.kpi_id, target)
 
     cards = [_card(code, kpis.get(code), cells, card_gran, card_starts, target_by_kpi) for code in codes]
-    # 1 query: the team tree, for the activity read directly (a team's figures include its sub-teams').
-    team_ids = team_ids_with_descendants([team.pk])
+    # Pipeline and leads come from stored segment values; only when the engine stored none (no
+    # segments configured, values not computed yet) is the activity read: the team tree, then one
+    # grouped query each — the page's cost then grows with the activity, so it is the exception.
+    pipeline = _segment_chart(kpis.get("pipeline_value"), cells, card_gran, start, "stage")
+    leads = _segment_chart(kpis.get("leads"), cells, card_gran, start, "channel")
+    team_ids = team_ids_with_descendants([team.pk]) if not (pipeline and leads) else set()
     charts = {
         "trend": _trend_chart(kpis.get(trend_code), cells, trend_gran, trend_starts, target_by_kpi),
         "revenue": _revenue_chart(kpis.get("revenue"), cells, month_starts),
         "nps": _nps_chart(kpis.get("nps"), cells, card_gran, start),
-        "pipeline": pipeline_by_stage(team_ids=team_ids),  # 1 query
-        "leads_by_channel": _leads_by_channel(team_ids, kpis.get("leads"), cells, card_gran, start, selected),
+        "pipeline": _pipeline_from_kpi(pipeline) if pipeline else pipeline_by_stage(team_ids=team_ids),
+        "leads_by_channel": _leads_from_kpi(leads) if leads else _leads_by_channel(team_ids, selected),
     }
     return {
         "team": {"slug": team.slug, "name": team.name, "kind": team.kind},
@@ -344,6 +354,8 @@ def _nps_chart(kpi, cells, granularity, start) -> dict:
 
 def pipeline_by_stage(*, team_ids: set[int]) -> dict:
     """Open deals of these teams by stage: count and amount, largest amount first; one grouped query."""
+    if not team_ids:
+        return {"source": "deals", "labels": [], "counts": [], "amounts": []}
     rows = (
         Deal.objects.filter(team_id__in=team_ids, status=DealStatus.OPEN)
         .values("stage")
@@ -352,26 +364,43 @@ def pipeline_by_stage(*, team_ids: set[int]) -> dict:
     )
     rows = list(rows)
     return {
+        "source": "deals",
         "labels": [r["stage"] or str(_("(no stage)")) for r in rows],
         "counts": [r["count"] for r in rows],
         "amounts": [_number(r["amount"]) for r in rows],
     }
 
 
-def _leads_by_channel(team_ids, kpi, cells, granularity, start, selected) -> dict:
-    """Leads of the period by channel: stored `leads` segment values, else one grouped query on leads."""
-    if kpi is not None:
-        segments = sorted(
-            (key[2].split("=", 1)[1], row["value"])
-            for key, row in cells.items()
-            if key[0] == kpi.pk and key[2].startswith("channel=") and key[3] == start
-        )
-        if segments:
-            return {
-                "source": "kpi",
-                "labels": [name for name, _v in segments],
-                "values": [_number(v) for _n, v in segments],
-            }
+def _segment_chart(kpi, cells, granularity, start, dimension) -> list[tuple[str, Decimal | None]]:
+    """Stored values of `kpi` by `dimension` for the period starting at `start`, largest first."""
+    if kpi is None:
+        return []
+    prefix = f"{dimension}="
+    segments = [
+        (key[2][len(prefix) :], row["value"])
+        for key, row in cells.items()
+        if key[0] == kpi.pk and key[1] == granularity and key[2].startswith(prefix) and key[3] == start
+    ]
+    return sorted(segments, key=lambda item: (-(item[1] or 0), item[0]))
+
+
+def _pipeline_from_kpi(segments) -> dict:
+    # Deals open at the end of the period (the pipeline_value KPI by stage); the counts are not stored there.
+    return {
+        "source": "kpi",
+        "labels": [name or str(_("(no stage)")) for name, _v in segments],
+        "counts": [],
+        "amounts": [_number(v) for _n, v in segments],
+    }
+
+
+def _leads_from_kpi(segments) -> dict:
+    ordered = sorted(segments)  # by channel name, as the engine stores them
+    return {"source": "kpi", "labels": [name for name, _v in ordered], "values": [_number(v) for _n, v in ordered]}
+
+
+def _leads_by_channel(team_ids, selected) -> dict:
+    """Leads of the period by channel from the leads themselves: one grouped query."""
     rows = (
         Lead.objects.filter(
             team_id__in=team_ids,

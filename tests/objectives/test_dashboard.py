@@ -173,7 +173,12 @@ def test_pipeline_by_stage_and_leads_by_channel(team_a, make_kpi, store):
     charts = team_dashboard(team=team_a, today=TODAY)["charts"]
 
     # open deals only: proposal 100 + 50 = 150 (2 deals), qualification 70 (1 deal)
-    assert charts["pipeline"] == {"labels": ["proposal", "qualification"], "counts": [2, 1], "amounts": [150.0, 70.0]}
+    assert charts["pipeline"] == {
+        "source": "deals",
+        "labels": ["proposal", "qualification"],
+        "counts": [2, 1],
+        "amounts": [150.0, 70.0],
+    }
     assert charts["leads_by_channel"]["source"] == "kpi"
     assert charts["leads_by_channel"]["labels"] == ["email", "web"]
     assert charts["leads_by_channel"]["values"] == [7.0, 3.0]
@@ -321,3 +326,27 @@ def test_page_in_english_uses_english_names_and_separators(client, team_a, make_
     assert "Key indicators" in html
     assert "Revenue" in html
     assert "1,234,568\u00a0€" in html
+
+
+def test_pipeline_and_leads_from_stored_segments_read_no_activity(team_a, make_kpi, store, django_assert_num_queries):
+    # given the engine's segment values: pipeline at the end of March by stage, March leads by channel
+    pipeline = make_kpi("pipeline_value", additive=False)
+    leads = make_kpi("leads", unit="n")
+    store(pipeline, team_a, "month", date(2026, 3, 1), 150, segment="stage=proposal")
+    store(pipeline, team_a, "month", date(2026, 3, 1), 700, segment="stage=negotiation")
+    store(pipeline, team_a, "month", date(2026, 2, 1), 999, segment="stage=proposal")  # another period
+    store(leads, team_a, "month", date(2026, 3, 1), 7, segment="channel=web")
+    store(leads, team_a, "month", date(2026, 3, 1), 3, segment="channel=email")
+    Deal.objects.create(team=team_a, external_id="D1", stage="ignored", amount=Decimal(5), created_at=timezone.now())
+
+    # kpis, values, objectives: no team tree, no deals, no leads query
+    with django_assert_num_queries(3):
+        charts = team_dashboard(team=team_a, today=TODAY)["charts"]
+
+    assert charts["pipeline"] == {
+        "source": "kpi",
+        "labels": ["negotiation", "proposal"],
+        "counts": [],
+        "amounts": [700.0, 150.0],
+    }
+    assert charts["leads_by_channel"] == {"source": "kpi", "labels": ["email", "web"], "values": [3.0, 7.0]}
