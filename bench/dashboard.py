@@ -2,15 +2,16 @@
 "flat from 10k to 1M+ records, close to a trivial view's").
 
 Usage:  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/dashboard.py \
-            [--sizes 10000,1000000] [--clients 4] [--seconds 15] [--workers 2]
+            [--sizes 10000,1000000] [--clients 4] [--seconds 45] [--workers 2]
 
 For each size, on a throwaway database `bench_dashboard_d` on the same server (created,
 migrated and dropped by the script): seed the demo organisation with that many activity
 records, load the KPI catalogue and recompute every KPI; then start gunicorn on 127.0.0.1
 (DEBUG off, static files collected into a temporary directory), log in once as claire.martin
-through the login form to get a session cookie, and load three URLs in turn, each with
-`--clients` concurrent clients (threads, one HTTP connection per request) for `--seconds`
-seconds after a short warm-up:
+through the login form to get a session cookie, and load three URLs with `--clients`
+concurrent clients (threads, one HTTP connection per request) for `--seconds`
+seconds after a short warm-up, each client requesting the three URLs in turn (interleaved,
+so the load of the shared machine weighs on all three alike):
 
 * /dashboard/ventes/            the dashboard page
 * /dashboard/ventes/data.json   its JSON twin
@@ -94,36 +95,41 @@ def login(port: int, password: str) -> dict[str, str]:
     return cookies
 
 
-def load(port: int, path: str, cookies: dict[str, str], clients: int, seconds: float) -> list[float]:
-    """`clients` threads GET `path` back to back for `seconds` (after a warm-up); latencies in ms."""
-    latencies: list[float] = []
-    failures: list[int] = []
+def load(port: int, paths: list[str], cookies: dict[str, str], clients: int, seconds: float) -> dict[str, list[float]]:
+    """`clients` threads GET the `paths` in turn, back to back, for `seconds` (after a warm-up); latencies in ms
+    per path. The paths are interleaved, so background noise on the shared machine hits them alike."""
+    latencies: dict[str, list[float]] = {path: [] for path in paths}
+    failures: list[tuple[str, int]] = []
     lock = threading.Lock()
     warm_until = time.perf_counter() + WARMUP_SECONDS
     stop_at = warm_until + seconds
 
-    def client() -> None:
-        mine: list[float] = []
+    def client(offset: int) -> None:
+        mine: dict[str, list[float]] = {path: [] for path in paths}
+        turn = offset
         while True:
             started = time.perf_counter()
             if started >= stop_at:
                 break
+            path = paths[turn % len(paths)]
+            turn += 1
             status, _ = _request(port, "GET", path, cookies=dict(cookies))
             if status != 200:
-                failures.append(status)
+                failures.append((path, status))
                 continue
             if started >= warm_until:
-                mine.append((time.perf_counter() - started) * 1000)
+                mine[path].append((time.perf_counter() - started) * 1000)
         with lock:
-            latencies.extend(mine)
+            for path, values in mine.items():
+                latencies[path].extend(values)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     if failures:
-        raise RuntimeError(f"{path}: {len(failures)} requests failed, e.g. HTTP {failures[0]}")
+        raise RuntimeError(f"{len(failures)} requests failed, e.g. {failures[0][0]}: HTTP {failures[0][1]}")
     return latencies
 
 
@@ -143,7 +149,13 @@ def prepare(size: int) -> float:
         call_command("load_kpi_catalogue", stdout=quiet)
         call_command("recompute_kpis", "--sync", stdout=quiet, stderr=quiet)
     call_command("clearsessions")
-    return time.perf_counter() - started
+    prepared = time.perf_counter() - started
+    # Fresh statistics and visibility maps now, rather than autovacuum working during the measurement.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return prepared
 
 
 def dashboard_queries() -> int:
@@ -188,14 +200,15 @@ def measure(size: int, args, env: dict[str, str]) -> dict:
                     raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.2)
         cookies = login(port, DEMO_PASSWORD)
-        figures = {}
-        for name, path in URLS.items():
-            latencies = load(port, path, cookies, args.clients, args.seconds)
-            figures[name] = {
-                "n": len(latencies),
-                "p50": percentile(latencies, 0.50),
-                "p95": percentile(latencies, 0.95),
+        latencies = load(port, list(URLS.values()), cookies, args.clients, args.seconds)
+        figures = {
+            name: {
+                "n": len(latencies[path]),
+                "p50": percentile(latencies[path], 0.50),
+                "p95": percentile(latencies[path], 0.95),
             }
+            for name, path in URLS.items()
+        }
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -206,7 +219,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,1000000", help="activity record counts, comma-separated")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
-    parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per URL and size")
+    parser.add_argument("--seconds", type=float, default=45.0, help="measured seconds per size (URLs interleaved)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
     args = parser.parse_args()
@@ -252,7 +265,7 @@ def main() -> int:
             _admin_execute(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
     print()
-    print(f"{args.clients} concurrent clients, {args.seconds:g} s per URL, gunicorn with {args.workers} workers")
+    print(f"{args.clients} concurrent clients, {args.seconds:g} s per size, gunicorn with {args.workers} workers")
     print(f"{'records':>10} {'url':>10} {'requests':>9} {'p50 ms':>8} {'p95 ms':>8}")
     for r in results:
         for name, f in r["urls"].items():
