@@ -132,6 +132,11 @@ def alert_sparkline(*, alert: Alert) -> list[dict]:
     ]
 
 
+def settings_url() -> str:
+    """Where a recipient changes what they receive (alert e-mails, quiet hours, digest)."""
+    return settings.SITE_URL + reverse("notification-settings")
+
+
 def alert_email(*, notification: Notification) -> EmailMultiAlternatives:
     """The e-mail of an alert notification (HTML with a plain-text alternative) in its user's language."""
     user = notification.user
@@ -156,6 +161,7 @@ def alert_email(*, notification: Notification) -> EmailMultiAlternatives:
             "sparkline": alert_sparkline(alert=alert),
             "granularity": alert.rule.get_granularity_display(),
             "url": alert_url(alert),
+            "settings_url": settings_url(),
         }
         subject = f"{SUBJECT_PREFIX} {context['title']}"
         text = render_to_string("objectives/emails/alert.txt", context)
@@ -169,7 +175,13 @@ def digest_email(*, user, digest: dict) -> EmailMultiAlternatives:
     """The digest e-mail of one user from objectives.digest.digest_for_user, in the user's language."""
     with translation.override(user.language or settings.LANGUAGE_CODE):
         title = _("Your daily KPI digest") if digest["frequency"] == "daily" else _("Your weekly KPI digest")
-        context = {**digest, "user": user, "title": title, "site_url": settings.SITE_URL}
+        context = {
+            **digest,
+            "user": user,
+            "title": title,
+            "site_url": settings.SITE_URL,
+            "settings_url": settings_url(),
+        }
         subject = f"{SUBJECT_PREFIX} {title}"
         text = render_to_string("objectives/emails/digest.txt", context)
         html = render_to_string("objectives/emails/digest.html", context)

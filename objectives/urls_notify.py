@@ -1,10 +1,11 @@
-"""URL patterns of notification delivery: the digest's unsubscribe page (no login: the token is signed)."""
+"""URL patterns of notification delivery: the user's settings, and the digest's unsubscribe page (signed token)."""
 
 from django.urls import path
 
 from objectives import views_notify
 
 urlpatterns = [
+    path("notifications/settings/", views_notify.notification_settings_page, name="notification-settings"),
     path(
         "notifications/unsubscribe/<str:token>/",
         views_notify.digest_unsubscribe_page,

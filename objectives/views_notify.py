@@ -1,10 +1,29 @@
-"""Pages of notification delivery: the digest's unsubscribe page, reached from an e-mail without logging in."""
+"""Pages of notification delivery: the user's notification settings, and the digest's unsubscribe page,
+reached from an e-mail without logging in."""
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from objectives.digest import digest_unsubscribe, unsubscribe_user
+from objectives.forms_notify import NotificationSettingsForm
+from objectives.notification_settings import notification_settings_get, notification_settings_update
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_settings_page(request: HttpRequest) -> HttpResponse:
+    """The logged-in user's own preferences: alert e-mails, quiet hours, digest frequency."""
+    prefs = notification_settings_get(user=request.user)
+    form = NotificationSettingsForm(request.POST or None, instance=prefs)
+    if request.method == "POST" and form.is_valid():
+        notification_settings_update(user=request.user, data=form.cleaned_data)
+        messages.success(request, _("Notification settings saved."))
+        return redirect("notification-settings")
+    return render(request, "objectives/notification_settings.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,0 +1,73 @@
+"""Notification settings page: each user edits only their own preferences, and bad quiet hours are refused."""
+
+import datetime as dt
+
+import pytest
+
+from objectives.models import DigestFrequency, NotificationSettings
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_user_without_settings_sees_the_defaults_and_nothing_is_written(client, viewer_a):
+    client.force_login(viewer_a)
+    response = client.get("/notifications/settings/")
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form["email_alerts"].value() is True
+    assert form["digest"].value() == DigestFrequency.WEEKLY
+    assert not NotificationSettings.objects.exists()
+    assert "Heures calmes" in response.content.decode()
+
+
+def test_saving_quiet_hours_across_midnight_and_a_daily_digest(client, viewer_a, manager_a):
+    client.force_login(viewer_a)
+    response = client.post(
+        "/notifications/settings/",
+        {"email_alerts": "on", "quiet_start": "22:00", "quiet_end": "07:00", "digest": "daily"},
+    )
+    assert response.status_code == 302
+    prefs = NotificationSettings.objects.get()
+    assert (prefs.user, prefs.email_alerts) == (viewer_a, True)
+    assert (prefs.quiet_start, prefs.quiet_end, prefs.digest) == (dt.time(22), dt.time(7), "daily")
+    # Another user's preferences are untouched: they still have none.
+    assert not NotificationSettings.objects.filter(user=manager_a).exists()
+
+
+def test_turning_alert_emails_off_updates_the_same_row(client, viewer_a):
+    NotificationSettings.objects.create(user=viewer_a, digest="never")
+    client.force_login(viewer_a)
+    client.post("/notifications/settings/", {"digest": "weekly"})  # unchecked box: e-mails off
+    prefs = NotificationSettings.objects.get()
+    assert (prefs.email_alerts, prefs.digest) == (False, "weekly")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field", "message"),
+    [
+        ("22:00", "", "quiet_end", "Indiquez les deux bornes des heures calmes, ou aucune."),
+        ("", "07:00", "quiet_start", "Indiquez les deux bornes des heures calmes, ou aucune."),
+        ("08:00", "08:00", "quiet_end", "Les heures calmes doivent se terminer à une autre heure que leur début."),
+        ("25:00", "07:00", "quiet_start", "Saisissez une heure valide."),
+    ],
+)
+def test_bad_quiet_hours_are_refused_with_a_message_and_nothing_saved(client, viewer_a, start, end, field, message):
+    client.force_login(viewer_a)
+    response = client.post("/notifications/settings/", {"quiet_start": start, "quiet_end": end, "digest": "weekly"})
+    assert response.status_code == 400
+    assert response.context["form"].errors[field] == [message]
+    assert not NotificationSettings.objects.exists()
+
+
+def test_the_settings_page_needs_a_login(client):
+    response = client.get("/notifications/settings/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_alert_and_digest_emails_link_to_the_settings_page(settings):
+    # Given the public address of the site, the settings link is absolute (it is read in a mail client).
+    from objectives.emails import settings_url
+
+    settings.SITE_URL = "https://kpi.example.test"
+    assert settings_url() == "https://kpi.example.test/notifications/settings/"
