@@ -71,3 +71,9 @@ def test_alert_and_digest_emails_link_to_the_settings_page(settings):
 
     settings.SITE_URL = "https://kpi.example.test"
     assert settings_url() == "https://kpi.example.test/notifications/settings/"
+
+
+def test_the_notification_centre_links_to_the_settings(client, viewer_a):
+    client.force_login(viewer_a)
+    html = client.get("/notifications/").content.decode()
+    assert 'href="/notifications/settings/"' in html
