@@ -77,3 +77,30 @@ def test_the_notification_centre_links_to_the_settings(client, viewer_a):
     client.force_login(viewer_a)
     html = client.get("/notifications/").content.decode()
     assert 'href="/notifications/settings/"' in html
+
+
+def test_opening_a_notification_marks_it_read_and_follows_its_link(client, viewer_a, manager_b, team_a, team_b):
+    from objectives.models import Notification
+
+    mine = Notification.objects.create(user=viewer_a, team=team_a, event="alert.firing", title="t", url="/alerts/7/")
+    theirs = Notification.objects.create(user=manager_b, team=team_b, event="alert.firing", title="t", url="/x/")
+    client.force_login(viewer_a)
+    response = client.get(f"/notifications/{mine.pk}/open/")
+    assert (response.status_code, response["Location"]) == (302, "/alerts/7/")
+    mine.refresh_from_db()
+    assert mine.read_at is not None
+    # Another user's notification: 404, and it stays unread.
+    assert client.get(f"/notifications/{theirs.pk}/open/").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.read_at is None
+
+
+def test_a_notification_link_to_another_site_is_not_followed(client, viewer_a, team_a):
+    from objectives.models import Notification
+
+    odd = Notification.objects.create(
+        user=viewer_a, team=team_a, event="alert.firing", title="t", url="https://evil.example/"
+    )
+    client.force_login(viewer_a)
+    response = client.get(f"/notifications/{odd.pk}/open/")
+    assert response["Location"] == "/notifications/"
