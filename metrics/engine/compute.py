@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from metrics.engine.formula import Formula, formula_parse
 from metrics.engine.measures import MeasureSpec
 from metrics.engine.periods import period_shift, period_starts
-from metrics.engine.queries import Cells, Window, measures_compute
+from metrics.engine.queries import Cells, Window, measures_compute_dimensions
 from metrics.engine.rollup import cells_from_finer
 
 VALUE_QUANTUM = Decimal("1e-10")
@@ -120,19 +120,15 @@ def kpis_compute(
                 plans=plans, wanted=wanted, window=window, target_ids=teams, member_ids=member_ids, finer=finer
             )
         )
-    for dimension in dict.fromkeys(dimension for _, dimension in wanted):
-        specs = [spec for spec, d in wanted if d == dimension and (spec, d) not in results]
-        if not specs:
-            continue
-        computed = measures_compute(
-            specs=specs,
+    results.update(
+        measures_compute_dimensions(
+            wanted=[pair for pair in wanted if pair not in results],
             window=window,
             target_ids=teams,
             member_ids=member_ids,
-            dimension=dimension,
             cache=cache,
         )
-        results.update({(spec, dimension): cells for spec, cells in computed.items()})
+    )
 
     rows: list[ValueRow] = []
     for plan in plans:

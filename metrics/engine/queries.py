@@ -24,6 +24,11 @@ Query shapes, chosen from registries by binding and aggregate — one query each
   FILTER (WHERE …) column per period (in chunks of STATE_COLUMNS_PER_QUERY periods);
 * state, median on SQLite: one query streams (team, period of from, period of to,
   value) ordered by value, and the medians are taken in Python.
+
+On PostgreSQL, `measures_compute_dimensions` reads the records of event measures wanted for
+several segment dimensions once: GROUP BY GROUPING SETS ((team, period), (team, dᵢ, period)…);
+and distinct counts of the same value over the same records (buyers, repeat buyers) share one
+query counting each value's records, whatever their min_count.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import dataclasses
 import datetime as dt
 import functools
 import operator
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -40,7 +46,7 @@ from decimal import Decimal
 from django.db import connections, models
 from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models import Window as Over
-from django.db.models.functions import RowNumber, Trunc
+from django.db.models.functions import Cast, Coalesce, RowNumber, Trunc
 
 from metrics.engine import sources as src
 from metrics.engine.aggregates import combine_sum
@@ -266,6 +272,151 @@ def _event_median(spec: MeasureSpec, window: Window, teams: TeamScope, dimension
         values = [value for _, value in sorted(ranked)]
         cells[(team, period)][segment] = spec.finish(sum(values) / len(values))
     return cells
+
+
+# --------------------------------------------------------------------------- several dimensions in one scan
+
+
+def _dimension_column(spec: MeasureSpec, dimension: str):
+    """A segment dimension as text, '' when empty: NULL then only marks a grouping set without it."""
+    path = spec.record_source.dimensions[dimension]
+    return Coalesce(Cast(F(path), models.TextField()), Value(""), output_field=models.TextField())
+
+
+def _grouping_sets(sql: str, sets: list[list[int]]) -> str:
+    """Turn the compiled `GROUP BY 1, 2, …` of a query into GROUP BY GROUPING SETS of these column positions."""
+    match = _GROUP_BY.search(sql)
+    if match is None:
+        raise ValueError("Expected a query ending with GROUP BY of column positions.")
+    listed = ", ".join("(" + ", ".join(map(str, positions)) + ")" for positions in sets)
+    return f"{sql[: match.start()]} GROUP BY GROUPING SETS ({listed}){match.group(2) or ''}"
+
+
+_GROUP_BY = re.compile(r" GROUP BY ([\d, ]+)( HAVING .*)?$", re.DOTALL)
+
+
+def _set_rows(cursor, dimensions: list[str | None]):
+    """Rows of a grouping-sets query as (dimension, segment, row dict); groups of an empty segment are left out."""
+    names = [column.name for column in cursor.description]
+    for values in cursor.fetchall():
+        row = dict(zip(names, values, strict=True))
+        given = [(d, row[f"_d{i}"]) for i, d in enumerate(dimensions) if d is not None and row[f"_d{i}"] is not None]
+        if not given:
+            if None in dimensions:
+                yield None, "", row
+        elif given[0][1] != "":
+            yield given[0][0], given[0][1], row
+
+
+def _dimension_sets(dimensions: list[str | None], last: int) -> tuple[list[str], list[list[int]]]:
+    """Column names of the dimensions and the grouping sets: (target, period[, …]) and (target, dᵢ, period[, …])."""
+    named = [f"_d{i}" for i in range(len(dimensions))]
+    tail = list(range(len(dimensions) + 2, last + 1))
+    sets = [[1, 2 + i, *tail] if d is not None else [1, *tail] for i, d in enumerate(dimensions)]
+    return named, sets
+
+
+def _event_combined_sets(
+    specs: list[MeasureSpec], window: Window, teams: TeamScope, dimensions: list[str | None]
+) -> dict[tuple[MeasureSpec, str | None], Cells]:
+    """_event_combined for several segment dimensions at once: one scan, GROUP BY GROUPING SETS (PostgreSQL)."""
+    qs = _event_queryset(specs[0], window, teams, None, filtered=False)
+    qs = qs.annotate(**{f"_d{i}": _dimension_column(specs[0], d) for i, d in enumerate(dimensions) if d})
+    qs = qs.annotate(**{f"_d{i}": Value(None, output_field=models.TextField()) for i, d in enumerate(dimensions)
+                        if d is None})  # fmt: skip
+    columns: dict[str, models.Aggregate] = {}
+    partial_names: list[list[str]] = []
+    conditions: list[Q | None] = []
+    for index, spec in enumerate(specs):
+        when = filters_build(spec.model, spec.filters)[0] or None
+        conditions.append(when)
+        partials = spec.agg.partials(spec.value_expression(), when)
+        partial_names.append(list(partials))
+        columns.update({f"m{index}_{name}": aggregate for name, aggregate in partials.items()})
+        columns[f"m{index}_rows"] = Count("pk", filter=when)
+    if all(when is not None for when in conditions):
+        qs = qs.filter(functools.reduce(operator.or_, conditions))
+    named, sets = _dimension_sets(dimensions, len(dimensions) + 2)
+    grouped = qs.values("_target", *named, "_period").annotate(**columns).order_by()
+    sql, params = grouped.query.get_compiler(using=qs.db).as_sql()
+    results: dict[tuple[MeasureSpec, str | None], Cells] = {
+        (spec, d): defaultdict(dict) for spec in specs for d in dimensions
+    }
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(_grouping_sets(sql, sets), params)
+        for dimension, segment, row in _set_rows(cursor, dimensions):
+            key = (row["_target"], as_date(row["_period"]))
+            for index, spec in enumerate(specs):
+                if not row[f"m{index}_rows"]:
+                    continue
+                values = {name: row[f"m{index}_{name}"] for name in partial_names[index]}
+                results[(spec, dimension)][key][segment] = _finish(spec, values)
+    return results
+
+
+def _event_repeat_sets(
+    spec: MeasureSpec, window: Window, teams: TeamScope, dimensions: list[str | None]
+) -> dict[tuple[MeasureSpec, str | None], Cells]:
+    """_event_repeat for several segment dimensions at once: the inner GROUP BY has one grouping set each."""
+    qs = _event_queryset(spec, window, teams, None).annotate(_value=spec.value_expression())
+    qs = qs.annotate(**{f"_d{i}": _dimension_column(spec, d) for i, d in enumerate(dimensions) if d})
+    qs = qs.annotate(**{f"_d{i}": Value(None, output_field=models.TextField()) for i, d in enumerate(dimensions)
+                        if d is None})  # fmt: skip
+    named, sets = _dimension_sets(dimensions, len(dimensions) + 3)
+    inner = qs.values("_target", *named, "_period", "_value").annotate(_occurrences=Count("pk"))
+    inner = inner.filter(_occurrences__gte=spec.min_count).order_by()
+    sql, params = inner.query.get_compiler(using=qs.db).as_sql()
+    connection = connections[qs.db]
+    columns = ", ".join(connection.ops.quote_name(name) for name in ["_target", *named, "_period"])
+    outer = f"SELECT {columns}, COUNT(*) AS n FROM ({_grouping_sets(sql, sets)}) AS repeated GROUP BY {columns}"
+    results: dict[tuple[MeasureSpec, str | None], Cells] = {(spec, d): defaultdict(dict) for d in dimensions}
+    with connection.cursor() as cursor:
+        cursor.execute(outer, params)
+        for dimension, segment, row in _set_rows(cursor, dimensions):
+            results[(spec, dimension)][(row["_target"], as_date(row["_period"]))][segment] = Decimal(row["n"])
+    return results
+
+
+def _event_distinct_sets(
+    specs: list[MeasureSpec], window: Window, teams: TeamScope, dimensions: list[str | None]
+) -> dict[tuple[MeasureSpec, str | None], Cells]:
+    """Distinct counts of the same value over the same records, whatever their `min_count`, for several
+    dimensions: one inner GROUP BY (target, dimension, period, value) by GROUPING SETS counting each value's
+    records, and one outer count per measure of the values occurring at least `min_count` times (PostgreSQL).
+
+    As with their own queries: a plain distinct count ignores records without a value and has a cell
+    wherever records match; a count of values occurring at least n times (n > 1) has one only when some do.
+    """
+    spec = specs[0]
+    qs = _event_queryset(spec, window, teams, None).annotate(_value=spec.value_expression())
+    qs = qs.annotate(**{f"_d{i}": _dimension_column(spec, d) for i, d in enumerate(dimensions) if d})
+    qs = qs.annotate(**{f"_d{i}": Value(None, output_field=models.TextField()) for i, d in enumerate(dimensions)
+                        if d is None})  # fmt: skip
+    named, sets = _dimension_sets(dimensions, len(dimensions) + 3)
+    inner = qs.values("_target", *named, "_period", "_value").annotate(_occurrences=Count("pk")).order_by()
+    sql, params = inner.query.get_compiler(using=qs.db).as_sql()
+    connection = connections[qs.db]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in ["_target", *named, "_period"])
+    counts = ", ".join(
+        f"COUNT(*) FILTER (WHERE {quote('_value')} IS NOT NULL) AS c{index}"
+        if measure.min_count == 1
+        else f"COUNT(*) FILTER (WHERE {quote('_occurrences')} >= {int(measure.min_count)}) AS c{index}"
+        for index, measure in enumerate(specs)
+    )
+    outer = f"SELECT {columns}, {counts} FROM ({_grouping_sets(sql, sets)}) AS counted GROUP BY {columns}"
+    results: dict[tuple[MeasureSpec, str | None], Cells] = {
+        (measure, d): defaultdict(dict) for measure in specs for d in dimensions
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(outer, params)
+        for dimension, segment, row in _set_rows(cursor, dimensions):
+            key = (row["_target"], as_date(row["_period"]))
+            for index, measure in enumerate(specs):
+                if measure.min_count > 1 and not row[f"c{index}"]:
+                    continue
+                results[(measure, dimension)][key][segment] = Decimal(row[f"c{index}"])
+    return results
 
 
 # --------------------------------------------------------------------------- state measures
@@ -516,3 +667,62 @@ def measure_compute(
     if not teams.targets or not window.periods:
         return {}
     return _query_shape(spec, _vendor(spec))(spec, window, teams, dimension, {} if cache is None else cache)
+
+
+def measures_compute_dimensions(
+    *,
+    wanted: Iterable[tuple[MeasureSpec, str | None]],
+    window: Window,
+    target_ids: Iterable[int],
+    member_ids: Iterable[int] | None = None,
+    cache: dict | None = None,
+) -> dict[tuple[MeasureSpec, str | None], Cells]:
+    """Values of (measure, segment dimension) pairs: as measures_compute per dimension, except that on
+    PostgreSQL event measures wanted for several dimensions read their records once, grouped by
+    GROUPING SETS — one scan instead of one per dimension."""
+    cache = {} if cache is None else cache
+    pairs = list(dict.fromkeys(wanted))
+    teams = TeamScope(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+    results: dict[tuple[MeasureSpec, str | None], Cells] = {}
+    if pairs and teams.targets and window.periods and _vendor(pairs[0][0]) == "postgresql":
+        # Distinct counts of the same value and records (buyers, repeat buyers): one query for all.
+        distinct: dict[MeasureSpec, tuple[dict, dict]] = defaultdict(lambda: ({}, {}))
+        for spec, dimension in pairs:
+            if spec.binding == "event" and spec.aggregate == "count_distinct":
+                specs, dimensions = distinct[dataclasses.replace(spec, min_count=1)]
+                specs[spec] = None
+                dimensions[dimension] = None
+        for specs, dimensions in distinct.values():
+            if len(specs) > 1 or len(dimensions) > 1:
+                computed = _event_distinct_sets(list(specs), window, teams, list(dimensions))
+                results.update({pair: cells for pair, cells in computed.items() if pair in set(pairs)})
+        groups: dict[tuple, tuple[dict, dict]] = defaultdict(lambda: ({}, {}))
+        for spec, dimension in pairs:
+            if (spec, dimension) in results:
+                continue
+            key = _combination_key(spec)
+            if key is None and spec.binding == "event" and spec.aggregate == "count_distinct":
+                key = ("repeat", spec)
+            if key is not None:
+                groups[key][0][spec] = None
+                groups[key][1][dimension] = None
+        for key, (specs, dimensions) in groups.items():
+            if len(dimensions) < 2:
+                continue
+            if key[0] == "repeat":
+                computed = _event_repeat_sets(key[1], window, teams, list(dimensions))
+            else:
+                computed = _event_combined_sets(list(specs), window, teams, list(dimensions))
+            results.update({pair: cells for pair, cells in computed.items() if pair in set(pairs)})
+    rest = [pair for pair in pairs if pair not in results]
+    for dimension in dict.fromkeys(d for _, d in rest):
+        computed = measures_compute(
+            specs=[spec for spec, d in rest if d == dimension],
+            window=window,
+            target_ids=teams.targets,
+            member_ids=teams.members,
+            dimension=dimension,
+            cache=cache,
+        )
+        results.update({(spec, dimension): cells for spec, cells in computed.items()})
+    return results

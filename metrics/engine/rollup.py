@@ -34,7 +34,7 @@ from decimal import Decimal
 from metrics.engine.aggregates import combine_sum
 from metrics.engine.measures import MeasureSpec, filters_build, to_decimal
 from metrics.engine.periods import Granularity, period_floor, period_starts
-from metrics.engine.queries import Cells, Window, measures_compute
+from metrics.engine.queries import Cells, Window, measures_compute_dimensions
 
 # The shorter granularity each one is built from in an incremental recompute.
 FINER: dict[str, str] = {
@@ -179,20 +179,14 @@ def cells_from_finer(
     runs = _runs(sorted(missing), finer)
     if len(runs) > MAX_MISSING_RUNS:
         return {}
-    dimensions = dict.fromkeys(dimension for _, dimension in sources)
     for run in runs:
-        for dimension in dimensions:
-            computed = measures_compute(
-                specs=[spec for spec, d in sources if d == dimension],
-                window=Window(finer, run),
-                target_ids=target_ids,
-                member_ids=member_ids,
-                dimension=dimension,
-            )
-            for spec, cells in computed.items():
-                for (team, fine), by_segment in cells.items():
-                    for segment, value in by_segment.items():
-                        add((spec, dimension), team, fine, segment, value, True)
+        computed = measures_compute_dimensions(
+            wanted=list(sources), window=Window(finer, run), target_ids=target_ids, member_ids=member_ids
+        )
+        for key, cells in computed.items():
+            for (team, fine), by_segment in cells.items():
+                for segment, value in by_segment.items():
+                    add(key, team, fine, segment, value, True)
 
     # Only segments some record has: a long period's segment without any is absent, as from the records.
     result: dict[Key, Cells] = {}
