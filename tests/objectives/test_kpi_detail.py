@@ -360,3 +360,25 @@ def test_dashboard_cards_link_to_their_detail_page(client, team_a, viewer_a, mak
     html = client.get(reverse("dashboard", args=[team_a.slug])).content.decode()
 
     assert f'href="{reverse("kpi-detail", args=[team_a.slug, "revenue"])}"' in html
+
+
+def test_csv_export_headers_in_english_for_english_users(client, team_a, make_user, page_data):
+    client.force_login(make_user("anne", team=team_a, role=Role.VIEWER, language="en"))
+
+    with mock.patch("objectives.kpi_detail.today_local", return_value=TODAY):
+        response = client.get(_url("kpi-detail-csv", team_a, page_data, "?range=3m"), HTTP_ACCEPT_LANGUAGE="en")
+
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == ["Period start", "Period", "Value (%)", "Change", "Change (%)"]
+    assert rows[3][1] == "March 2026"
+
+
+def test_daily_granularity_lists_every_day_of_the_range(team_a, churn_kpi, store):
+    # 3 months back from 15 March 2026: 1 January to 15 March = 31 + 28 + 15 = 74 days
+    store(churn_kpi, team_a, "day", date(2026, 3, 15), 2)
+
+    data = kpi_detail(team=team_a, kpi=churn_kpi, granularity="day", range_key="3m", today=TODAY)
+
+    assert len(data["rows"]) == 74
+    assert data["rows"][-1]["value"] == Decimal("2")
+    assert data["granularity"] == "day"
