@@ -348,9 +348,8 @@ def _capitalised(text: str) -> str:
 def _breakdown(stored: dict, starts: list[dt.date], granularity: str, at: str | None, additive: bool) -> dict:
     """Segment values of one period, per dimension, largest first; the period is `at` if it has any, else the
     latest one that has."""
-    with_segments = sorted(
-        {start for segment, cells in stored.items() if segment for start in cells if start in set(starts)}
-    )
+    in_range = set(starts)
+    with_segments = sorted({start for segment, cells in stored.items() if segment for start in cells} & in_range)
     if not with_segments:
         return {"period_start": None, "label": "", "choices": [], "dimensions": []}
     wanted = dt.date.fromisoformat(at) if at and _is_iso_date(at) else None

@@ -46,7 +46,6 @@ def kpi_detail_page(request, slug: str, code: str):
         "current_team": team,
         "data": data,
         "history": json_data["history"],
-        "query": request.GET.urlencode(),
         "can_edit": has_team_role(request.user, team, Role.MANAGER),
     }
     return render(request, "objectives/kpi_detail.html", context)
