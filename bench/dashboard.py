@@ -2,16 +2,16 @@
 "flat from 10k to 1M+ records, close to a trivial view's").
 
 Usage:  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/dashboard.py \
-            [--sizes 10000,1000000] [--clients 4] [--seconds 45] [--workers 2]
+            [--sizes 10000,1000000] [--clients 4] [--seconds 60] [--workers 2]
 
-For each size, on a throwaway database `bench_dashboard_d` on the same server (created,
-migrated and dropped by the script): seed the demo organisation with that many activity
-records, load the KPI catalogue and recompute every KPI; then start gunicorn on 127.0.0.1
-(DEBUG off, static files collected into a temporary directory), log in once as claire.martin
-through the login form to get a session cookie, and load three URLs with `--clients`
-concurrent clients (threads, one HTTP connection per request) for `--seconds`
-seconds after a short warm-up, each client requesting the three URLs in turn (interleaved,
-so the load of the shared machine weighs on all three alike):
+For each size, in its own throwaway database `bench_dashboard_d_<size>` on the same server
+(created, migrated and dropped by the script): seed the demo organisation with that many
+activity records, load the KPI catalogue, recompute every KPI and VACUUM ANALYZE; start a
+gunicorn for it on 127.0.0.1 (DEBUG off, static files collected into a temporary directory)
+and log in once as claire.martin through the login form to get a session cookie. Then one
+load over every size at once: `--clients` concurrent clients (threads, one HTTP connection
+per request) for `--seconds` seconds after a short warm-up, each requesting in turn, for
+every size:
 
 * /dashboard/ventes/            the dashboard page
 * /dashboard/ventes/data.json   its JSON twin
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import re
 import shutil
@@ -42,7 +43,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-BENCH_DB = "bench_dashboard_d"
+BENCH_DB = "bench_dashboard_d"  # one database per size: bench_dashboard_d_<size>
 USERNAME = "claire.martin"
 URLS = {"dashboard": "/dashboard/ventes/", "data.json": "/dashboard/ventes/data.json", "trivial": "/"}
 WARMUP_SECONDS = 2.0
@@ -95,33 +96,34 @@ def login(port: int, password: str) -> dict[str, str]:
     return cookies
 
 
-def load(port: int, paths: list[str], cookies: dict[str, str], clients: int, seconds: float) -> dict[str, list[float]]:
-    """`clients` threads GET the `paths` in turn, back to back, for `seconds` (after a warm-up); latencies in ms
-    per path. The paths are interleaved, so background noise on the shared machine hits them alike."""
-    latencies: dict[str, list[float]] = {path: [] for path in paths}
-    failures: list[tuple[str, int]] = []
+def load(targets: list[tuple], clients: int, seconds: float) -> dict[tuple, list[float]]:
+    """`clients` threads GET the targets — (key, port, path, cookies) — in turn, back to back, for `seconds`
+    (after a warm-up); latencies in ms per key. Interleaved, so background noise on the shared machine
+    weighs on every URL and every size alike."""
+    latencies: dict[tuple, list[float]] = {t[0]: [] for t in targets}
+    failures: list[tuple] = []
     lock = threading.Lock()
     warm_until = time.perf_counter() + WARMUP_SECONDS
     stop_at = warm_until + seconds
 
     def client(offset: int) -> None:
-        mine: dict[str, list[float]] = {path: [] for path in paths}
+        mine: dict[tuple, list[float]] = {t[0]: [] for t in targets}
         turn = offset
         while True:
             started = time.perf_counter()
             if started >= stop_at:
                 break
-            path = paths[turn % len(paths)]
+            key, port, path, cookies = targets[turn % len(targets)]
             turn += 1
             status, _ = _request(port, "GET", path, cookies=dict(cookies))
             if status != 200:
-                failures.append((path, status))
+                failures.append((key, status))
                 continue
             if started >= warm_until:
-                mine[path].append((time.perf_counter() - started) * 1000)
+                mine[key].append((time.perf_counter() - started) * 1000)
         with lock:
-            for path, values in mine.items():
-                latencies[path].extend(values)
+            for key, values in mine.items():
+                latencies[key].extend(values)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
@@ -138,103 +140,86 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def prepare(size: int) -> float:
-    """Seed `size` activity records, load the catalogue and compute every KPI; seconds taken."""
-    from django.core.management import call_command
+def prepare(size: int) -> dict:
+    """In this process's database: migrate, seed `size` activity records, load the catalogue, compute every
+    KPI, VACUUM ANALYZE; the seconds taken and the dashboard's query count."""
+    import django
 
-    call_command("flush", interactive=False, verbosity=0)
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.demo import DEMO_PASSWORD
+    from accounts.models import User
+
+    call_command("migrate", verbosity=0)
     started = time.perf_counter()
     with open(os.devnull, "w") as quiet:
         call_command("seed_demo", "--records", str(size), stdout=quiet, stderr=quiet)
         call_command("load_kpi_catalogue", stdout=quiet)
         call_command("recompute_kpis", "--sync", stdout=quiet, stderr=quiet)
-    call_command("clearsessions")
     prepared = time.perf_counter() - started
     # Fresh statistics and visibility maps now, rather than autovacuum working during the measurement.
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-    return prepared
-
-
-def dashboard_queries() -> int:
-    from django.db import connection
-    from django.test import Client
-    from django.test.utils import CaptureQueriesContext
-
-    from accounts.models import User
-
     client = Client()
     client.force_login(User.objects.get(username=USERNAME))
     with CaptureQueriesContext(connection) as queries:
         assert client.get(URLS["dashboard"]).status_code == 200
-    return len(queries.captured_queries)
+    call_command("clearsessions")
+    return {"prepared_s": prepared, "queries": len(queries.captured_queries), "password": DEMO_PASSWORD}
 
 
-def measure(size: int, args, env: dict[str, str]) -> dict:
-    from accounts.demo import DEMO_PASSWORD
-
-    prepared = prepare(size)
-    queries = dashboard_queries()
+def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
             "kpiplatform.wsgi",
             f"--bind=127.0.0.1:{port}",
-            f"--workers={args.workers}",
+            f"--workers={workers}",
             "--log-level=warning",
         ],
         cwd=ROOT,
         env=env,
     )
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
-        cookies = login(port, DEMO_PASSWORD)
-        latencies = load(port, list(URLS.values()), cookies, args.clients, args.seconds)
-        figures = {
-            name: {
-                "n": len(latencies[path]),
-                "p50": percentile(latencies[path], 0.50),
-                "p95": percentile(latencies[path], 0.95),
-            }
-            for name, path in URLS.items()
-        }
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    return {"size": size, "prepared_s": prepared, "queries": queries, "urls": figures}
+    deadline = time.time() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server, port
+        except OSError:
+            if time.time() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("gunicorn did not start") from None
+            time.sleep(0.2)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,1000000", help="activity record counts, comma-separated")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients")
-    parser.add_argument("--seconds", type=float, default=45.0, help="measured seconds per size (URLs interleaved)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DB} database")
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured seconds (every URL and size interleaved)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes per size")
+    parser.add_argument("--keep", action="store_true", help="keep the bench databases")
+    parser.add_argument("--prepare", type=int, help=argparse.SUPPRESS)  # internal: prepare one size's database
     args = parser.parse_args()
+    if args.prepare:
+        print("PREPARED " + json.dumps(prepare(args.prepare)))
+        return 0
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
     server_url = os.environ.get("DATABASE_URL", "")
     if not server_url.startswith(("postgres://", "postgresql://")):
-        print(f"Set DATABASE_URL to a PostgreSQL server (the bench uses its own database {BENCH_DB}).")
+        print(f"Set DATABASE_URL to a PostgreSQL server (the bench uses its own databases {BENCH_DB}_<size>).")
         return 2
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{BENCH_DB}"))
-    _admin_execute(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)", f"CREATE DATABASE {BENCH_DB}")
+    urls = {size: urlunsplit(urlsplit(server_url)._replace(path=f"/{BENCH_DB}_{size}")) for size in sizes}
     var_dir = tempfile.mkdtemp(prefix="bench-dashboard-")
-    # The same settings for the seeding process and gunicorn: DEBUG off (no query log), real static storage.
-    os.environ.update(
-        DATABASE_URL=url,
+    # The same settings for the seeding processes and gunicorn: DEBUG off (no query log), real static storage.
+    base_env = dict(
+        os.environ,
         DJANGO_SETTINGS_MODULE="kpiplatform.settings",
         KPI_VAR_DIR=var_dir,
         CELERY_BROKER_URL="memory://",
@@ -243,49 +228,71 @@ def main() -> int:
         DJANGO_ALLOWED_HOSTS="127.0.0.1,testserver",
         LOG_LEVEL="WARNING",
     )
-    env = dict(os.environ)
-    results = []
+    servers: list[subprocess.Popen] = []
+    results: dict[int, dict] = {}
     try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        call_command("collectstatic", interactive=False, verbosity=0)
+        subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=dict(base_env, DATABASE_URL=urls[sizes[0]]),
+            check=True,
+        )
+        # Every size in its own database, all served at once: one load over all of them, so the
+        # sizes are compared under the same machine load (other work on a shared machine varies).
+        targets = []
         for size in sizes:
-            results.append(measure(size, args, env))
-            print_result(results[-1])
+            env = dict(base_env, DATABASE_URL=urls[size])
+            _admin_execute(urls[size], f"DROP DATABASE IF EXISTS {BENCH_DB}_{size} WITH (FORCE)")
+            _admin_execute(urls[size], f"CREATE DATABASE {BENCH_DB}_{size}")
+            done = subprocess.run(
+                [sys.executable, __file__, "--prepare", str(size)],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            line = next(x for x in done.stdout.splitlines() if x.startswith("PREPARED "))
+            results[size] = json.loads(line.removeprefix("PREPARED "))
+            print(f"{size} records prepared in {results[size]['prepared_s']:.0f} s", flush=True)
+            server, port = start_server(env, args.workers)
+            servers.append(server)
+            cookies = login(port, results[size]["password"])
+            targets += [((size, name), port, path, cookies) for name, path in URLS.items()]
+        latencies = load(targets, args.clients, args.seconds)
     finally:
-        from django.db import connections
-
-        connections.close_all()
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
         shutil.rmtree(var_dir, ignore_errors=True)
         if not args.keep:
-            _admin_execute(url, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            for size in sizes:
+                _admin_execute(urls[size], f"DROP DATABASE IF EXISTS {BENCH_DB}_{size} WITH (FORCE)")
 
+    figures = {
+        key: {"n": len(v), "p50": percentile(v, 0.50), "p95": percentile(v, 0.95)} for key, v in latencies.items()
+    }
     print()
-    print(f"{args.clients} concurrent clients, {args.seconds:g} s per size, gunicorn with {args.workers} workers")
-    print(f"{'records':>10} {'url':>10} {'requests':>9} {'p50 ms':>8} {'p95 ms':>8}")
-    for r in results:
-        for name, f in r["urls"].items():
-            print(f"{r['size']:>10} {name:>10} {f['n']:>9} {f['p50']:>8.1f} {f['p95']:>8.1f}")
-    for r in results:
-        trivial = r["urls"]["trivial"]["p95"]
+    print(
+        f"{args.clients} concurrent clients for {args.seconds:g} s over every URL and size, "
+        f"gunicorn with {args.workers} workers per size"
+    )
+    print(f"{'records':>10} {'url':>10} {'requests':>9} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}")
+    for (size, name), f in figures.items():
+        queries = results[size]["queries"] if name == "dashboard" else ""
+        print(f"{size:>10} {name:>10} {f['n']:>9} {f['p50']:>8.1f} {f['p95']:>8.1f} {queries:>8}")
+    for size in sizes:
+        trivial = figures[(size, "trivial")]["p95"]
         for name in ("dashboard", "data.json"):
-            ratio = r["urls"][name]["p95"] / trivial
-            print(f"{r['size']} records: {name} p95 / trivial p95 = ×{ratio:.2f} (goal ≤ 3)")
-    first, last = results[0], results[-1]
-    if last is not first:
-        for name in ("dashboard", "data.json"):
-            growth = last["urls"][name]["p50"] / first["urls"][name]["p50"]
-            print(f"{name} p50 at {last['size']} vs {first['size']} records: ×{growth:.2f} (goal ≤ 1.2)")
+            ratio = figures[(size, name)]["p95"] / trivial
+            print(f"{size} records: {name} p95 / trivial p95 = ×{ratio:.2f} (goal ≤ 3)")
+    first, last = sizes[0], sizes[-1]
+    if last != first:
+        for name in ("dashboard", "data.json", "trivial"):
+            growth = figures[(last, name)]["p50"] / figures[(first, name)]["p50"]
+            goal = "(goal ≤ 1.2)" if name != "trivial" else "(reference: no volume dependence)"
+            print(f"{name} p50 at {last} vs {first} records: ×{growth:.2f} {goal}")
     return 0
-
-
-def print_result(r: dict) -> None:
-    figures = ", ".join(f"{name} p50 {f['p50']:.1f} / p95 {f['p95']:.1f} ms" for name, f in r["urls"].items())
-    print(f"{r['size']} records (prepared in {r['prepared_s']:.0f} s, dashboard {r['queries']} queries): {figures}")
 
 
 if __name__ == "__main__":
