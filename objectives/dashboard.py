@@ -133,8 +133,9 @@ def team_dashboard(
     trend_kpi: str | None = None,
     today: dt.date | None = None,
 ) -> dict:
-    """Everything the team dashboard shows, for the selected period; a constant number of queries: 4 with stored
-    pipeline stages and lead channels (KPIs, values, objectives, targets), up to 7 without (team tree, deals, leads).
+    """Everything the team dashboard shows, for the selected period; a constant number of queries: KPIs, values and
+    objectives (+ their targets and the targets' KPIs when there are any), and only without stored pipeline stages or
+    lead channels the team tree and one grouped query on deals or leads.
 
     Keys: team, period, granularity, cards, objectives, charts (trend, revenue, nps, pipeline,
     leads_by_channel), has_data. A card without a stored row for the period is "no data"
