@@ -234,6 +234,8 @@ def _event_repeat(spec: MeasureSpec, window: Window, teams: TeamScope, dimension
     """Distinct values occurring in at least `min_count` records of the period (e.g. repeat customers)."""
     qs = _event_queryset(spec, window, teams, dimension).annotate(_value=spec.value_expression())
     group = _group(dimension, "_period")
+    # Records without a value (an order with no customer) are nobody's repeat purchases.
+    qs = qs.filter(_value__isnull=False)
     inner = qs.values(*group, "_value").annotate(_occurrences=Count("pk")).filter(_occurrences__gte=spec.min_count)
     inner = inner.order_by()
     connection = connections[qs.db]
@@ -363,6 +365,7 @@ def _event_repeat_sets(
     qs = qs.annotate(**{f"_d{i}": Value(None, output_field=models.TextField()) for i, d in enumerate(dimensions)
                         if d is None})  # fmt: skip
     named, sets = _dimension_sets(dimensions, len(dimensions) + 3)
+    qs = qs.filter(_value__isnull=False)  # as in _event_repeat
     inner = qs.values("_target", *named, "_period", "_value").annotate(_occurrences=Count("pk"))
     inner = inner.filter(_occurrences__gte=spec.min_count).order_by()
     sql, params = inner.query.get_compiler(using=qs.db).as_sql()
@@ -401,7 +404,8 @@ def _event_distinct_sets(
     counts = ", ".join(
         f"COUNT(*) FILTER (WHERE {quote('_value')} IS NOT NULL) AS c{index}"
         if measure.min_count == 1
-        else f"COUNT(*) FILTER (WHERE {quote('_occurrences')} >= {int(measure.min_count)}) AS c{index}"
+        else f"COUNT(*) FILTER (WHERE {quote('_value')} IS NOT NULL "
+        f"AND {quote('_occurrences')} >= {int(measure.min_count)}) AS c{index}"
         for index, measure in enumerate(specs)
     )
     outer = f"SELECT {columns}, {counts} FROM ({_grouping_sets(sql, sets)}) AS counted GROUP BY {columns}"

@@ -146,6 +146,9 @@ def test_repeat_purchase_rate(team_a):
         for day in range(count):
             order(team_a, at(2026, 1, 1 + day), 10, customer=c)
     order(team_a, at(2026, 1, 9), 10, customer=c4, status="abandoned")
+    # and two completed orders with no customer: nobody's repeat purchase, and no buyer either
+    order(team_a, at(2026, 1, 10), 10)
+    order(team_a, at(2026, 1, 11), 10)
     # then 2 repeat customers (1 and 3) of 4 buyers: 50 %
     assert values("repeat_purchase_rate", team_a, start=JAN, end=FEB) == {JAN: q(50)}
     assert cell("repeat_purchase_rate", team_a, JAN).components == {"repeat_customers": 2, "buying_customers": 4}
