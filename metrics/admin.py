@@ -7,6 +7,7 @@ the measures being saved, with a message saying what is wrong.
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -71,22 +72,37 @@ class KpiDefinitionAdmin(admin.ModelAdmin):
     inlines = [KpiMeasureInline]
     actions = ["recompute"]
 
+    def save_related(self, request, form, formsets, change) -> None:
+        """A saved definition or measure changes how the KPI is computed: recompute its stored values from the
+        records after commit, as incremental recomputes build long periods from the stored short ones
+        (the nightly full recompute catches up if the broker is down)."""
+        super().save_related(request, form, formsets, change)
+        codes = [form.instance.code]
+        transaction.on_commit(lambda: self._enqueue_recompute(request, codes))
+
     @admin.action(description=_("Recompute the selected KPIs (in the background)"))
     def recompute(self, request, queryset) -> None:
+        self._enqueue_recompute(request, list(queryset.values_list("code", flat=True)))
+
+    def _enqueue_recompute(self, request, codes: list[str]) -> bool:
         from metrics.tasks import recompute_kpis_task
 
-        codes = list(queryset.values_list("code", flat=True))
         try:
             recompute_kpis_task.delay(kpi_codes=codes)
         except Exception:  # the broker is down: say so rather than fail the page
-            self.message_user(request, _("The task queue is unavailable; try again later."), messages.ERROR)
-            return
+            self.message_user(
+                request,
+                _("The task queue is unavailable: recompute later (action or manage.py recompute_kpis)."),
+                messages.ERROR,
+            )
+            return False
         self.message_user(
             request,
             ngettext("Recompute of %(n)d KPI queued.", "Recompute of %(n)d KPIs queued.", len(codes))
             % {"n": len(codes)},
             messages.SUCCESS,
         )
+        return True
 
 
 @admin.register(KpiValue)

@@ -93,3 +93,29 @@ def test_admin_lists_and_opens_the_catalogue(admin_client_):
     page = admin_client_.get(f"/admin/metrics/kpidefinition/{nps.pk}/change/")
     assert page.status_code == 200 and "promoters" in page.content.decode()
     assert admin_client_.get("/admin/metrics/kpivalue/").status_code == 200
+
+
+def test_saving_a_kpi_in_the_admin_queues_a_recompute_of_its_values(
+    admin_client_, monkeypatch, django_capture_on_commit_callbacks
+):
+    # Given the task queue, when a KPI is saved, a recompute of that KPI alone is queued after commit
+    # (stored short periods are what incremental recomputes build long ones from).
+    from metrics import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.recompute_kpis_task, "delay", lambda **kwargs: queued.append(kwargs))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_.post(ADD_URL, kpi_form("100 * large / all_orders", LARGE, ALL))
+    assert response.status_code == 302
+    assert queued == [{"kpi_codes": ["orders_over_100"]}]
+
+
+def test_a_refused_kpi_queues_nothing(admin_client_, monkeypatch, django_capture_on_commit_callbacks):
+    from metrics import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.recompute_kpis_task, "delay", lambda **kwargs: queued.append(kwargs))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_.post(ADD_URL, kpi_form("100 * large / nope", LARGE, ALL))
+    assert response.status_code == 200
+    assert queued == []
