@@ -516,6 +516,11 @@ def _apply_all(*, observations: dict[int, list[Observation]], now: dt.datetime) 
 # --------------------------------------------------------------------------- entry points
 
 
+# After a recompute, KPI rules judge the current period and this many before it (a late import for last
+# quarter's months still alerts; a nightly rebuild of two years of history does not).
+LOOKBACK_PERIODS = 2
+
+
 def alerts_evaluate_cells(
     *,
     kpi_ids: Iterable[int] | None,
@@ -538,9 +543,13 @@ def alerts_evaluate_cells(
     granularities = set(granularities)
     kpi_rules = [r for r in rules if r.condition in KPI_CONDITIONS and r.granularity in granularities]
 
+    today = local_date(now)
+
     def periods(rule: AlertRule) -> list[dt.date]:
         # The engine recomputed every period meeting [start, end); `start` is already the earliest one's start.
-        return period_starts(start=start, end=end, granularity=rule.granularity)
+        # Only recent periods are judged: a rebuilt history must not flood people with alerts on closed periods.
+        first = period_shift(period_floor(today, rule.granularity), rule.granularity, -LOOKBACK_PERIODS)
+        return [p for p in period_starts(start=start, end=end, granularity=rule.granularity) if p >= first]
 
     observations = kpi_observations(rules=kpi_rules, periods=periods)
     freshness = [r for r in rules if r.condition in FRESHNESS_CONDITIONS]

@@ -199,7 +199,14 @@ def test_fire_and_acknowledge_with_the_real_notification_module(churn_rule, chur
     WebhookEndpoint.objects.create(team=team_a, name="CRM", url="https://hooks.example.test/kpi")
     store(churn, team_a, "month", MAR, 25)
     # when the evaluation fires it and a manager acknowledges it
-    alerts_evaluate_cells(kpi_ids=None, team_ids=None, granularities=["month"], start=MAR, end=dt.date(2026, 4, 1))
+    alerts_evaluate_cells(
+        kpi_ids=None,
+        team_ids=None,
+        granularities=["month"],
+        start=MAR,
+        end=dt.date(2026, 4, 1),
+        now=dt.datetime(2026, 3, 20, 12, tzinfo=dt.UTC),
+    )
     alert = Alert.objects.get()
     alert_acknowledge(alert=alert, user=manager_a, comment="vu")
     # then the firing reached the team's manager (in-app and e-mail) and the webhook; the acknowledgement

@@ -659,7 +659,8 @@ def test_a_sub_team_recompute_has_the_parent_team_rule_judged(
         kpi_values_recompute(start=MAR, end=APR, kpi_ids=[churn.pk], team_ids=[child.pk], granularities=["month"])
     (payload,) = queued
     assert parent.pk in payload["team_ids"]  # the parent's values include the sub-team's facts
-    alert_tasks.alerts_evaluate_task(**payload)
+    with time_machine.travel(dt.datetime(2026, 4, 10, 9, tzinfo=dt.UTC), tick=False):
+        alert_tasks.alerts_evaluate_task(**payload)
     # then the parent's rule fires for March at 30 %
     assert list(Alert.objects.values_list("team", "period_start", "value")) == [(parent.pk, MAR, Decimal(30))]
 
@@ -731,3 +732,17 @@ def test_two_workers_evaluating_the_same_rule_at_once_open_one_alert(rule, churn
     alert = Alert.objects.get()
     assert [kind for kind, _v in events(alert)] == ["fired"]
     assert notified == [(alert.pk, "fired")]
+
+
+def test_a_rebuilt_history_alerts_only_on_the_current_period_and_the_two_before(rule, cell, churn, team_a, notified):
+    # given churn at 30 % (> 20 %) in every month from November 2025 to April 2026, all just recomputed,
+    # evaluated on 10 April 2026 (NOW)
+    rule()
+    months = [D(2025, 11, 1), D(2025, 12, 1), JAN, FEB, MAR, APR]
+    for month in months:
+        cell(churn, team_a, month, 30, at=t(1))
+    # when the recompute of the whole range is judged
+    evaluate(start=months[0], end=D(2026, 5, 1))
+    # then only April (current), March and February alert: the older months are history, not news
+    assert sorted(Alert.objects.values_list("period_start", flat=True)) == [FEB, MAR, APR]
+    assert len(notified) == 3

@@ -4,10 +4,14 @@ from django.core.management.base import BaseCommand
 
 from accounts.demo import demo_organisation_create
 from metrics.demo import demo_activity_create
+from objectives.demo import demo_alert_rules_create, demo_objectives_create
 
 
 class Command(BaseCommand):
-    help = "Create the demo organisation: teams, users of each role (printed with passwords) and activity."
+    help = (
+        "Create the demo organisation: teams, users of each role (printed with passwords), activity, "
+        "objectives of the current quarter and alert rules (run load_kpi_catalogue first)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--records", type=int, default=20_000, help="number of activity records")
@@ -25,6 +29,9 @@ class Command(BaseCommand):
         )
         for kind, count in sorted(counts.items()):
             self.stdout.write(f"  {kind:<18} {count:>9}")
+        objectives = demo_objectives_create(teams=teams)
+        rules = demo_alert_rules_create(teams=teams)
+        self.stdout.write(f"Demo objectives: {len(objectives)} new; alert rules: {len(rules)} new")
         self.stdout.write("")
         self.stdout.write("Demo users (username / password, team, role):")
         for login in logins:
