@@ -111,10 +111,14 @@ def demo_objectives_create(*, teams: dict[str, Team], today: dt.date | None = No
 def demo_alert_rules_create(*, teams: dict[str, Team]) -> list[AlertRule]:
     """Create the demo alert rules (monthly, notifying the team's managers)."""
     existing = set(AlertRule.objects.filter(team__in=teams.values()).values_list("team__slug", "name"))
+    # Without the catalogue (load_kpi_catalogue not run yet) there is nothing to watch.
+    loaded = set(
+        KpiDefinition.objects.filter(code__in=[f["kpi"] for *_, f in DEMO_RULES]).values_list("code", flat=True)
+    )
     return [
         alert_rule_create(user=None, team=teams[slug], data={"name": name, "granularity": "month", **fields})
         for slug, name, fields in DEMO_RULES
-        if (slug, name) not in existing
+        if (slug, name) not in existing and fields["kpi"] in loaded
     ]
 
 

@@ -49,3 +49,9 @@ def test_demo_manager_sees_the_demo_rules_page(client):
     html = client.get("/teams/service-client/alert-rules/").content.decode()
     assert "Résolution au premier contact sous 72 %" in html
     assert "Taux de gain sous 35 %" not in html  # a rule of Ventes
+
+
+def test_without_the_catalogue_the_demo_has_no_objectives_or_rules():
+    teams, _logins = demo_organisation_create()
+    assert demo_objectives_create(teams=teams) == []
+    assert demo_alert_rules_create(teams=teams) == []
