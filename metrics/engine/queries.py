@@ -199,12 +199,12 @@ def _combination_key(spec: MeasureSpec) -> tuple | None:
     return (spec.source, spec.date_field, tuple(in_period))
 
 
-def _event_combined(
-    specs: list[MeasureSpec], window: Window, teams: TeamScope, dimension: str | None
-) -> dict[MeasureSpec, Cells]:
-    """Event measures over the same records and date in one grouped query: each measure's filters become
-    FILTER (WHERE …) clauses of its aggregates, so the records are read once for all of them."""
-    qs = _event_queryset(specs[0], window, teams, dimension, filtered=False)
+def _combined_columns(
+    specs: list[MeasureSpec],
+) -> tuple[dict[str, models.Aggregate], list[list[str]], Q | None]:
+    """The aggregates of several event measures over the same records, each filtered by its own conditions
+    (FILTER (WHERE …)), their partial names per measure, and the condition of the records any of them reads
+    (None: some measure reads them all)."""
     columns: dict[str, models.Aggregate] = {}
     partial_names: list[list[str]] = []
     conditions: list[Q | None] = []
@@ -216,8 +216,19 @@ def _event_combined(
         columns.update({f"m{index}_{name}": aggregate for name, aggregate in partials.items()})
         # Records matching the measure: a cell without any is absent, as with a query of its own.
         columns[f"m{index}_rows"] = Count("pk", filter=when)
-    if all(when is not None for when in conditions):
-        qs = qs.filter(functools.reduce(operator.or_, conditions))  # only records some measure reads
+    reads = None if any(when is None for when in conditions) else functools.reduce(operator.or_, conditions)
+    return columns, partial_names, reads
+
+
+def _event_combined(
+    specs: list[MeasureSpec], window: Window, teams: TeamScope, dimension: str | None
+) -> dict[MeasureSpec, Cells]:
+    """Event measures over the same records and date in one grouped query: each measure's filters become
+    FILTER (WHERE …) clauses of its aggregates, so the records are read once for all of them."""
+    qs = _event_queryset(specs[0], window, teams, dimension, filtered=False)
+    columns, partial_names, reads = _combined_columns(specs)
+    if reads is not None:
+        qs = qs.filter(reads)
     results: dict[MeasureSpec, Cells] = {spec: defaultdict(dict) for spec in specs}
     for row in qs.values(*_group(dimension, "_period")).annotate(**columns).order_by():
         key = (row["_target"], as_date(row["_period"]))
@@ -326,18 +337,9 @@ def _event_combined_sets(
     qs = qs.annotate(**{f"_d{i}": _dimension_column(specs[0], d) for i, d in enumerate(dimensions) if d})
     qs = qs.annotate(**{f"_d{i}": Value(None, output_field=models.TextField()) for i, d in enumerate(dimensions)
                         if d is None})  # fmt: skip
-    columns: dict[str, models.Aggregate] = {}
-    partial_names: list[list[str]] = []
-    conditions: list[Q | None] = []
-    for index, spec in enumerate(specs):
-        when = filters_build(spec.model, spec.filters)[0] or None
-        conditions.append(when)
-        partials = spec.agg.partials(spec.value_expression(), when)
-        partial_names.append(list(partials))
-        columns.update({f"m{index}_{name}": aggregate for name, aggregate in partials.items()})
-        columns[f"m{index}_rows"] = Count("pk", filter=when)
-    if all(when is not None for when in conditions):
-        qs = qs.filter(functools.reduce(operator.or_, conditions))
+    columns, partial_names, reads = _combined_columns(specs)
+    if reads is not None:
+        qs = qs.filter(reads)
     named, sets = _dimension_sets(dimensions, len(dimensions) + 2)
     grouped = qs.values("_target", *named, "_period").annotate(**columns).order_by()
     sql, params = grouped.query.get_compiler(using=qs.db).as_sql()
