@@ -387,6 +387,8 @@ def _segment_chart(kpi, cells, granularity, start, dimension) -> list[tuple[str,
 
 def _pipeline_from_kpi(segments) -> dict:
     # Deals open at the end of the period (the pipeline_value KPI by stage); the counts are not stored there.
+    # Stages with no open amount (the closed ones, mostly) are left out of an open-pipeline chart.
+    segments = [(name, value) for name, value in segments if value]
     return {
         "source": "kpi",
         "labels": [name or str(_("(no stage)")) for name, _v in segments],

@@ -335,6 +335,7 @@ def test_pipeline_and_leads_from_stored_segments_read_no_activity(team_a, make_k
     store(pipeline, team_a, "month", date(2026, 3, 1), 150, segment="stage=proposal")
     store(pipeline, team_a, "month", date(2026, 3, 1), 700, segment="stage=negotiation")
     store(pipeline, team_a, "month", date(2026, 2, 1), 999, segment="stage=proposal")  # another period
+    store(pipeline, team_a, "month", date(2026, 3, 1), 0, segment="stage=closed_won")  # nothing open there
     store(leads, team_a, "month", date(2026, 3, 1), 7, segment="channel=web")
     store(leads, team_a, "month", date(2026, 3, 1), 3, segment="channel=email")
     Deal.objects.create(team=team_a, external_id="D1", stage="ignored", amount=Decimal(5), created_at=timezone.now())
