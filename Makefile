@@ -35,7 +35,8 @@ run: setup
 	$(MANAGE) load_kpi_catalogue
 	$(MANAGE) seed_demo
 	$(MANAGE) recompute_kpis --sync
-	scripts/run-all.sh
+	@echo "E-mails (alerts, digests) are written to var/mail/ unless EMAIL_BACKEND is set."
+	EMAIL_BACKEND=$${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend} scripts/run-all.sh
 
 services:
 	scripts/ensure-services.sh
