@@ -1,10 +1,12 @@
-"""The team dashboard: /dashboard/<slug>/, its JSON data, its cards, and the KPI detail pages with exports."""
+"""The organisation overview /dashboard/, the team dashboard /dashboard/<slug>/ with its JSON data and cards,
+and the KPI detail pages with exports."""
 
 from django.urls import path
 
 from objectives import views_dashboard, views_kpi_detail
 
 urlpatterns = [
+    path("", views_dashboard.overview, name="organisation-overview"),
     path("<slug:slug>/", views_dashboard.dashboard, name="dashboard"),
     path("<slug:slug>/data.json", views_dashboard.dashboard_data, name="dashboard-data"),
     path("<slug:slug>/cards/", views_dashboard.dashboard_cards_edit, name="dashboard-cards"),

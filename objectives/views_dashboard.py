@@ -27,6 +27,7 @@ from objectives.dashboard import (
     dashboard_cards_set,
     team_dashboard,
 )
+from objectives.overview import organisation_overview
 
 
 def _dashboard(request, slug: str):
@@ -103,3 +104,9 @@ def dashboard_cards_edit(request, slug: str):
         "errors": errors,
     }
     return render(request, "objectives/dashboard_cards.html", context, status=400 if errors else 200)
+
+
+@login_required
+def overview(request):
+    """Every team the user sees on one page: key figures of the month, objectives by status, open alerts."""
+    return render(request, "objectives/overview.html", {"overview": organisation_overview(user=request.user)})
