@@ -61,3 +61,11 @@ def test_overview_page_in_french_and_linked_from_home(client, org):
     assert "Vue d’ensemble de l’organisation" in html
     assert 'data-team="ventes"' in html and 'data-team="sav"' in html
     assert 'data-team="autre"' not in html and "999" not in html
+
+
+def test_overview_status_chips_follow_each_language_typography(client, org):
+    user, _sales, _support = org
+    client.force_login(user)
+    assert "À risque : 2" in client.get("/dashboard/").content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "At risk: 2" in client.get("/dashboard/").content.decode()
