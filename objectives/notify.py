@@ -258,6 +258,11 @@ def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
     return unread.update(read_at=timezone.now())
 
 
+def notifications_read_for_alert(*, user: User, alert: Alert) -> int:
+    """Mark the user's unread notifications about this alert read (they opened it); return how many changed."""
+    return Notification.objects.filter(user=user, alert=alert, read_at__isnull=True).update(read_at=timezone.now())
+
+
 def notifications_unread_count(*, user: User) -> int:
     """How many of the user's notifications are unread; one query."""
     return Notification.objects.filter(user=user, read_at__isnull=True).count()

@@ -69,7 +69,10 @@ def alert_list(request):
 @login_required
 def alert_detail(request, pk: int):
     """One alert: its figures, a chart of the KPI with the threshold, its history, and the actions."""
+    from objectives.notify import notifications_read_for_alert
+
     alert = _alert_or_404(request, pk)
+    notifications_read_for_alert(user=request.user, alert=alert)
     can_act = alert.is_open and has_team_role(request.user, alert.team, Role.MEMBER)
     context = {
         "alert": alert,

@@ -104,3 +104,24 @@ def test_a_notification_link_to_another_site_is_not_followed(client, viewer_a, t
     client.force_login(viewer_a)
     response = client.get(f"/notifications/{odd.pk}/open/")
     assert response["Location"] == "/notifications/"
+
+
+def test_opening_an_alert_marks_my_notifications_about_it_read(client, manager_a, viewer_a, team_a, make_kpi):
+    import datetime as dt
+    from decimal import Decimal
+
+    from objectives.models import Alert, AlertRule, Notification
+
+    kpi = make_kpi("revenue")
+    rule = AlertRule.objects.create(team=team_a, name="r", kpi=kpi, condition="below", threshold=Decimal(1))
+    alert = Alert.objects.create(
+        rule=rule, team=team_a, period_start=dt.date(2026, 3, 1), state="firing", severity="warning"
+    )
+    mine = Notification.objects.create(user=manager_a, team=team_a, alert=alert, event="alert.firing", title="t")
+    other = Notification.objects.create(user=viewer_a, team=team_a, alert=alert, event="alert.firing", title="t")
+    client.force_login(manager_a)
+    assert client.get(f"/alerts/{alert.pk}/").status_code == 200
+    mine.refresh_from_db()
+    other.refresh_from_db()
+    # Mine is read; the viewer's, about the same alert, is still unread.
+    assert mine.read_at is not None and other.read_at is None
