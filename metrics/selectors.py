@@ -58,11 +58,13 @@ def kpi_value_series(
     return list(rows)
 
 
-def _change(value: Decimal | None, previous: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
+def value_change(value: Decimal | None, previous: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
+    """The change from `previous` to `value` and its percentage of |previous| (None without a non-zero
+    previous value); the one definition dashboards, digests, detail pages and alert rules share."""
     if value is None or previous is None:
         return None, None
-    change = value - previous
-    return change, (100 * change / abs(previous) if previous else None)
+    change = Decimal(value) - Decimal(previous)
+    return change, (100 * change / abs(Decimal(previous)) if previous else None)
 
 
 def kpi_latest_values(
@@ -104,7 +106,7 @@ def kpi_latest_values(
         row = stored.get((kpi.pk, period), {}) if period else {}
         previous_period = period_shift(period, granularity, -1) if period else None
         previous = stored.get((kpi.pk, previous_period), {}) if previous_period else {}
-        change, change_percent = _change(row.get("value"), previous.get("value"))
+        change, change_percent = value_change(row.get("value"), previous.get("value"))
         items.append(
             {
                 "kpi": kpi,

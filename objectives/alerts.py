@@ -29,6 +29,7 @@ from accounts.selectors import team_ids_with_descendants
 from metrics.engine.periods import local_date, local_midnight, period_floor, period_shift, period_starts
 from metrics.freshness import kpi_latest_record_at
 from metrics.models import KpiValue
+from metrics.selectors import value_change
 from objectives.models import (
     Alert,
     AlertCondition,
@@ -44,7 +45,6 @@ from objectives.models.alerts import FRESHNESS_CONDITIONS, KPI_CONDITIONS, OPEN_
 
 logger = logging.getLogger(__name__)
 
-HUNDRED = Decimal(100)
 VALUE_QUANTUM = Decimal("1e-10")
 DAYS_QUANTUM = Decimal("0.01")
 SECONDS_PER_DAY = Decimal(86400)
@@ -104,9 +104,7 @@ def sample_size(*, components: dict | None, sample_measure: str = "") -> Decimal
 
 def change_percent(*, value: Decimal | None, previous: Decimal | None) -> Decimal | None:
     """(value − previous) / |previous| × 100; None without a non-zero previous value."""
-    if value is None or previous is None or previous == 0:
-        return None
-    return (Decimal(value) - Decimal(previous)) / abs(Decimal(previous)) * HUNDRED
+    return value_change(value, previous)[1]
 
 
 def level_judge(

@@ -22,6 +22,7 @@ from accounts.selectors import team_ids_with_descendants
 from metrics.engine.periods import local_midnight, period_end, period_floor, period_shift, today_local
 from metrics.models import KpiDefinition, KpiValue
 from metrics.models.activity import Deal, DealStatus, Lead
+from metrics.selectors import value_change
 from objectives import kpi_data
 from objectives.models import DashboardCard, Objective, ObjectiveState, Target
 
@@ -87,10 +88,10 @@ def change_colour(*, direction: str, change_percent: Decimal | None) -> str:
     return "good" if better else "bad"
 
 
-def _change_percent(value: Decimal | None, previous: Decimal | None) -> Decimal | None:
-    if value is None or previous is None or previous == 0:
-        return None
-    return (100 * (value - previous) / abs(previous)).quantize(Decimal("0.1"))
+def change_percent(value: Decimal | None, previous: Decimal | None) -> Decimal | None:
+    """The change vs the previous value in %, to one decimal, as cards show it (None: not computable)."""
+    percent = value_change(value, previous)[1]
+    return None if percent is None else percent.quantize(Decimal("0.1"))
 
 
 def default_card_codes(*, team: Team) -> tuple[str, ...]:
@@ -238,7 +239,7 @@ def _card(code, kpi, cells, granularity, starts, target_by_kpi) -> dict:
     previous = cells.get((kpi.pk, granularity, "", starts[-2])) if len(starts) > 1 else None
     value = row["value"] if row else None
     previous_value = previous["value"] if previous else None
-    change = _change_percent(value, previous_value)
+    change = change_percent(value, previous_value)
     target = target_by_kpi.get(kpi.pk)
     return {
         "code": code,

@@ -22,7 +22,7 @@ from accounts.selectors import teams_visible_to
 from metrics.engine.periods import local_date, local_midnight, period_floor, period_shift
 from metrics.models import KpiDefinition, KpiValue
 from objectives import emails
-from objectives.dashboard import DEFAULT_CARD_CODES, change_colour
+from objectives.dashboard import DEFAULT_CARD_CODES, change_colour, change_percent
 from objectives.models import (
     Alert,
     AlertEventKind,
@@ -33,6 +33,7 @@ from objectives.models import (
     ObjectiveState,
     Target,
 )
+from objectives.notification_settings import notification_settings_update
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +68,7 @@ def unsubscribe_user(*, token: str) -> User | None:
 
 def digest_unsubscribe(*, user: User) -> NotificationSettings:
     """Stop the user's digest (digest = never)."""
-    prefs, _created = NotificationSettings.objects.update_or_create(
-        user=user, defaults={"digest": DigestFrequency.NEVER}
-    )
-    return prefs
+    return notification_settings_update(user=user, data={"digest": DigestFrequency.NEVER})
 
 
 # ---------------------------------------------------------------------------
@@ -89,12 +87,6 @@ def digest_period(*, frequency: str, today: dt.date) -> dict:
     }
 
 
-def _change_percent(value, previous):
-    if value is None or previous is None or previous == 0:
-        return None
-    return round(100 * (value - previous) / abs(previous), 1)
-
-
 def _kpi_rows(*, team, kpis: dict, cells: dict, period: dict) -> list[dict]:
     rows = []
     for code in DEFAULT_CARD_CODES.get(team.kind, DEFAULT_CARD_CODES["other"]):
@@ -105,7 +97,7 @@ def _kpi_rows(*, team, kpis: dict, cells: dict, period: dict) -> list[dict]:
         previous = cells.get((team.pk, kpi.pk, period["previous_start"]))
         if current is None and previous is None:
             continue  # never computed for this team: nothing to say
-        change = _change_percent(current, previous)
+        change = change_percent(current, previous)
         rows.append(
             {
                 "code": code,

@@ -137,8 +137,21 @@ def settings_url() -> str:
     return settings.SITE_URL + reverse("notification-settings")
 
 
-def alert_email(*, notification: Notification) -> EmailMultiAlternatives:
-    """The e-mail of an alert notification (HTML with a plain-text alternative) in its user's language."""
+def _sparkline_cached(alert: Alert, sparklines: dict | None) -> list[dict]:
+    if sparklines is None:
+        return alert_sparkline(alert=alert)
+    key = (alert.pk, translation.get_language())  # the values are formatted in the active language
+    if key not in sparklines:
+        sparklines[key] = alert_sparkline(alert=alert)
+    return sparklines[key]
+
+
+def alert_email(*, notification: Notification, sparklines: dict | None = None) -> EmailMultiAlternatives:
+    """The e-mail of an alert notification (HTML with a plain-text alternative) in its user's language.
+
+    `sparklines`, shared by the e-mails of one batch, keeps each alert's recent values per language, so
+    an alert notified to several people is read once.
+    """
     user = notification.user
     alert = notification.alert
     with translation.override(user.language or settings.LANGUAGE_CODE):
@@ -158,7 +171,7 @@ def alert_email(*, notification: Notification) -> EmailMultiAlternatives:
             "condition": alert.rule.get_condition_display(),
             "severity": alert.get_severity_display(),
             "rule_name": alert.rule.name,
-            "sparkline": alert_sparkline(alert=alert),
+            "sparkline": _sparkline_cached(alert, sparklines),
             "granularity": alert.rule.get_granularity_display(),
             "url": alert_url(alert),
             "settings_url": settings_url(),

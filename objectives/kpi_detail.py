@@ -23,7 +23,9 @@ from metrics.engine import formula as formula_lang
 from metrics.engine.periods import Granularity, period_floor, period_shift, period_starts, today_local
 from metrics.engine.sources import SOURCES, FieldPathError, resolve_path
 from metrics.models import KpiDefinition, KpiMeasure, KpiValue
+from metrics.selectors import value_change
 from objectives import kpi_data
+from objectives.dashboard import change_percent as dashboard_change_percent
 from objectives.dashboard import dashboard_as_json
 
 # range key → (label, months back from the current month; None for a calendar year)
@@ -242,14 +244,6 @@ def period_label(start: dt.date, granularity: str) -> str:
 # --------------------------------------------------------------------------- the page
 
 
-def _change(value: Decimal | None, previous: Decimal | None) -> tuple[Decimal | None, Decimal | None]:
-    if value is None or previous is None:
-        return None, None
-    change = value - previous
-    percent = (100 * change / abs(previous)).quantize(Decimal("0.1")) if previous else None
-    return change, percent
-
-
 def kpi_detail(
     *,
     team: Team,
@@ -289,7 +283,8 @@ def kpi_detail(
         previous = overall.get(period_shift(start, gran, -1))
         value = row["value"] if row else None
         previous_value = previous["value"] if previous else None
-        change, change_percent = _change(value, previous_value)
+        change = value_change(value, previous_value)[0]
+        change_percent = dashboard_change_percent(value, previous_value)
         components = (row or {}).get("components") or {}
         component_names.update(components)
         rows.append(

@@ -247,20 +247,15 @@ def objective_notify(*, objective: Objective, event: str) -> list[dict]:
 # ---------------------------------------------------------------------------
 # Notification centre
 # ---------------------------------------------------------------------------
-def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
-    """Mark the user's unread notifications read (these ids, or all with None); return how many changed.
-
-    Ids of other users' notifications are ignored.
-    """
+def notifications_mark_read(*, user: User, ids: list[int] | None = None, alert: Alert | None = None) -> int:
+    """Mark the user's unread notifications read (these ids, or those about `alert`, or all); return how many
+    changed. Ids of other users' notifications are ignored."""
     unread = Notification.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:
         unread = unread.filter(id__in=ids)
+    if alert is not None:
+        unread = unread.filter(alert=alert)
     return unread.update(read_at=timezone.now())
-
-
-def notifications_read_for_alert(*, user: User, alert: Alert) -> int:
-    """Mark the user's unread notifications about this alert read (they opened it); return how many changed."""
-    return Notification.objects.filter(user=user, alert=alert, read_at__isnull=True).update(read_at=timezone.now())
 
 
 def notifications_unread_count(*, user: User) -> int:
@@ -292,6 +287,7 @@ def notifications_email_send(*, notification_ids: Iterable[int] | None = None, n
             ).order_by("id")[:EMAIL_BATCH_SIZE]
         )
         prefs = _settings_of(n.user_id for n in rows)
+        sparklines: dict = {}
         changed = []
         for notification in rows:
             user_prefs = prefs[notification.user_id]
@@ -300,7 +296,7 @@ def notifications_email_send(*, notification_ids: Iterable[int] | None = None, n
             else:
                 notification.email_attempts += 1
                 try:
-                    emails.alert_email(notification=notification).send()
+                    emails.alert_email(notification=notification, sparklines=sparklines).send()
                 except Exception as exc:  # SMTP errors come in many classes
                     logger.warning("E-mail of notification %s failed: %s", notification.pk, exc)
                     if notification.email_attempts >= EMAIL_MAX_ATTEMPTS:

@@ -14,7 +14,7 @@ from accounts.models import User
 from accounts.selectors import teams_visible_to
 from metrics.engine.periods import Granularity, period_floor, period_shift, today_local
 from metrics.models import KpiDefinition, KpiValue
-from objectives.dashboard import _change_percent, change_colour, default_card_codes
+from objectives.dashboard import change_colour, change_percent, default_card_codes
 from objectives.models import Alert, DashboardCard, Objective, ObjectiveState, ProgressStatus
 from objectives.models.alerts import OPEN_STATES
 
@@ -91,7 +91,7 @@ def organisation_overview(*, user: User, today: dt.date | None = None) -> dict:
 
 def _card(kpi: KpiDefinition, values: dict, team_id: int, month: dt.date, previous: dt.date) -> dict:
     value: Decimal | None = values.get((team_id, kpi.pk, month))
-    change = _change_percent(value, values.get((team_id, kpi.pk, previous)))
+    change = change_percent(value, values.get((team_id, kpi.pk, previous)))
     return {
         "kpi": kpi,
         "value": value,

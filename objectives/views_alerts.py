@@ -69,10 +69,10 @@ def alert_list(request):
 @login_required
 def alert_detail(request, pk: int):
     """One alert: its figures, a chart of the KPI with the threshold, its history, and the actions."""
-    from objectives.notify import notifications_read_for_alert
+    from objectives.notify import notifications_mark_read
 
     alert = _alert_or_404(request, pk)
-    notifications_read_for_alert(user=request.user, alert=alert)
+    notifications_mark_read(user=request.user, alert=alert)  # they opened what it was about
     can_act = alert.is_open and has_team_role(request.user, alert.team, Role.MEMBER)
     context = {
         "alert": alert,

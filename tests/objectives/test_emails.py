@@ -164,3 +164,33 @@ def test_each_recipient_gets_the_email_in_their_own_language(make_user, ventes, 
         "john@example.test": "[KPI] Critical alert: Churn rate above the threshold — Ventes",
     }
     assert set(Notification.objects.values_list("email_state", flat=True)) == {"sent"}
+
+
+def test_an_alert_sent_to_several_people_reads_its_recent_values_once_per_language(
+    churn, ventes, churn_history, make_user, monkeypatch
+):
+    # given an alert for three recipients, two reading French and one English
+    from objectives import emails
+
+    people = [
+        make_user("fr1", team=ventes, role=Role.MANAGER),
+        make_user("fr2", team=ventes, role=Role.MANAGER),
+        make_user("en1", team=ventes, role=Role.MANAGER, language="en"),
+    ]
+    rule = AlertRule.objects.create(team=ventes, name="Seuil", condition="above", kpi=churn, threshold=D(10))
+    rule.recipients.set(people)
+    alert = Alert.objects.create(
+        rule=rule, team=ventes, period_start=date(2026, 11, 1), state="firing", severity="warning", value=D("12.5")
+    )
+    notify.alert_notify(alert=alert, event=AlertEvent.objects.create(alert=alert, kind="fired"))
+    reads = []
+    real = emails.alert_sparkline
+    monkeypatch.setattr(emails, "alert_sparkline", lambda *, alert: reads.append(alert.pk) or real(alert=alert))
+    # when the batch is sent
+    assert notify.notifications_email_send() == 3
+    # then the values were read twice (French formats, English formats), not once per e-mail,
+    # and each e-mail still shows November's 12.5 in its reader's format
+    assert reads == [alert.pk, alert.pk]
+    bodies = {m.to[0]: m.body for m in mail.outbox}
+    assert "12,5" in bodies["fr1@example.test"] and "12,5" in bodies["fr2@example.test"]
+    assert "12.5" in bodies["en1@example.test"]
