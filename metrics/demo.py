@@ -14,6 +14,7 @@ in the same transaction, so the KPI recompute (the task, the periodic sweep, or
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 from collections import Counter
@@ -228,6 +229,7 @@ def demo_activity_create(
                 .values_list("id", "acquired_at", "churned_at")
             ):
                 customers.append((pk, acquired_at, churned_at))
+            customers.sort(key=lambda customer: customer[1])
         elif model is CampaignStat:
             # Campaigns and their daily stats are generated together: each campaign runs 30 days.
             _campaigns_write(writer, team, count, rng, clock)
@@ -277,6 +279,25 @@ def _customers(team, count, rng, clock, _customers):
 
 def _customer(rng, customers):
     return rng.choice(customers) if customers else (None, None, None)
+
+
+def _customer_active_at(rng, clock, customers) -> tuple[int | None, datetime]:
+    """A moment (denser towards today, as the business grows) and a customer already acquired then and, when
+    possible, not yet lost. Picking the moment first keeps each kind's volume growing as the customer base
+    does; drawing it after a random customer's acquisition would pile recent customers' records up on the
+    last weeks. `customers` is in acquisition order."""
+    moment = clock.moment()
+    if not customers:
+        return None, moment
+    known = bisect.bisect_right(customers, moment, key=lambda customer: customer[1])
+    for _attempt in range(3):
+        customer = customers[rng.randrange(known)] if known else customers[0]
+        if customer[2] is None or customer[2] > moment:
+            break
+    pk, acquired_at, churned_at = customer
+    if acquired_at > moment or (churned_at is not None and churned_at <= moment):
+        moment = clock.moment(after=acquired_at, before=churned_at)
+    return pk, moment
 
 
 def _leads(team, count, rng, clock, customers):
@@ -339,8 +360,7 @@ def _deals(team, count, rng, clock, customers):
 
 def _orders(team, count, rng, clock, customers):
     for n in range(count):
-        customer_id, acquired_at, churned_at = _customer(rng, customers)
-        ordered_at = clock.moment(after=acquired_at, before=churned_at)
+        customer_id, ordered_at = _customer_active_at(rng, clock, customers)
         roll = rng.random()
         status = "completed" if roll < 0.85 else "abandoned" if roll < 0.95 else "returned"
         yield Order(
@@ -358,8 +378,7 @@ def _orders(team, count, rng, clock, customers):
 
 def _subscriptions(team, count, rng, clock, customers):
     for n in range(count):
-        customer_id, acquired_at, churned_at = _customer(rng, customers)
-        started_at = clock.moment(after=acquired_at, before=churned_at)
+        customer_id, started_at = _customer_active_at(rng, clock, customers)
         renewal_due_at = started_at + timedelta(days=365)
         renewed_at = cancelled_at = None
         if renewal_due_at <= clock.end:
@@ -496,14 +515,14 @@ def _interactions(team, count, rng, clock, customers):
     if not customers:
         return
     for n in range(count):
-        customer_id, acquired_at, churned_at = _customer(rng, customers)
+        customer_id, occurred_at = _customer_active_at(rng, clock, customers)
         kind = _pick(rng, INTERACTIONS)
         yield Interaction(
             team=team,
             external_id=_external_id(team, "I", n),
             customer_id=customer_id,
             kind=kind,
-            occurred_at=clock.moment(after=acquired_at, before=churned_at),
+            occurred_at=occurred_at,
             channel="email" if kind in ("email_open", "click") else rng.choice(["web", "social", "shop"]),
         )
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Max, Min, Q
 
 from accounts.models import Team
 from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
@@ -26,6 +26,7 @@ from metrics.engine.hierarchy import team_closure_sync
 from metrics.engine.measures import Binding, MeasureSpec, measure_spec_errors
 from metrics.engine.periods import (
     GRANULARITIES,
+    Granularity,
     local_date,
     period_end,
     period_floor,
@@ -34,6 +35,7 @@ from metrics.engine.periods import (
     today_local,
 )
 from metrics.engine.rollup import FINER
+from metrics.engine.shares import NESTED, REACHING, share_kind
 from metrics.engine.sources import KIND_OF_MODEL, SOURCES, resolve_path
 from metrics.engine.store import kpi_values_store
 from metrics.models import DirtyMark, KpiDefinition, KpiMeasure, KpiValue
@@ -442,31 +444,48 @@ def dirty_marks_jobs(
 ) -> list[RecomputeJob]:
     """Plan the recompute of claimed marks: for each granularity, the KPIs reading the marked record kinds,
     over the marked dates expanded to whole periods — plus the following periods for KPIs using prev(),
-    and up to the current period for state measures (an interval end changes every later state).
+    up to the current period for state measures (an interval end changes every later state), and for
+    distinct counts the days and months up to the end of the year or today (their shares of longer periods).
     KPIs whose ends are within JOB_MERGE_PERIODS periods share one job (over the latest of those
     ends), and marks giving the same periods are merged, so most measures are queried once.
     """
     kpis = list(KpiDefinition.objects.filter(active=True).prefetch_related("measures"))
-    reads: dict[int, tuple[frozenset[str], int, bool]] = {}
+    reads: dict[int, tuple[frozenset[str], int, bool, bool]] = {}
     for kpi in kpis:
         plan = KpiPlan.of(kpi)
         kinds = kpi_plan_record_kinds(plan)
         has_state = any(spec.binding == Binding.STATE for spec in plan.measures.values())
-        reads[kpi.pk] = (kinds, plan.formula.prev_depth, has_state)
+        reaching = any(share_kind(spec) == REACHING for spec in plan.measures.values())
+        reads[kpi.pk] = (kinds, plan.formula.prev_depth, has_state, reaching)
     today = today_local()
+    # The end of the last stored period holding shares, per granularity (future periods may be stored).
+    shares_stored = {granularity: today for granularity in NESTED if granularity in granularities}
+    last_stored = (
+        KpiValue.objects.filter(granularity__in=list(shares_stored), kpi_id__in=[k for k, r in reads.items() if r[3]])
+        .values("granularity")
+        .annotate(last=Max("period_start"))
+    )
+    for row in last_stored:
+        shares_stored[row["granularity"]] = period_end(row["last"], row["granularity"])
     jobs: dict[tuple[str, dt.date, dt.date], tuple[set[int], set[int]]] = {}
     for mark in marks:
-        readers = [(kpi_id, depth, has_state) for kpi_id, (kinds, depth, has_state) in reads.items()
-                   if mark.record_kind in kinds]  # fmt: skip
+        readers = [(kpi_id, depth, has_state, reaching) for kpi_id, (kinds, depth, has_state, reaching)
+                   in reads.items() if mark.record_kind in kinds]  # fmt: skip
         last_day = max(mark.period_end - dt.timedelta(days=1), mark.period_start)
+        # A distinct count's shares of a year in the later days and months move with a change: recompute them to
+        # the end of the year, as far as they are stored (or today); those not stored are read when needed.
+        year_end = period_shift(period_floor(last_day, Granularity.YEAR), Granularity.YEAR, 1)
         for granularity in granularities:
             start = period_floor(mark.period_start, granularity)
             ends = {
                 kpi_id: max(
                     period_shift(last_day, granularity, 1 + depth),
                     period_shift(today, granularity, 1) if has_state else start,
+                    min(year_end, max(period_shift(today, granularity, 1), shares_stored[granularity]))
+                    if reaching and granularity in shares_stored
+                    else start,
                 )
-                for kpi_id, depth, has_state in readers
+                for kpi_id, depth, has_state, reaching in readers
             }
             if not ends:
                 continue

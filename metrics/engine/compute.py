@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from metrics.engine.formula import Formula, formula_parse
@@ -19,6 +19,7 @@ from metrics.engine.measures import MeasureSpec
 from metrics.engine.periods import period_shift, period_starts
 from metrics.engine.queries import Cells, Window, measures_compute_dimensions
 from metrics.engine.rollup import cells_from_finer
+from metrics.engine.shares import NESTED, Shares, share_name, shares_compute
 
 VALUE_QUANTUM = Decimal("1e-10")
 VALUE_LIMIT = Decimal("1e20")  # KpiValue.value holds 20 integer digits
@@ -58,6 +59,7 @@ class ValueRow:
     segment: str
     value: Decimal | None
     components: dict
+    shares: dict = field(default_factory=dict)
 
 
 def value_for_storage(value: Decimal | None) -> Decimal | None:
@@ -97,6 +99,7 @@ def kpis_compute(
     `member_ids`, the teams and all their sub-teams, lets the database use its (team, date) indexes.
     With `finer` (incremental recomputes), decomposable measures are combined from the stored cells of
     that shorter granularity instead of read from the records (metrics.engine.rollup).
+    Days and months also get their shares of the longer periods (metrics.engine.shares).
     """
     teams = sorted(set(team_ids))
     periods_out = period_starts(start=start, end=end, granularity=granularity)
@@ -114,12 +117,14 @@ def kpis_compute(
                 wanted[(spec, dimension)] = None
     cache: dict = {}
     results: dict[tuple[MeasureSpec, str | None], Cells] = {}
+    shares: Shares = {}
     if finer:
-        results.update(
-            cells_from_finer(
-                plans=plans, wanted=wanted, window=window, target_ids=teams, member_ids=member_ids, finer=finer
-            )
+        combined, shares = cells_from_finer(
+            plans=plans, wanted=wanted, window=window, target_ids=teams, member_ids=member_ids, finer=finer
         )
+        results.update(combined)
+    unshared = [pair for pair in wanted if pair not in shares]
+    shares.update(shares_compute(pairs=unshared, window=window, target_ids=teams, member_ids=member_ids))
     results.update(
         measures_compute_dimensions(
             wanted=[pair for pair in wanted if pair not in results],
@@ -136,15 +141,27 @@ def kpis_compute(
         for team in teams:
             for index in range(depth, len(window.periods)):
                 period = window.periods[index]
-                rows.append(_evaluate(plan, results, window, team, index, None, "", lookups, granularity))
+                rows.append(_evaluate(plan, results, window, team, index, None, "", lookups, granularity, shares))
                 for dimension in plan.segments:
                     segment_values: set[str] = set()
                     for spec in plan.measures.values():
                         segment_values.update(results[(spec, dimension)].get((team, period), {}))
+                        # A segment some longer period has through this one holds its share here.
+                        for cells in shares.get((spec, dimension), {}).values():
+                            segment_values.update(cells.get((team, period), {}))
                     for segment_value in sorted(segment_values):
                         rows.append(
                             _evaluate(
-                                plan, results, window, team, index, dimension, segment_value, lookups, granularity
+                                plan,
+                                results,
+                                window,
+                                team,
+                                index,
+                                dimension,
+                                segment_value,
+                                lookups,
+                                granularity,
+                                shares,
                             )
                         )
     return rows
@@ -160,6 +177,7 @@ def _evaluate(
     segment_value: str,
     lookups: list[tuple[str, int]],
     granularity: str,
+    shares: Shares,
 ) -> ValueRow:
     def lookup(name: str, back: int) -> Decimal | None:
         spec = plan.measures[name]
@@ -172,6 +190,18 @@ def _evaluate(
         return found  # type: ignore[return-value]
 
     components = {_component_name(name, back): json_number(lookup(name, back)) for name, back in lookups}
+    stored_shares: dict = {}
+    for name, spec in plan.measures.items():
+        by_granularity = shares.get((spec, dimension))
+        if by_granularity is None:
+            continue
+        for longer in NESTED.get(granularity, ()):
+            share = by_granularity.get(longer, {}).get((team, window.periods[index]), {}).get(segment_value, _MISSING)
+            if share is _MISSING:
+                if dimension:  # a segment holds a share only where the measure has records
+                    continue
+                share = Decimal(0) if spec.agg.empty_is_zero else None
+            stored_shares[share_name(name, longer)] = json_number(share)  # type: ignore[arg-type]
     return ValueRow(
         kpi_id=plan.kpi_id,
         team_id=team,
@@ -180,4 +210,5 @@ def _evaluate(
         segment=f"{dimension}={segment_value}" if dimension else "",
         value=value_for_storage(plan.formula.evaluate(lookup)),
         components=components,
+        shares=stored_shares,
     )

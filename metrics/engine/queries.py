@@ -29,6 +29,11 @@ On PostgreSQL, `measures_compute_dimensions` reads the records of event measures
 several segment dimensions once: GROUP BY GROUPING SETS ((team, period), (team, dᵢ, period)…);
 and distinct counts of the same value over the same records (buyers, repeat buyers) share one
 query counting each value's records, whatever their min_count.
+
+Shares of longer periods (metrics.engine.shares): `reaching_compute` ranks each value's
+records within each longer period (ROW_NUMBER) and counts, per short period, the values
+reaching their n-th record there; `in_period_shares_compute` is the grouped query with the
+`in_period` date compared with the longer period.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from django.db.models.functions import Cast, Coalesce, RowNumber, Trunc
 from metrics.engine import sources as src
 from metrics.engine.aggregates import combine_sum
 from metrics.engine.measures import MeasureSpec, StateMode, as_date, filters_build, to_decimal
-from metrics.engine.periods import business_tz, local_midnight, period_end
+from metrics.engine.periods import business_tz, local_midnight, period_end, period_floor
 
 BEFORE = dt.date(1, 1, 1)
 AFTER = dt.date(9999, 12, 31)
@@ -168,16 +173,27 @@ def _median_value(spec: MeasureSpec, raw) -> Decimal | None:
 
 
 def _event_queryset(
-    spec: MeasureSpec, window: Window, teams: TeamScope, dimension: str | None, *, filtered: bool = True
+    spec: MeasureSpec,
+    window: Window,
+    teams: TeamScope,
+    dimension: str | None,
+    *,
+    filtered: bool = True,
+    in_period_granularity: str | None = None,
 ):
+    """Facts of the window with their `_period`; `in_period` filters compare the related date with the
+    record's date truncated to `in_period_granularity` (default: the window's granularity)."""
     qs = _base(spec, teams, dimension, filtered=filtered)
     lo, hi = _bound(spec, spec.date_field, window.start), _bound(spec, spec.date_field, window.end)
     qs = qs.filter(**{f"{spec.date_field}__gte": lo, f"{spec.date_field}__lt": hi})
     qs = qs.annotate(_period=_trunc(spec, spec.date_field, window.granularity))
     _, in_period = filters_build(spec.model, spec.filters)
+    within = in_period_granularity or window.granularity
+    if in_period and within != window.granularity:
+        qs = qs.annotate(_in_period_of=_trunc(spec, spec.date_field, within))
     for index, path in enumerate(in_period):
-        qs = qs.annotate(**{f"_in_period_{index}": _trunc(spec, path, window.granularity)})
-        qs = qs.filter(**{f"_in_period_{index}": F("_period")})
+        qs = qs.annotate(**{f"_in_period_{index}": _trunc(spec, path, within)})
+        qs = qs.filter(**{f"_in_period_{index}": F("_period" if within == window.granularity else "_in_period_of")})
     return qs
 
 
@@ -221,11 +237,17 @@ def _combined_columns(
 
 
 def _event_combined(
-    specs: list[MeasureSpec], window: Window, teams: TeamScope, dimension: str | None
+    specs: list[MeasureSpec],
+    window: Window,
+    teams: TeamScope,
+    dimension: str | None,
+    in_period_granularity: str | None = None,
 ) -> dict[MeasureSpec, Cells]:
     """Event measures over the same records and date in one grouped query: each measure's filters become
     FILTER (WHERE …) clauses of its aggregates, so the records are read once for all of them."""
-    qs = _event_queryset(specs[0], window, teams, dimension, filtered=False)
+    qs = _event_queryset(
+        specs[0], window, teams, dimension, filtered=False, in_period_granularity=in_period_granularity
+    )
     columns, partial_names, reads = _combined_columns(specs)
     if reads is not None:
         qs = qs.filter(reads)
@@ -330,10 +352,14 @@ def _dimension_sets(dimensions: list[str | None], last: int) -> tuple[list[str],
 
 
 def _event_combined_sets(
-    specs: list[MeasureSpec], window: Window, teams: TeamScope, dimensions: list[str | None]
+    specs: list[MeasureSpec],
+    window: Window,
+    teams: TeamScope,
+    dimensions: list[str | None],
+    in_period_granularity: str | None = None,
 ) -> dict[tuple[MeasureSpec, str | None], Cells]:
     """_event_combined for several segment dimensions at once: one scan, GROUP BY GROUPING SETS (PostgreSQL)."""
-    qs = _event_queryset(specs[0], window, teams, None, filtered=False)
+    qs = _event_queryset(specs[0], window, teams, None, filtered=False, in_period_granularity=in_period_granularity)
     qs = qs.annotate(**{f"_d{i}": _dimension_column(specs[0], d) for i, d in enumerate(dimensions) if d})
     qs = qs.annotate(**{f"_d{i}": Value(None, output_field=models.TextField()) for i, d in enumerate(dimensions)
                         if d is None})  # fmt: skip
@@ -731,4 +757,120 @@ def measures_compute_dimensions(
             cache=cache,
         )
         results.update({(spec, dimension): cells for spec, cells in computed.items()})
+    return results
+
+
+# --------------------------------------------------------------------------- shares of longer periods
+
+
+def in_period_shares_compute(
+    *,
+    pairs: Iterable[tuple[MeasureSpec, str | None]],
+    window: Window,
+    target_ids: Iterable[int],
+    member_ids: Iterable[int] | None = None,
+    granularity: str,
+) -> dict[tuple[MeasureSpec, str | None], Cells]:
+    """Event measures with `in_period` filters over each period of the window, the related date compared
+    with the record's `granularity` period instead of the window's: each period's share of the longer one
+    (e.g. a day's revenue from customers acquired in that day's month). Measures over the same records
+    share a query, and on PostgreSQL their segment dimensions too (GROUPING SETS)."""
+    teams = TeamScope(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+    wanted = list(dict.fromkeys(pairs))
+    if not wanted or not teams.targets or not window.periods:
+        return {}
+    groups: dict[tuple, tuple[dict, dict]] = defaultdict(lambda: ({}, {}))
+    for spec, dimension in wanted:
+        specs, dimensions = groups[_combination_key(spec)]
+        specs[spec] = None
+        dimensions[dimension] = None
+    results: dict[tuple[MeasureSpec, str | None], Cells] = {}
+    for specs, dimensions in groups.values():
+        if _vendor(next(iter(specs))) == "postgresql" and len(dimensions) > 1:
+            results.update(_event_combined_sets(list(specs), window, teams, list(dimensions), granularity))
+            continue
+        for dimension in dimensions:
+            computed = _event_combined(list(specs), window, teams, dimension, granularity)
+            results.update({(spec, dimension): cells for spec, cells in computed.items()})
+    return {pair: results[pair] for pair in wanted}
+
+
+def reaching_compute(
+    *,
+    specs: list[MeasureSpec],
+    window: Window,
+    target_ids: Iterable[int],
+    member_ids: Iterable[int] | None = None,
+    dimension: str | None = None,
+    granularities: tuple[str, ...],
+) -> dict[MeasureSpec, dict[str, Cells]]:
+    """Shares of distinct counts: for each period f of the window and each longer granularity G, the number
+    of values whose `min_count`-th record within f's G-period falls in f — summed over the periods of a
+    G-period, exactly that period's distinct count. One query for measures over the same records and value
+    (differing by min_count): ROW_NUMBER() per (team, segment, value, G-period) in date order.
+
+    Only values with a record in the window are read before it (from the start of the longest period), so
+    an incremental recompute of a few days reads those values' history, not the year's records. A cell exists
+    where the measure has records in the period (with a value or not), as a distinct count's does.
+    """
+    spec = specs[0]
+    teams = TeamScope(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+    if not teams.targets or not window.periods:
+        return {}
+    date = spec.date_field
+    first_day = min(period_floor(window.start, granularity) for granularity in granularities)
+    lo, start, hi = (_bound(spec, date, day) for day in (first_day, window.start, window.end))
+    touched = (
+        _base(spec, teams, None)
+        .filter(**{f"{date}__gte": start, f"{date}__lt": hi})
+        .annotate(_touched=spec.value_expression())
+        .values("_touched")
+    )
+    qs = (
+        _base(spec, teams, dimension)
+        .filter(**{f"{date}__gte": lo, f"{date}__lt": hi})
+        .annotate(_value=spec.value_expression())
+        .filter(Q(**{f"{date}__gte": start}) | Q(_value__in=touched))
+        .annotate(
+            _fine=_trunc(spec, date, window.granularity),
+            _in_window=Case(When(**{f"{date}__gte": start}, then=Value(1)), default=Value(0)),
+            _ts=F(date),
+            _id=F("pk"),
+            **{f"_p{i}": _trunc(spec, date, granularity) for i, granularity in enumerate(granularities)},
+        )
+    )
+    group = ["_target", *(["_segment"] if dimension else []), "_fine"]
+    inner = qs.values(*group, "_value", "_in_window", "_ts", "_id", *(f"_p{i}" for i in range(len(granularities))))
+    sql, params = inner.order_by().query.get_compiler(using=qs.db).as_sql()
+    connection = connections[qs.db]
+    quote = connection.ops.quote_name
+    partition = ", ".join(quote(name) for name in [*group[:-1], "_value"])
+    ranks = ", ".join(
+        f"ROW_NUMBER() OVER (PARTITION BY {partition}, {quote(f'_p{i}')} ORDER BY {quote('_ts')}, {quote('_id')}) "
+        f"AS {quote(f'_r{i}')}"
+        for i in range(len(granularities))
+    )
+    counts = ", ".join(
+        f"SUM(CASE WHEN {quote('_value')} IS NOT NULL AND {quote(f'_r{i}')} = {int(measure.min_count)} "
+        f"THEN 1 ELSE 0 END) AS {quote(f's{j}_{i}')}"
+        for j, measure in enumerate(specs)
+        for i in range(len(granularities))
+    )
+    columns = ", ".join(quote(name) for name in group)
+    outer = (
+        f"SELECT {columns}, {counts} FROM (SELECT i.*, {ranks} FROM ({sql}) i) r "
+        f"WHERE {quote('_in_window')} = 1 GROUP BY {columns}"
+    )
+    results: dict[MeasureSpec, dict[str, Cells]] = {
+        measure: {granularity: defaultdict(dict) for granularity in granularities} for measure in specs
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(outer, params)
+        names = [column[0] for column in cursor.description]
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            key = (row["_target"], as_date(row["_fine"]))
+            for j, measure in enumerate(specs):
+                for i, granularity in enumerate(granularities):
+                    results[measure][granularity][key][_segment(row, dimension)] = Decimal(row[f"s{j}_{i}"] or 0)
     return results

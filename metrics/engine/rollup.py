@@ -1,4 +1,4 @@
-"""Long periods from the stored cells of shorter ones, for measures whose aggregate is decomposable.
+"""Long periods from the stored cells of shorter ones, for measures whose aggregate is decomposable or shared.
 
 An incremental recompute after a small batch must not rescan a quarter or a year of
 records: the month cells it just recomputed and the stored months around them already
@@ -7,21 +7,23 @@ quarter of such a measure is exactly the sum (minimum, maximum) of its months' v
 the same formula over the same records, not an average of months — so a week or a
 month is built from its stored days, a quarter or a year from its stored months.
 
-Only for event-bound counts, sums, minimums and maximums without `in_period` filters or
-durations; distinct counts, medians, means (the stored components hold the mean, not
-Σ and n), state-bound measures and `in_period` filters (tied to the long period itself)
-keep their grouped query over the long period. Shorter periods missing from the store
-(after today, before the first recompute, a new team) are computed from the records,
-one grouped query per contiguous run of them.
+Rollable: event-bound counts, sums, minimums and maximums without `in_period` filters or
+durations. Shared (metrics.engine.shares): distinct counts and `in_period` measures, whose
+shorter cells store their share of each longer period — a longer period's value is the
+sum of its shorter periods' shares, and a month's shares of its quarter and year the sum
+of its days'. Medians, means (the stored components hold the mean, not Σ and n) and
+state-bound measures keep their grouped query over the long period. Shorter periods
+missing from the store (after today, before the first recompute, a new team) are
+computed from the records, one grouped query per contiguous run of them.
 
-A measure's value in a stored cell is a JSON number in `components`; sums are exact at
-the value's scale as long as they stay below 10¹⁵ / 10^scale (beyond, a float may have
-rounded them), else the shorter period is recomputed from the records.
+A measure's value in a stored cell is a JSON number in `components` (`shares`); sums are
+exact at the value's scale as long as they stay below 10¹⁵ / 10^scale (beyond, a float
+may have rounded them), else the shorter period is recomputed from the records.
 
 Segments: a segment appears in a long period when some record of the measure has it. A
-count's stored segment row says so by a positive count; for other aggregates the row is
-read only from a KPI whose sole measure is this one (its segment rows exist exactly when
-the measure has records there).
+count's stored segment row says so by a positive count; a share by its presence; for
+other aggregates the row is read only from a KPI whose sole measure is this one (its
+segment rows exist exactly when the measure has records there).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from metrics.engine.aggregates import combine_sum
 from metrics.engine.measures import MeasureSpec, filters_build, to_decimal
 from metrics.engine.periods import Granularity, period_floor, period_starts
 from metrics.engine.queries import Cells, Window, measures_compute_dimensions
+from metrics.engine.shares import NESTED, Shares, share_kind, share_name, shares_compute
 
 # The shorter granularity each one is built from in an incremental recompute.
 FINER: dict[str, str] = {
@@ -62,10 +65,11 @@ def spec_rollable(spec: MeasureSpec) -> bool:
 
 
 def _sources(plans: Sequence, wanted: Iterable[Key]) -> dict[Key, tuple[int, str]]:
-    """For each rollable (measure, dimension), a KPI whose stored cells give it and the component's name."""
+    """For each rollable or shared (measure, dimension), a KPI whose stored cells give it and the measure's name."""
     sources: dict[Key, tuple[int, str]] = {}
     for spec, dimension in wanted:
-        if not spec_rollable(spec):
+        shared = share_kind(spec) is not None
+        if not spec_rollable(spec) and not shared:
             continue
         for plan in sorted(plans, key=lambda p: p.kpi_id):
             if dimension is not None and dimension not in plan.segments:
@@ -74,7 +78,8 @@ def _sources(plans: Sequence, wanted: Iterable[Key]) -> dict[Key, tuple[int, str
             if not names:
                 continue
             sole = len(set(plan.measures.values())) == 1
-            if dimension is None or spec.aggregate == "count" or sole:
+            # Shares are stored in every segment row where the measure has records.
+            if dimension is None or spec.aggregate == "count" or sole or shared:
                 sources[(spec, dimension)] = (plan.kpi_id, names[0])
                 break
     return sources
@@ -109,17 +114,20 @@ def cells_from_finer(
     target_ids: Sequence[int],
     member_ids: Iterable[int] | None,
     finer: str,
-) -> dict[Key, Cells]:
-    """Cells of the rollable (measure, dimension) pairs over the window's periods, combined from the stored
-    cells of the `finer` granularity (and, for shorter periods not stored, from the records).
+) -> tuple[dict[Key, Cells], Shares]:
+    """Cells of the rollable and shared (measure, dimension) pairs over the window's periods, combined from the
+    stored cells of the `finer` granularity (and, for shorter periods not stored, from the records), with the
+    shared pairs' shares of the periods containing the window's (metrics.engine.shares).
 
-    Pairs not rollable, or without a KPI storing them, are left out: the caller queries them.
+    Pairs neither rollable nor shared, or without a KPI storing them, are left out: the caller queries them.
     """
     from metrics.models import KpiValue
 
     sources = _sources(plans, wanted)
     if not sources:
-        return {}
+        return {}, {}
+    coarse_granularity = window.granularity
+    nested = NESTED.get(coarse_granularity, ())
     fine_periods = period_starts(start=window.start, end=window.end, granularity=finer)
     kpi_ids = sorted({kpi_id for kpi_id, _ in sources.values()})
     stored = KpiValue.objects.filter(
@@ -128,72 +136,103 @@ def cells_from_finer(
         granularity=finer,
         period_start__gte=window.start,
         period_start__lt=window.end,
-    ).values_list("kpi_id", "team_id", "period_start", "segment", "components")
-    rows: dict[tuple[int, int, dt.date], list[tuple[str, dict]]] = defaultdict(list)
-    for kpi_id, team_id, period, segment, components in stored:
-        rows[(kpi_id, team_id, period)].append((segment, components))
+    ).values_list("kpi_id", "team_id", "period_start", "segment", "components", "shares")
+    rows: dict[tuple[int, int, dt.date], list[tuple[str, dict, dict]]] = defaultdict(list)
+    for kpi_id, team_id, period, segment, components, shares in stored:
+        rows[(kpi_id, team_id, period)].append((segment, components, shares))
 
-    fresh: dict[Key, Cells] = {key: defaultdict(dict) for key in sources}
-    present: dict[Key, set[tuple[int, dt.date, str]]] = {key: set() for key in sources}
+    # (key, granularity) → (team, coarse period) → segment → value; granularity: the window's, or a share's.
+    fresh: dict[tuple[Key, str], Cells] = defaultdict(lambda: defaultdict(dict))
+    present: dict[tuple[Key, str], set[tuple[int, dt.date, str]]] = defaultdict(set)
 
-    def add(key: Key, team: int, fine: dt.date, segment: str, value: Decimal | None, found: bool) -> None:
-        combine = ROLLABLE_AGGREGATES[key[0].aggregate]
-        coarse = (team, period_floor(fine, window.granularity))
-        cell = fresh[key][coarse]
+    def add(key: Key, granularity: str, team: int, fine: dt.date, segment: str, value, found: bool) -> None:
+        spec = key[0]
+        combine = ROLLABLE_AGGREGATES.get(spec.aggregate, combine_sum)
+        coarse = (team, period_floor(fine, coarse_granularity))
+        cell = fresh[(key, granularity)][coarse]
         if value is not None:
             current = cell.get(segment)
             cell[segment] = value if current is None else combine(current, value)
         elif found:
             cell.setdefault(segment, None)
         if found:
-            present[key].add((team, coarse[1], segment))
+            present[(key, granularity)].add((team, coarse[1], segment))
 
     missing: set[dt.date] = set()
-    staged: list[tuple[Key, int, dt.date, str, Decimal | None, bool]] = []
+    staged: list[tuple[Key, str, int, dt.date, str, Decimal | None, bool]] = []
     for fine in fine_periods:
         try:
             for key, (kpi_id, name) in sources.items():
                 spec, dimension = key
+                shared = share_kind(spec) is not None
                 prefix = f"{dimension}=" if dimension else None
                 for team in target_ids:
                     cell_rows = rows.get((kpi_id, team, fine))
-                    if not cell_rows or not any(segment == "" for segment, _ in cell_rows):
+                    if not cell_rows or not any(segment == "" for segment, _, _ in cell_rows):
                         raise LookupError  # never computed for this team and period
-                    for segment, components in cell_rows:
+                    for segment, components, shares in cell_rows:
                         if (segment == "") != (prefix is None) or (prefix and not segment.startswith(prefix)):
+                            continue
+                        label = segment[len(prefix) :] if prefix else ""
+                        if shared:
+                            for granularity in (coarse_granularity, *nested):
+                                stored_name = share_name(name, granularity)
+                                if stored_name not in shares:
+                                    if not segment:
+                                        raise LookupError  # computed before shares were stored
+                                    continue  # no records of the measure in this segment
+                                value = _exact(spec, shares[stored_name])
+                                staged.append((key, granularity, team, fine, label, value, True))
                             continue
                         if name not in components:
                             raise LookupError
                         value = _exact(spec, components[name])
-                        label = segment[len(prefix) :] if prefix else ""
                         # A count's segment has records when positive; a sole measure's rows exist only then.
                         found = value is not None and value != 0 if spec.aggregate == "count" else True
-                        staged.append((key, team, fine, label, value if found else None, found))
+                        staged.append((key, coarse_granularity, team, fine, label, value if found else None, found))
         except (LookupError, OverflowError):
             missing.add(fine)
             continue
     for item in staged:
-        if item[2] not in missing:
+        if item[3] not in missing:
             add(*item)
 
     runs = _runs(sorted(missing), finer)
     if len(runs) > MAX_MISSING_RUNS:
-        return {}
+        return {}, {}
+    rollable = [key for key in sources if share_kind(key[0]) is None]
+    shared_keys = [key for key in sources if share_kind(key[0]) is not None]
     for run in runs:
+        fine_window = Window(finer, run)
         computed = measures_compute_dimensions(
-            wanted=list(sources), window=Window(finer, run), target_ids=target_ids, member_ids=member_ids
+            wanted=rollable, window=fine_window, target_ids=target_ids, member_ids=member_ids
         )
         for key, cells in computed.items():
             for (team, fine), by_segment in cells.items():
                 for segment, value in by_segment.items():
-                    add(key, team, fine, segment, value, True)
+                    add(key, coarse_granularity, team, fine, segment, value, True)
+        computed_shares = shares_compute(
+            pairs=shared_keys, window=fine_window, target_ids=target_ids, member_ids=member_ids
+        )
+        for key, by_granularity in computed_shares.items():
+            for granularity in (coarse_granularity, *nested):
+                for (team, fine), by_segment in by_granularity.get(granularity, {}).items():
+                    for segment, value in by_segment.items():
+                        add(key, granularity, team, fine, segment, value, True)
 
-    # Only segments some record has: a long period's segment without any is absent, as from the records.
-    result: dict[Key, Cells] = {}
-    for key, cells in fresh.items():
-        result[key] = defaultdict(dict)
-        for (team, coarse), by_segment in cells.items():
+    def kept(key: Key, granularity: str) -> Cells:
+        """Only segments some record has: a long period's segment without any is absent, as from the records."""
+        cells: Cells = defaultdict(dict)
+        for (team, coarse), by_segment in fresh[(key, granularity)].items():
             for segment, value in by_segment.items():
-                if (team, coarse, segment) in present[key]:
-                    result[key][(team, coarse)][segment] = value
-    return result
+                if (team, coarse, segment) not in present[(key, granularity)]:
+                    continue
+                # A count of values with at least n > 1 records has a segment only when some value has.
+                if granularity == coarse_granularity and segment and key[0].min_count > 1 and not value:
+                    continue
+                cells[(team, coarse)][segment] = value
+        return cells
+
+    values = {key: kept(key, coarse_granularity) for key in sources}
+    shares_out: Shares = {key: {g: kept(key, g) for g in nested} for key in shared_keys} if nested else {}
+    return values, shares_out

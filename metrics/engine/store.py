@@ -53,6 +53,7 @@ def _store_generic(rows, *, kpi_ids, team_ids, granularity, first, last, now) ->
                 segment=row.segment,
                 value=row.value,
                 components=row.components,
+                shares=row.shares,
                 computed_at=now,
             )
             for row in rows
@@ -60,17 +61,17 @@ def _store_generic(rows, *, kpi_ids, team_ids, granularity, first, last, now) ->
         batch_size=BATCH_SIZE,
         update_conflicts=True,
         unique_fields=UNIQUE,
-        update_fields=["value", "components", "computed_at"],
+        update_fields=["value", "components", "shares", "computed_at"],
     )
 
 
 def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> None:
     table = connection.ops.quote_name(KpiValue._meta.db_table)
-    columns = "kpi_id, team_id, granularity, period_start, segment, value, components, computed_at"
+    columns = "kpi_id, team_id, granularity, period_start, segment, value, components, shares, computed_at"
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE kpivalue_stage (kpi_id bigint, team_id bigint, granularity varchar(8), "
-            "period_start date, segment varchar(200), value numeric(30, 10), components jsonb, "
+            "period_start date, segment varchar(200), value numeric(30, 10), components jsonb, shares jsonb, "
             "computed_at timestamptz) ON COMMIT DROP"
         )
         with cursor.cursor.copy(f"COPY kpivalue_stage ({columns}) FROM STDIN") as copy:
@@ -84,6 +85,7 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
                         row.segment,
                         row.value,
                         json.dumps(row.components),
+                        json.dumps(row.shares),
                         now,
                     )
                 )
@@ -101,8 +103,11 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
         cursor.execute(
             f"INSERT INTO {table} AS v ({columns}) SELECT {columns} FROM kpivalue_stage "
             "ON CONFLICT (kpi_id, team_id, granularity, period_start, segment) DO UPDATE "
-            "SET value = EXCLUDED.value, components = EXCLUDED.components, computed_at = EXCLUDED.computed_at "
-            "WHERE (v.value, v.components) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.components)"
+            "SET value = EXCLUDED.value, components = EXCLUDED.components, shares = EXCLUDED.shares, "
+            "computed_at = CASE WHEN (v.value, v.components) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.components) "
+            "THEN EXCLUDED.computed_at ELSE v.computed_at END "
+            "WHERE (v.value, v.components, v.shares) "
+            "IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.components, EXCLUDED.shares)"
         )
         cursor.execute("DROP TABLE kpivalue_stage")
 

@@ -204,6 +204,8 @@ class KpiValue(models.Model):
     segment = models.CharField(_("segment"), max_length=200, blank=True, default="")
     value = models.DecimalField(_("value"), max_digits=30, decimal_places=10, null=True, blank=True)
     components = models.JSONField(_("components"), default=dict, blank=True)
+    # Internal: this cell's shares of the longer periods containing it (metrics.engine.shares).
+    shares = models.JSONField(_("shares of longer periods"), default=dict, blank=True)
     computed_at = models.DateTimeField(_("computed at"))
 
     class Meta:
