@@ -826,6 +826,11 @@ def reaching_compute(
         .annotate(_touched=spec.value_expression())
         .values("_touched")
     )
+    results: dict[MeasureSpec, dict[str, Cells]] = {
+        measure: {granularity: defaultdict(dict) for granularity in granularities} for measure in specs
+    }
+    if not touched.exists():  # no records in the window (future periods): nothing to rank
+        return results
     qs = (
         _base(spec, teams, dimension)
         .filter(**{f"{date}__gte": lo, f"{date}__lt": hi})
@@ -861,9 +866,6 @@ def reaching_compute(
         f"SELECT {columns}, {counts} FROM (SELECT i.*, {ranks} FROM ({sql}) i) r "
         f"WHERE {quote('_in_window')} = 1 GROUP BY {columns}"
     )
-    results: dict[MeasureSpec, dict[str, Cells]] = {
-        measure: {granularity: defaultdict(dict) for granularity in granularities} for measure in specs
-    }
     with connection.cursor() as cursor:
         cursor.execute(outer, params)
         names = [column[0] for column in cursor.description]
