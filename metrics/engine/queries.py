@@ -91,6 +91,10 @@ class TeamScope:
     targets: tuple[int, ...]
     members: tuple[int, ...] | None = None
 
+    @classmethod
+    def of(cls, target_ids: Iterable[int], member_ids: Iterable[int] | None = None) -> TeamScope:
+        return cls(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+
 
 class Median(models.Aggregate):
     """PERCENTILE_CONT(0.5): the median, mean of the two middle values for an even count (PostgreSQL)."""
@@ -655,7 +659,7 @@ def measures_compute(
     """Values of several measures for every (team, period) of the window: event measures over the same
     records and date share one query, the others get one each (see measure_compute)."""
     cache = {} if cache is None else cache
-    teams = TeamScope(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+    teams = TeamScope.of(target_ids, member_ids)
     groups: dict[tuple, list[MeasureSpec]] = defaultdict(list)
     results: dict[MeasureSpec, Cells] = {}
     for spec in dict.fromkeys(specs):
@@ -695,7 +699,7 @@ def measure_compute(
     measures of one computation: state measures over the same facts (S, E, N, lost) then
     share their histogram query.
     """
-    teams = TeamScope(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+    teams = TeamScope.of(target_ids, member_ids)
     if not teams.targets or not window.periods:
         return {}
     return _query_shape(spec, _vendor(spec))(spec, window, teams, dimension, {} if cache is None else cache)
@@ -714,7 +718,7 @@ def measures_compute_dimensions(
     GROUPING SETS — one scan instead of one per dimension."""
     cache = {} if cache is None else cache
     pairs = list(dict.fromkeys(wanted))
-    teams = TeamScope(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+    teams = TeamScope.of(target_ids, member_ids)
     results: dict[tuple[MeasureSpec, str | None], Cells] = {}
     if pairs and teams.targets and window.periods and _vendor(pairs[0][0]) == "postgresql":
         # Distinct counts of the same value and records (buyers, repeat buyers): one query for all.
@@ -775,7 +779,7 @@ def in_period_shares_compute(
     with the record's `granularity` period instead of the window's: each period's share of the longer one
     (e.g. a day's revenue from customers acquired in that day's month). Measures over the same records
     share a query, and on PostgreSQL their segment dimensions too (GROUPING SETS)."""
-    teams = TeamScope(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+    teams = TeamScope.of(target_ids, member_ids)
     wanted = list(dict.fromkeys(pairs))
     if not wanted or not teams.targets or not window.periods:
         return {}
@@ -814,7 +818,7 @@ def reaching_compute(
     where the measure has records in the period (with a value or not), as a distinct count's does.
     """
     spec = specs[0]
-    teams = TeamScope(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
+    teams = TeamScope.of(target_ids, member_ids)
     if not teams.targets or not window.periods:
         return {}
     date = spec.date_field

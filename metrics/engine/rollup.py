@@ -158,13 +158,16 @@ def cells_from_finer(
         if found:
             present[(key, granularity)].add((team, coarse[1], segment))
 
+    # Which pairs are shared, decided once: share_kind parses the measure's filters.
+    shared_keys = [key for key in sources if share_kind(key[0]) is not None]
+    rollable = [key for key in sources if key not in shared_keys]
     missing: set[dt.date] = set()
     staged: list[tuple[Key, str, int, dt.date, str, Decimal | None, bool]] = []
     for fine in fine_periods:
         try:
             for key, (kpi_id, name) in sources.items():
                 spec, dimension = key
-                shared = share_kind(spec) is not None
+                shared = key in shared_keys
                 prefix = f"{dimension}=" if dimension else None
                 for team in target_ids:
                     cell_rows = rows.get((kpi_id, team, fine))
@@ -200,8 +203,6 @@ def cells_from_finer(
     runs = _runs(sorted(missing), finer)
     if len(runs) > MAX_MISSING_RUNS:
         return {}, {}
-    rollable = [key for key in sources if share_kind(key[0]) is None]
-    shared_keys = [key for key in sources if share_kind(key[0]) is not None]
     for run in runs:
         fine_window = Window(finer, run)
         computed = measures_compute_dimensions(
