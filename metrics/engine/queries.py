@@ -33,7 +33,7 @@ query counting each value's records, whatever their min_count.
 Shares of longer periods (metrics.engine.shares): `reaching_compute` ranks each value's
 records within each longer period (ROW_NUMBER) and counts, per short period, the values
 reaching their n-th record there; `in_period_shares_compute` is the grouped query with the
-`in_period` date compared with the longer period.
+`in_period` date compared with each longer period (a FILTER column per longer granularity).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ from metrics.engine.periods import business_tz, local_midnight, period_end, peri
 BEFORE = dt.date(1, 1, 1)
 AFTER = dt.date(9999, 12, 31)
 STATE_COLUMNS_PER_QUERY = 400
+REACHING_LISTED_VALUES = 5000  # more distinct values in the window: their history is selected by a subquery
 
 Cells = dict[tuple[int, dt.date], dict[str, Decimal | None]]
 
@@ -183,22 +184,33 @@ def _event_queryset(
     dimension: str | None,
     *,
     filtered: bool = True,
-    in_period_granularity: str | None = None,
+    in_period: bool = True,
 ):
-    """Facts of the window with their `_period`; `in_period` filters compare the related date with the
-    record's date truncated to `in_period_granularity` (default: the window's granularity)."""
+    """Facts of the window with their `_period`; `in_period` filters (unless `in_period` is off) keep the
+    records whose related date falls in the record's period."""
     qs = _base(spec, teams, dimension, filtered=filtered)
     lo, hi = _bound(spec, spec.date_field, window.start), _bound(spec, spec.date_field, window.end)
     qs = qs.filter(**{f"{spec.date_field}__gte": lo, f"{spec.date_field}__lt": hi})
     qs = qs.annotate(_period=_trunc(spec, spec.date_field, window.granularity))
-    _, in_period = filters_build(spec.model, spec.filters)
-    within = in_period_granularity or window.granularity
-    if in_period and within != window.granularity:
-        qs = qs.annotate(_in_period_of=_trunc(spec, spec.date_field, within))
-    for index, path in enumerate(in_period):
-        qs = qs.annotate(**{f"_in_period_{index}": _trunc(spec, path, within)})
-        qs = qs.filter(**{f"_in_period_{index}": F("_period" if within == window.granularity else "_in_period_of")})
+    for index, path in enumerate(filters_build(spec.model, spec.filters)[1] if in_period else ()):
+        qs = qs.annotate(**{f"_in_period_{index}": _trunc(spec, path, window.granularity)})
+        qs = qs.filter(**{f"_in_period_{index}": F("_period")})
     return qs
+
+
+def _in_period_within(spec: MeasureSpec, qs, granularities: Iterable[str]):
+    """For each longer granularity G: the condition that the `in_period` dates fall in the record's G-period
+    (the queryset annotated with what it compares)."""
+    paths = filters_build(spec.model, spec.filters)[1]
+    conditions: dict[str, Q] = {}
+    for granularity in granularities:
+        qs = qs.annotate(**{f"_of_{granularity}": _trunc(spec, spec.date_field, granularity)})
+        condition = Q()
+        for index, path in enumerate(paths):
+            qs = qs.annotate(**{f"_in_{granularity}_{index}": _trunc(spec, path, granularity)})
+            condition &= Q(**{f"_in_{granularity}_{index}": F(f"_of_{granularity}")})
+        conditions[granularity] = condition
+    return qs, conditions
 
 
 def _event_grouped(spec: MeasureSpec, window: Window, teams: TeamScope, dimension: str | None, cache: dict) -> Cells:
@@ -219,8 +231,11 @@ def _combination_key(spec: MeasureSpec) -> tuple | None:
     return (spec.source, spec.date_field, tuple(in_period))
 
 
+Variant = tuple[object, MeasureSpec, Q | None]  # (result key, measure, condition added to its filters)
+
+
 def _combined_columns(
-    specs: list[MeasureSpec],
+    variants: list[Variant],
 ) -> tuple[dict[str, models.Aggregate], list[list[str]], Q | None]:
     """The aggregates of several event measures over the same records, each filtered by its own conditions
     (FILTER (WHERE …)), their partial names per measure, and the condition of the records any of them reads
@@ -228,8 +243,9 @@ def _combined_columns(
     columns: dict[str, models.Aggregate] = {}
     partial_names: list[list[str]] = []
     conditions: list[Q | None] = []
-    for index, spec in enumerate(specs):
-        when = filters_build(spec.model, spec.filters)[0] or None
+    for index, (_, spec, extra) in enumerate(variants):
+        when = filters_build(spec.model, spec.filters)[0]
+        when = (when & extra if extra is not None else when) or None
         conditions.append(when)
         partials = spec.agg.partials(spec.value_expression(), when)
         partial_names.append(list(partials))
@@ -240,30 +256,41 @@ def _combined_columns(
     return columns, partial_names, reads
 
 
+def _combined_queryset(
+    specs: list[MeasureSpec], window: Window, teams: TeamScope, dimension: str | None, within: tuple[str, ...]
+):
+    """The records of measures combined in one query, and their variants: each measure keyed by itself, or
+    with `within` (longer granularities G) keyed (measure, G) with its `in_period` dates compared with G."""
+    qs = _event_queryset(specs[0], window, teams, dimension, filtered=False, in_period=not within)
+    if not within:
+        return qs, [(spec, spec, None) for spec in specs]
+    qs, conditions = _in_period_within(specs[0], qs, within)
+    return qs, [((spec, granularity), spec, conditions[granularity]) for granularity in within for spec in specs]
+
+
 def _event_combined(
     specs: list[MeasureSpec],
     window: Window,
     teams: TeamScope,
     dimension: str | None,
-    in_period_granularity: str | None = None,
-) -> dict[MeasureSpec, Cells]:
+    within: tuple[str, ...] = (),
+) -> dict:
     """Event measures over the same records and date in one grouped query: each measure's filters become
-    FILTER (WHERE …) clauses of its aggregates, so the records are read once for all of them."""
-    qs = _event_queryset(
-        specs[0], window, teams, dimension, filtered=False, in_period_granularity=in_period_granularity
-    )
-    columns, partial_names, reads = _combined_columns(specs)
+    FILTER (WHERE …) clauses of its aggregates, so the records are read once for all of them. Keyed by
+    measure, or with `within` by (measure, longer granularity) (see _combined_queryset)."""
+    qs, variants = _combined_queryset(specs, window, teams, dimension, within)
+    columns, partial_names, reads = _combined_columns(variants)
     if reads is not None:
         qs = qs.filter(reads)
-    results: dict[MeasureSpec, Cells] = {spec: defaultdict(dict) for spec in specs}
+    results: dict = {key: defaultdict(dict) for key, _, _ in variants}
     for row in qs.values(*_group(dimension, "_period")).annotate(**columns).order_by():
-        key = (row["_target"], as_date(row["_period"]))
+        cell = (row["_target"], as_date(row["_period"]))
         segment = _segment(row, dimension)
-        for index, spec in enumerate(specs):
+        for index, (key, spec, _) in enumerate(variants):
             if not row[f"m{index}_rows"]:
                 continue
             values = {name: row[f"m{index}_{name}"] for name in partial_names[index]}
-            results[spec][key][segment] = _finish(spec, values)
+            results[key][cell][segment] = _finish(spec, values)
     return results
 
 
@@ -336,7 +363,7 @@ _GROUP_BY = re.compile(r" GROUP BY ([\d, ]+)( HAVING .*)?$", re.DOTALL)
 
 def _set_rows(cursor, dimensions: list[str | None]):
     """Rows of a grouping-sets query as (dimension, segment, row dict); groups of an empty segment are left out."""
-    names = [column.name for column in cursor.description]
+    names = [column[0] for column in cursor.description]
     for values in cursor.fetchall():
         row = dict(zip(names, values, strict=True))
         given = [(d, row[f"_d{i}"]) for i, d in enumerate(dimensions) if d is not None and row[f"_d{i}"] is not None]
@@ -360,31 +387,31 @@ def _event_combined_sets(
     window: Window,
     teams: TeamScope,
     dimensions: list[str | None],
-    in_period_granularity: str | None = None,
-) -> dict[tuple[MeasureSpec, str | None], Cells]:
+    within: tuple[str, ...] = (),
+) -> dict[tuple[object, str | None], Cells]:
     """_event_combined for several segment dimensions at once: one scan, GROUP BY GROUPING SETS (PostgreSQL)."""
-    qs = _event_queryset(specs[0], window, teams, None, filtered=False, in_period_granularity=in_period_granularity)
+    qs, variants = _combined_queryset(specs, window, teams, None, within)
     qs = qs.annotate(**{f"_d{i}": _dimension_column(specs[0], d) for i, d in enumerate(dimensions) if d})
     qs = qs.annotate(**{f"_d{i}": Value(None, output_field=models.TextField()) for i, d in enumerate(dimensions)
                         if d is None})  # fmt: skip
-    columns, partial_names, reads = _combined_columns(specs)
+    columns, partial_names, reads = _combined_columns(variants)
     if reads is not None:
         qs = qs.filter(reads)
     named, sets = _dimension_sets(dimensions, len(dimensions) + 2)
     grouped = qs.values("_target", *named, "_period").annotate(**columns).order_by()
     sql, params = grouped.query.get_compiler(using=qs.db).as_sql()
-    results: dict[tuple[MeasureSpec, str | None], Cells] = {
-        (spec, d): defaultdict(dict) for spec in specs for d in dimensions
+    results: dict[tuple[object, str | None], Cells] = {
+        (key, d): defaultdict(dict) for key, _, _ in variants for d in dimensions
     }
     with connections[qs.db].cursor() as cursor:
         cursor.execute(_grouping_sets(sql, sets), params)
         for dimension, segment, row in _set_rows(cursor, dimensions):
-            key = (row["_target"], as_date(row["_period"]))
-            for index, spec in enumerate(specs):
+            cell = (row["_target"], as_date(row["_period"]))
+            for index, (key, spec, _) in enumerate(variants):
                 if not row[f"m{index}_rows"]:
                     continue
                 values = {name: row[f"m{index}_{name}"] for name in partial_names[index]}
-                results[(spec, dimension)][key][segment] = _finish(spec, values)
+                results[(key, dimension)][cell][segment] = _finish(spec, values)
     return results
 
 
@@ -773,12 +800,13 @@ def in_period_shares_compute(
     window: Window,
     target_ids: Iterable[int],
     member_ids: Iterable[int] | None = None,
-    granularity: str,
-) -> dict[tuple[MeasureSpec, str | None], Cells]:
+    granularities: tuple[str, ...],
+) -> dict[tuple[MeasureSpec, str | None], dict[str, Cells]]:
     """Event measures with `in_period` filters over each period of the window, the related date compared
-    with the record's `granularity` period instead of the window's: each period's share of the longer one
-    (e.g. a day's revenue from customers acquired in that day's month). Measures over the same records
-    share a query, and on PostgreSQL their segment dimensions too (GROUPING SETS)."""
+    with the record's period of each longer granularity instead of the window's: each period's share of
+    the longer ones (e.g. a day's revenue from customers acquired in that day's month). One query for the
+    measures over the same records and every longer granularity (FILTER columns), on PostgreSQL for their
+    segment dimensions too (GROUPING SETS)."""
     teams = TeamScope.of(target_ids, member_ids)
     wanted = list(dict.fromkeys(pairs))
     if not wanted or not teams.targets or not window.periods:
@@ -788,14 +816,18 @@ def in_period_shares_compute(
         specs, dimensions = groups[_combination_key(spec)]
         specs[spec] = None
         dimensions[dimension] = None
-    results: dict[tuple[MeasureSpec, str | None], Cells] = {}
+    results: dict[tuple[MeasureSpec, str | None], dict[str, Cells]] = defaultdict(dict)
     for specs, dimensions in groups.values():
         if _vendor(next(iter(specs))) == "postgresql" and len(dimensions) > 1:
-            results.update(_event_combined_sets(list(specs), window, teams, list(dimensions), granularity))
+            computed = _event_combined_sets(list(specs), window, teams, list(dimensions), granularities)
+            for ((spec, granularity), dimension), cells in computed.items():
+                results[(spec, dimension)][granularity] = cells
             continue
         for dimension in dimensions:
-            computed = _event_combined(list(specs), window, teams, dimension, granularity)
-            results.update({(spec, dimension): cells for spec, cells in computed.items()})
+            for (spec, granularity), cells in _event_combined(
+                list(specs), window, teams, dimension, granularities
+            ).items():
+                results[(spec, dimension)][granularity] = cells
     return {pair: results[pair] for pair in wanted}
 
 
@@ -805,78 +837,127 @@ def reaching_compute(
     window: Window,
     target_ids: Iterable[int],
     member_ids: Iterable[int] | None = None,
-    dimension: str | None = None,
+    dimensions: Iterable[str | None] = (None,),
     granularities: tuple[str, ...],
-) -> dict[MeasureSpec, dict[str, Cells]]:
+) -> dict[tuple[MeasureSpec, str | None], dict[str, Cells]]:
     """Shares of distinct counts: for each period f of the window and each longer granularity G, the number
     of values whose `min_count`-th record within f's G-period falls in f — summed over the periods of a
-    G-period, exactly that period's distinct count. One query for measures over the same records and value
-    (differing by min_count): ROW_NUMBER() per (team, segment, value, G-period) in date order.
+    G-period, exactly that period's distinct count. Measures over the same records and value (differing by
+    min_count) share the query: ROW_NUMBER() per (team, segment, value, G-period) in date order, and on
+    PostgreSQL the segment dimensions too (a partition per dimension, GROUP BY GROUPING SETS).
 
-    Only values with a record in the window are read before it (from the start of the longest period), so
-    an incremental recompute of a few days reads those values' history, not the year's records. A cell exists
-    where the measure has records in the period (with a value or not), as a distinct count's does.
+    Before the window, only the records of values present in it are read, through their own index
+    (the window's distinct values, listed in the query while they are few), from the start of the
+    longest period: an incremental recompute of a few days reads those values' history, not the year's
+    records. A cell exists where the measure has records in the period (with a value or not), as a
+    distinct count's does.
     """
     spec = specs[0]
     teams = TeamScope.of(target_ids, member_ids)
+    dimensions = list(dict.fromkeys(dimensions))
+    results: dict[tuple[MeasureSpec, str | None], dict[str, Cells]] = {
+        (measure, d): {granularity: defaultdict(dict) for granularity in granularities}
+        for measure in specs
+        for d in dimensions
+    }
     if not teams.targets or not window.periods:
-        return {}
+        return results
     date = spec.date_field
     first_day = min(period_floor(window.start, granularity) for granularity in granularities)
     lo, start, hi = (_bound(spec, date, day) for day in (first_day, window.start, window.end))
-    touched = (
-        _base(spec, teams, None)
-        .filter(**{f"{date}__gte": start, f"{date}__lt": hi})
-        .annotate(_touched=spec.value_expression())
-        .values("_touched")
-    )
-    results: dict[MeasureSpec, dict[str, Cells]] = {
-        measure: {granularity: defaultdict(dict) for granularity in granularities} for measure in specs
-    }
-    if not touched.exists():  # no records in the window (future periods): nothing to rank
+    in_window = _base(spec, teams, None).filter(**{f"{date}__gte": start, f"{date}__lt": hi})
+    touched = in_window.annotate(_touched=spec.value_expression()).values("_touched")
+    listed = list(touched.distinct().order_by().values_list("_touched", flat=True)[: REACHING_LISTED_VALUES + 1])
+    if not listed:  # no records in the window (future periods): nothing to rank
         return results
-    qs = (
-        _base(spec, teams, dimension)
-        .filter(**{f"{date}__gte": lo, f"{date}__lt": hi})
-        .annotate(_value=spec.value_expression())
-        .filter(Q(**{f"{date}__gte": start}) | Q(_value__in=touched))
-        .annotate(
-            _fine=_trunc(spec, date, window.granularity),
-            _in_window=Case(When(**{f"{date}__gte": start}, then=Value(1)), default=Value(0)),
-            _ts=F(date),
+    history = None
+    if lo < start:
+        before = _base(spec, teams, None).filter(**{f"{date}__gte": lo, f"{date}__lt": start})
+        known = [value for value in listed if value is not None]
+        values = touched if len(listed) > REACHING_LISTED_VALUES else known
+        history = before.annotate(_known=spec.value_expression()).filter(_known__in=values)
+    batches = [dimensions] if _vendor(spec) == "postgresql" else [[d] for d in dimensions]
+    for batch in batches:
+        for (measure, dimension, granularity), cells in _reaching_cells(
+            specs, window, in_window, history, batch, granularities
+        ).items():
+            results[(measure, dimension)][granularity] = cells
+    return results
+
+
+def _reaching_cells(
+    specs: list[MeasureSpec],
+    window: Window,
+    in_window,
+    history,
+    dimensions: list[str | None],
+    granularities: tuple[str, ...],
+) -> dict[tuple[MeasureSpec, str | None, str], Cells]:
+    """The ranking query of reaching_compute over the window's records and the history of their values
+    (UNION ALL, so that each part uses its index), for one dimension or, by GROUPING SETS, several."""
+    spec = specs[0]
+    named = [f"_d{k}" for k in range(len(dimensions))]
+    columns = ["_target", *named, "_fine", "_value", "_in_window", "_ts", "_id"]
+    columns += [f"_p{i}" for i in range(len(granularities))]
+
+    def rows(qs, in_window_flag: int):
+        qs = qs.annotate(
+            _value=spec.value_expression(),
+            _fine=_trunc(spec, spec.date_field, window.granularity),
+            _in_window=Value(in_window_flag),
+            _ts=F(spec.date_field),
             _id=F("pk"),
-            **{f"_p{i}": _trunc(spec, date, granularity) for i, granularity in enumerate(granularities)},
+            **{
+                f"_d{k}": _dimension_column(spec, d) if d else Value(None, output_field=models.TextField())
+                for k, d in enumerate(dimensions)
+            },  # fmt: skip
+            **{f"_p{i}": _trunc(spec, spec.date_field, granularity) for i, granularity in enumerate(granularities)},
         )
-    )
-    group = ["_target", *(["_segment"] if dimension else []), "_fine"]
-    inner = qs.values(*group, "_value", "_in_window", "_ts", "_id", *(f"_p{i}" for i in range(len(granularities))))
-    sql, params = inner.order_by().query.get_compiler(using=qs.db).as_sql()
-    connection = connections[qs.db]
+        return qs.values(*columns).order_by()
+
+    inner = rows(in_window, 1)
+    if history is not None:
+        inner = inner.union(rows(history, 0), all=True)
+    sql, params = inner.query.get_compiler(using=in_window.db).as_sql()
+    connection = connections[in_window.db]
     quote = connection.ops.quote_name
-    partition = ", ".join(quote(name) for name in [*group[:-1], "_value"])
-    ranks = ", ".join(
-        f"ROW_NUMBER() OVER (PARTITION BY {partition}, {quote(f'_p{i}')} ORDER BY {quote('_ts')}, {quote('_id')}) "
-        f"AS {quote(f'_r{i}')}"
-        for i in range(len(granularities))
-    )
-    counts = ", ".join(
-        f"SUM(CASE WHEN {quote('_value')} IS NOT NULL AND {quote(f'_r{i}')} = {int(measure.min_count)} "
-        f"THEN 1 ELSE 0 END) AS {quote(f's{j}_{i}')}"
-        for j, measure in enumerate(specs)
-        for i in range(len(granularities))
-    )
-    columns = ", ".join(quote(name) for name in group)
+    ranks, counts = [], []
+    for k, dimension in enumerate(dimensions):
+        partition = ", ".join(quote(name) for name in ["_target", *([named[k]] if dimension else []), "_value"])
+        for i in range(len(granularities)):
+            ranks.append(
+                f"ROW_NUMBER() OVER (PARTITION BY {partition}, {quote(f'_p{i}')} ORDER BY {quote('_ts')}, "
+                f"{quote('_id')}) AS {quote(f'_r{k}_{i}')}"
+            )
+            counts += [
+                f"SUM(CASE WHEN {quote('_value')} IS NOT NULL AND {quote(f'_r{k}_{i}')} = {int(measure.min_count)} "
+                f"THEN 1 ELSE 0 END) AS {quote(f's{j}_{k}_{i}')}"
+                for j, measure in enumerate(specs)
+            ]
+    keys = ["_target", *named, "_fine"]
+    if len(dimensions) > 1:  # PostgreSQL
+        sets = [["_target", *([named[k]] if d else []), "_fine"] for k, d in enumerate(dimensions)]
+        group = "GROUPING SETS (" + ", ".join("(" + ", ".join(map(quote, s)) + ")" for s in sets) + ")"
+    else:
+        group = ", ".join(quote(name) for name in ["_target", *([named[0]] if dimensions[0] else []), "_fine"])
+    selected = [f"NULL AS {quote(name)}" if name in named and not dimensions[named.index(name)] else quote(name)
+                for name in keys]  # fmt: skip
     outer = (
-        f"SELECT {columns}, {counts} FROM (SELECT i.*, {ranks} FROM ({sql}) i) r "
-        f"WHERE {quote('_in_window')} = 1 GROUP BY {columns}"
+        f"SELECT {', '.join(selected)}, {', '.join(counts)} "
+        f"FROM (SELECT i.*, {', '.join(ranks)} FROM ({sql}) i) r WHERE {quote('_in_window')} = 1 GROUP BY {group}"
     )
+    cells: dict[tuple[MeasureSpec, str | None, str], Cells] = {
+        (measure, d, granularity): defaultdict(dict)
+        for measure in specs
+        for d in dimensions
+        for granularity in granularities
+    }
     with connection.cursor() as cursor:
         cursor.execute(outer, params)
-        names = [column[0] for column in cursor.description]
-        for values in cursor.fetchall():
-            row = dict(zip(names, values, strict=True))
+        for dimension, segment, row in _set_rows(cursor, dimensions):
+            k = dimensions.index(dimension)
             key = (row["_target"], as_date(row["_fine"]))
             for j, measure in enumerate(specs):
                 for i, granularity in enumerate(granularities):
-                    results[measure][granularity][key][_segment(row, dimension)] = Decimal(row[f"s{j}_{i}"] or 0)
-    return results
+                    cells[(measure, dimension, granularity)][key][segment] = Decimal(row[f"s{j}_{k}_{i}"] or 0)
+    return cells

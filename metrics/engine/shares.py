@@ -70,27 +70,28 @@ def shares_compute(
         return {}
     targets, members = list(target_ids), None if member_ids is None else list(member_ids)
     shares: Shares = defaultdict(dict)
-    # Distinct counts of one value over the same records (buyers, repeat buyers) share a query per dimension.
-    reaching: dict[Key, dict[MeasureSpec, None]] = defaultdict(dict)
+    # Distinct counts of one value over the same records (buyers, repeat buyers) share a query.
+    reaching: dict[MeasureSpec, tuple[dict, dict]] = defaultdict(lambda: ({}, {}))
     for spec, dimension in wanted:
         if share_kind(spec) == REACHING:
-            reaching[(dataclasses.replace(spec, min_count=1), dimension)][spec] = None
-    for (_, dimension), specs in reaching.items():
+            specs, dimensions = reaching[dataclasses.replace(spec, min_count=1)]
+            specs[spec] = None
+            dimensions[dimension] = None
+    for specs, dimensions in reaching.values():
         computed = reaching_compute(
             specs=list(specs),
             window=window,
             target_ids=targets,
             member_ids=members,
-            dimension=dimension,
+            dimensions=list(dimensions),
             granularities=granularities,
         )
-        for spec, by_granularity in computed.items():
-            shares[(spec, dimension)].update(by_granularity)
+        shares.update({pair: by_granularity for pair, by_granularity in computed.items() if pair in wanted})
     in_period = [pair for pair in wanted if share_kind(pair[0]) == IN_PERIOD]
-    for granularity in granularities if in_period else ():
+    if in_period:
         computed = in_period_shares_compute(
-            pairs=in_period, window=window, target_ids=targets, member_ids=members, granularity=granularity
+            pairs=in_period, window=window, target_ids=targets, member_ids=members, granularities=granularities
         )
-        for pair, cells in computed.items():
-            shares[pair][granularity] = cells
+        for pair, by_granularity in computed.items():
+            shares[pair].update(by_granularity)
     return dict(shares)
