@@ -31,7 +31,7 @@ and distinct counts of the same value over the same records (buyers, repeat buye
 query counting each value's records, whatever their min_count.
 
 Shares of longer periods (metrics.engine.shares): `reaching_compute` ranks each value's
-records within each longer period (ROW_NUMBER) and counts, per short period, the values
+records within each longer period (LAG over the value's records in date order) and counts, per short period, the values
 reaching their n-th record there; `in_period_shares_compute` is the grouped query with the
 `in_period` date compared with each longer period (a FILTER column per longer granularity).
 """
@@ -843,8 +843,9 @@ def reaching_compute(
     """Shares of distinct counts: for each period f of the window and each longer granularity G, the number
     of values whose `min_count`-th record within f's G-period falls in f — summed over the periods of a
     G-period, exactly that period's distinct count. Measures over the same records and value (differing by
-    min_count) share the query: ROW_NUMBER() per (team, segment, value, G-period) in date order, and on
-    PostgreSQL the segment dimensions too (a partition per dimension, GROUP BY GROUPING SETS).
+    min_count) share the query: each value's records in date order per (team, segment), LAG() telling the
+    G-period of the records before each, and on PostgreSQL the segment dimensions too (a partition per
+    dimension, GROUP BY GROUPING SETS).
 
     Before the window, only the records of values present in it are read, through their own index
     (the window's distinct values, listed in the query while they are few), from the start of the
@@ -921,19 +922,24 @@ def _reaching_cells(
     sql, params = inner.query.get_compiler(using=in_window.db).as_sql()
     connection = connections[in_window.db]
     quote = connection.ops.quote_name
+    # A value's records in date order, one sort per dimension: its record is the n-th of its G-period when
+    # the (n-1)-th record before it is in the same G-period and the n-th before it is not.
+    lags = sorted({m for measure in specs for m in (measure.min_count - 1, measure.min_count) if m > 0})
     ranks, counts = [], []
     for k, dimension in enumerate(dimensions):
         partition = ", ".join(quote(name) for name in ["_target", *([named[k]] if dimension else []), "_value"])
+        over = f"OVER (PARTITION BY {partition} ORDER BY {quote('_ts')}, {quote('_id')})"
         for i in range(len(granularities)):
-            ranks.append(
-                f"ROW_NUMBER() OVER (PARTITION BY {partition}, {quote(f'_p{i}')} ORDER BY {quote('_ts')}, "
-                f"{quote('_id')}) AS {quote(f'_r{k}_{i}')}"
-            )
-            counts += [
-                f"SUM(CASE WHEN {quote('_value')} IS NOT NULL AND {quote(f'_r{k}_{i}')} = {int(measure.min_count)} "
-                f"THEN 1 ELSE 0 END) AS {quote(f's{j}_{k}_{i}')}"
-                for j, measure in enumerate(specs)
-            ]
+            period = quote(f"_p{i}")
+            ranks += [f"LAG({period}, {m}) {over} AS {quote(f'_l{k}_{i}_{m}')}" for m in lags]
+            for j, measure in enumerate(specs):
+                n = int(measure.min_count)
+                before, earlier = quote(f"_l{k}_{i}_{n - 1}"), quote(f"_l{k}_{i}_{n}")
+                reached = f"{before} = {period} AND " if n > 1 else ""
+                counts.append(
+                    f"SUM(CASE WHEN {quote('_value')} IS NOT NULL AND {reached}({earlier} IS NULL OR {earlier} <> "
+                    f"{period}) THEN 1 ELSE 0 END) AS {quote(f's{j}_{k}_{i}')}"
+                )
     keys = ["_target", *named, "_fine"]
     if len(dimensions) > 1:  # PostgreSQL
         sets = [["_target", *([named[k]] if d else []), "_fine"] for k, d in enumerate(dimensions)]

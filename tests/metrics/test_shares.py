@@ -1,14 +1,22 @@
 """Shares of longer periods (metrics.engine.shares): days and months store, for distinct counts and `in_period`
 measures, their part of each longer period; an incremental recompute adds them up instead of rescanning."""
 
+import dataclasses
 import datetime as dt
+import random
+from collections import defaultdict
 
 import pytest
 import time_machine
 from django.core.cache import cache
 
+from metrics.engine.compute import KpiPlan
+from metrics.engine.hierarchy import team_closure_sync
+from metrics.engine.periods import period_floor, period_starts
+from metrics.engine.queries import Window
+from metrics.engine.shares import shares_compute
 from metrics.ingest import activity_ingest
-from metrics.models import KpiValue
+from metrics.models import KpiDefinition, KpiValue
 from metrics.services import dirty_marks_recompute, kpi_catalogue_load, kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, order, q
 
@@ -122,3 +130,50 @@ def test_in_period_measures_store_each_day_s_part_of_the_longer_period(make_team
     assert KpiValue.objects.get(
         kpi__code="new_net_revenue", team=team, granularity="quarter", period_start=D(2026, 1, 1), segment=""
     ).value == q(300)
+
+
+def test_the_shares_of_two_adjacent_windows_add_up_to_every_longer_period_s_distinct_counts(make_team):
+    # given 90 completed orders drawn at random over the first half of 2026 (some at the same instant, some
+    # without a customer), by 6 customers through 2 channels
+    team = make_team("sales")
+    rng = random.Random(7)
+    people = [customer(team, at(2025, 6, 1)) for _ in range(6)]
+    placed = []
+    for _ in range(90):
+        day = D(2026, 1, 1) + dt.timedelta(days=rng.randrange(181))
+        who, channel = rng.choice([*people, None]), rng.choice(["web", "store"])
+        order(team, at(day.year, day.month, day.day, rng.choice([9, 9, 23])), "10.00", customer=who, channel=channel)
+        placed.append((day, who.pk if who else None, channel))
+    team_closure_sync()
+    buyers = KpiPlan.of(KpiDefinition.objects.get(code="buying_customers")).measures["buying_customers"]
+    specs = [dataclasses.replace(buyers, min_count=n) for n in (1, 2, 3)]
+    pairs = [(spec, dimension) for spec in specs for dimension in (None, "channel")]
+    # when the days' shares are computed over two windows split on Wednesday 11 March (the second one reads
+    # the history of its customers from 1 January)
+    split, end = D(2026, 3, 11), D(2026, 7, 1)
+    windows = [
+        Window("day", tuple(period_starts(start=a, end=b, granularity="day")))
+        for a, b in ((D(2026, 1, 1), split), (split, end))
+    ]
+    computed = [shares_compute(pairs=pairs, window=window, target_ids=[team.pk]) for window in windows]
+    # then, summed over each week, month, quarter and year, they are the number of customers with at least n
+    # orders in that period (in that channel for the channel segments), counted here from the orders placed
+    for spec, dimension in pairs:
+        for granularity in ("week", "month", "quarter", "year"):
+            summed: dict = defaultdict(int)
+            for shares in computed:
+                for (_, day), segments in shares[(spec, dimension)][granularity].items():
+                    for segment, share in segments.items():
+                        summed[(period_floor(day, granularity), segment)] += share
+            counted: dict = defaultdict(lambda: defaultdict(int))
+            for day, who, channel in placed:
+                if who is not None:
+                    counted[(period_floor(day, granularity), channel if dimension else "")][who] += 1
+            expected = {
+                key: sum(n >= spec.min_count for n in by_customer.values()) for key, by_customer in counted.items()
+            }
+            assert {k: v for k, v in summed.items() if v} == {k: v for k, v in expected.items() if v}, (
+                spec.min_count,
+                dimension,
+                granularity,
+            )
