@@ -125,6 +125,10 @@ def kpis_compute(
         results.update(combined)
     unshared = [pair for pair in wanted if pair not in shares]
     shares.update(shares_compute(pairs=unshared, window=window, target_ids=teams, member_ids=member_ids))
+    for pair, by_granularity in shares.items():
+        own = by_granularity.pop(granularity, None)  # the measure itself, computed with its shares
+        if own is not None and pair not in results:
+            results[pair] = own
     results.update(
         measures_compute_dimensions(
             wanted=[pair for pair in wanted if pair not in results],

@@ -886,6 +886,14 @@ def reaching_compute(
     return results
 
 
+def _follows_value(spec: MeasureSpec, dimension: str) -> bool:
+    """Whether the segment dimension is a field of the record the distinct value points to (customer__segment
+    when counting distinct customers): then each value has one segment."""
+    path = spec.record_source.dimensions[dimension]
+    plain = spec.field and not spec.multiply_by and not spec.is_duration
+    return bool(plain) and path.startswith(f"{spec.field}__")
+
+
 def _reaching_cells(
     specs: list[MeasureSpec],
     window: Window,
@@ -900,6 +908,10 @@ def _reaching_cells(
     named = [f"_d{k}" for k in range(len(dimensions))]
     columns = ["_target", *named, "_fine", "_value", "_in_window", "_ts", "_id"]
     columns += [f"_p{i}" for i in range(len(granularities))]
+    # A segment of the counted value's own record (a customer's segment, counting customers) splits no value's
+    # records: its ranks are the value's, and the records before the window need not carry it.
+    follows = [d is None or _follows_value(spec, d) for d in dimensions]
+    nothing = Value(None, output_field=models.TextField())
 
     def rows(qs, in_window_flag: int):
         qs = qs.annotate(
@@ -909,9 +921,9 @@ def _reaching_cells(
             _ts=F(spec.date_field),
             _id=F("pk"),
             **{
-                f"_d{k}": _dimension_column(spec, d) if d else Value(None, output_field=models.TextField())
+                f"_d{k}": nothing if d is None or (follows[k] and not in_window_flag) else _dimension_column(spec, d)
                 for k, d in enumerate(dimensions)
-            },  # fmt: skip
+            },
             **{f"_p{i}": _trunc(spec, spec.date_field, granularity) for i, granularity in enumerate(granularities)},
         )
         return qs.values(*columns).order_by()
@@ -925,16 +937,22 @@ def _reaching_cells(
     # A value's records in date order, one sort per dimension: its record is the n-th of its G-period when
     # the (n-1)-th record before it is in the same G-period and the n-th before it is not.
     lags = sorted({m for measure in specs for m in (measure.min_count - 1, measure.min_count) if m > 0})
+    partitions = [("_target", "_value") if follows[k] else ("_target", named[k], "_value") for k in range(len(named))]
     ranks, counts = [], []
-    for k, dimension in enumerate(dimensions):
-        partition = ", ".join(quote(name) for name in ["_target", *([named[k]] if dimension else []), "_value"])
-        over = f"OVER (PARTITION BY {partition} ORDER BY {quote('_ts')}, {quote('_id')})"
+    for p, partition in enumerate(dict.fromkeys(partitions)):
+        over = f"OVER (PARTITION BY {', '.join(map(quote, partition))} ORDER BY {quote('_ts')}, {quote('_id')})"
+        ranks += [
+            f"LAG({quote(f'_p{i}')}, {m}) {over} AS {quote(f'_l{p}_{i}_{m}')}"
+            for i in range(len(granularities))
+            for m in lags
+        ]
+    for k in range(len(dimensions)):
+        p = list(dict.fromkeys(partitions)).index(partitions[k])
         for i in range(len(granularities)):
             period = quote(f"_p{i}")
-            ranks += [f"LAG({period}, {m}) {over} AS {quote(f'_l{k}_{i}_{m}')}" for m in lags]
             for j, measure in enumerate(specs):
                 n = int(measure.min_count)
-                before, earlier = quote(f"_l{k}_{i}_{n - 1}"), quote(f"_l{k}_{i}_{n}")
+                before, earlier = quote(f"_l{p}_{i}_{n - 1}"), quote(f"_l{p}_{i}_{n}")
                 reached = f"{before} = {period} AND " if n > 1 else ""
                 counts.append(
                     f"SUM(CASE WHEN {quote('_value')} IS NOT NULL AND {reached}({earlier} IS NULL OR {earlier} <> "

@@ -63,7 +63,11 @@ def shares_compute(
     target_ids: Iterable[int],
     member_ids: Iterable[int] | None = None,
 ) -> Shares:
-    """From the records: each (measure, dimension)'s shares, per longer granularity, of the window's periods."""
+    """From the records: each (measure, dimension)'s shares, per longer granularity, of the window's periods.
+
+    The query of `in_period` measures' shares also gives the measures themselves (their share of their own
+    period): those come keyed by the window's granularity, for the caller to take as the measures' cells.
+    """
     granularities = NESTED.get(window.granularity, ())
     wanted = [pair for pair in dict.fromkeys(pairs) if share_kind(pair[0])]
     if not granularities or not wanted:
@@ -90,7 +94,11 @@ def shares_compute(
     in_period = [pair for pair in wanted if share_kind(pair[0]) == IN_PERIOD]
     if in_period:
         computed = in_period_shares_compute(
-            pairs=in_period, window=window, target_ids=targets, member_ids=members, granularities=granularities
+            pairs=in_period,
+            window=window,
+            target_ids=targets,
+            member_ids=members,
+            granularities=(window.granularity, *granularities),
         )
         for pair, by_granularity in computed.items():
             shares[pair].update(by_granularity)

@@ -134,20 +134,20 @@ def test_in_period_measures_store_each_day_s_part_of_the_longer_period(make_team
 
 def test_the_shares_of_two_adjacent_windows_add_up_to_every_longer_period_s_distinct_counts(make_team):
     # given 90 completed orders drawn at random over the first half of 2026 (some at the same instant, some
-    # without a customer), by 6 customers through 2 channels
+    # without a customer), by 6 customers of 2 segments (one customer without) through 2 channels
     team = make_team("sales")
     rng = random.Random(7)
-    people = [customer(team, at(2025, 6, 1)) for _ in range(6)]
+    people = [customer(team, at(2025, 6, 1), segment=segment) for segment in ("smb", "smb", "pme", "pme", "pme", "")]
     placed = []
     for _ in range(90):
         day = D(2026, 1, 1) + dt.timedelta(days=rng.randrange(181))
         who, channel = rng.choice([*people, None]), rng.choice(["web", "store"])
         order(team, at(day.year, day.month, day.day, rng.choice([9, 9, 23])), "10.00", customer=who, channel=channel)
-        placed.append((day, who.pk if who else None, channel))
+        placed.append((day, who, channel))
     team_closure_sync()
     buyers = KpiPlan.of(KpiDefinition.objects.get(code="buying_customers")).measures["buying_customers"]
     specs = [dataclasses.replace(buyers, min_count=n) for n in (1, 2, 3)]
-    pairs = [(spec, dimension) for spec in specs for dimension in (None, "channel")]
+    pairs = [(spec, dimension) for spec in specs for dimension in (None, "channel", "customer_segment")]
     # when the days' shares are computed over two windows split on Wednesday 11 March (the second one reads
     # the history of its customers from 1 January)
     split, end = D(2026, 3, 11), D(2026, 7, 1)
@@ -157,7 +157,8 @@ def test_the_shares_of_two_adjacent_windows_add_up_to_every_longer_period_s_dist
     ]
     computed = [shares_compute(pairs=pairs, window=window, target_ids=[team.pk]) for window in windows]
     # then, summed over each week, month, quarter and year, they are the number of customers with at least n
-    # orders in that period (in that channel for the channel segments), counted here from the orders placed
+    # orders in that period (in that channel, or of that segment, for the segment rows; no segment row for the
+    # customer without one), counted here from the orders placed
     for spec, dimension in pairs:
         for granularity in ("week", "month", "quarter", "year"):
             summed: dict = defaultdict(int)
@@ -167,8 +168,9 @@ def test_the_shares_of_two_adjacent_windows_add_up_to_every_longer_period_s_dist
                         summed[(period_floor(day, granularity), segment)] += share
             counted: dict = defaultdict(lambda: defaultdict(int))
             for day, who, channel in placed:
-                if who is not None:
-                    counted[(period_floor(day, granularity), channel if dimension else "")][who] += 1
+                segment = {None: "", "channel": channel, "customer_segment": who and who.segment}[dimension]
+                if who is not None and (segment or not dimension):
+                    counted[(period_floor(day, granularity), segment)][who.pk] += 1
             expected = {
                 key: sum(n >= spec.min_count for n in by_customer.values()) for key, by_customer in counted.items()
             }
