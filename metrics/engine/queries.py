@@ -97,6 +97,18 @@ class TeamScope:
         return cls(tuple(sorted(target_ids)), None if member_ids is None else tuple(sorted(member_ids)))
 
 
+class AnyOf(models.Lookup):
+    """`lhs = ANY(%s)`, the values given as one array parameter (PostgreSQL): a list of thousands of values
+    costs one placeholder, where IN (…) has one each for the driver to scan."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", [*params, list(self.rhs)]
+
+
 class Median(models.Aggregate):
     """PERCENTILE_CONT(0.5): the median, mean of the two middle values for an even count (PostgreSQL)."""
 
@@ -872,11 +884,16 @@ def reaching_compute(
     if not listed:  # no records in the window (future periods): nothing to rank
         return results
     history = None
-    if lo < start:
+    known = [value for value in listed if value is not None]
+    if lo < start and known:
         before = _base(spec, teams, None).filter(**{f"{date}__gte": lo, f"{date}__lt": start})
-        known = [value for value in listed if value is not None]
-        values = touched if len(listed) > REACHING_LISTED_VALUES else known
-        history = before.annotate(_known=spec.value_expression()).filter(_known__in=values)
+        if len(listed) > REACHING_LISTED_VALUES:  # too many to list: select them again
+            among = Q(_known__in=touched)
+        elif _vendor(spec) == "postgresql":
+            among = AnyOf(F("_known"), known)
+        else:
+            among = Q(_known__in=known)
+        history = before.annotate(_known=spec.value_expression()).filter(among)
     batches = [dimensions] if _vendor(spec) == "postgresql" else [[d] for d in dimensions]
     for batch in batches:
         for (measure, dimension, granularity), cells in _reaching_cells(

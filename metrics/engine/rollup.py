@@ -159,7 +159,7 @@ def cells_from_finer(
             present[(key, granularity)].add((team, coarse[1], segment))
 
     # Which pairs are shared, decided once: share_kind parses the measure's filters.
-    shared_keys = [key for key in sources if share_kind(key[0]) is not None]
+    shared_keys = {key: None for key in sources if share_kind(key[0]) is not None}
     rollable = [key for key in sources if key not in shared_keys]
     missing: set[dt.date] = set()
     staged: list[tuple[Key, str, int, dt.date, str, Decimal | None, bool]] = []
