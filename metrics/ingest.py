@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Team
 from metrics.models import ACTIVITY_MODELS, ActivityRecord, DirtyMark
 from metrics.models.activity import SURVEY_SCALES
+from metrics.related_reads import RelatedReads, related_reads
 
 logger = logging.getLogger(__name__)
 
@@ -861,8 +862,11 @@ def activity_batch_write(*, batch: ValidatedBatch, today: date | None = None) ->
     attnames = [f.attname for f in spec.fields]
     date_attnames = spec.date_attnames
     existing = _existing_rows(spec, batch.rows, attnames)
-    ranges = _Ranges(spec.kind, spec.open_ended, today or timezone.localdate())
+    today = today or timezone.localdate()
+    ranges = _Ranges(spec.kind, spec.open_ended, today)
     to_write: list[ValidRow] = []
+    reads: RelatedReads | None = None
+    read_changed: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     created = updated = unchanged = 0
     for row in sorted(batch.rows, key=lambda row: (row.team_id, row.external_id)):
         new = (row.attributes, *(row.values[attname] for attname in attnames))
@@ -875,12 +879,59 @@ def activity_batch_write(*, batch: ValidatedBatch, today: date | None = None) ->
         else:
             updated += 1
             ranges.add(row.team_id, dict(zip(attnames, old[1:], strict=True)), date_attnames)
+            reads = related_reads(spec.model) if reads is None else reads
+            changed = {attname for attname, was, now in zip(attnames, old[1:], new[1:], strict=True) if was != now}
+            for key, read in reads.items():
+                if changed & read:
+                    read_changed[key].append((row.team_id, row.external_id))
         ranges.add(row.team_id, row.values, date_attnames)
         to_write.append(row)
     if to_write:
         UPSERTS.get(connection.vendor, _upsert_bulk_create)(spec, to_write)
-        dirty_marks_widen(ranges=ranges.as_marks())
+        marks = ranges.as_marks()
+        for (team_id, kind), (start, end) in _related_marks(spec, read_changed, today).items():
+            known = marks.get((team_id, kind))
+            marks[(team_id, kind)] = (start, end) if known is None else (min(known[0], start), max(known[1], end))
+        dirty_marks_widen(ranges=marks)
     return IngestResult(created, updated, unchanged)
+
+
+def _related_marks(
+    spec: KindSpec, read_changed: dict[tuple[str, str], list[tuple[int, str]]], today: date
+) -> dict[tuple[int, str], tuple[date, date]]:
+    """Marks over the dates of the records reading a changed field of these records through a relation (the
+    orders of a customer whose segment changed): one query for the ids, then one per reading kind."""
+    if not read_changed:
+        return {}
+    by_team: dict[int, set[str]] = defaultdict(set)
+    for team_id, external_id in {pair for pairs in read_changed.values() for pair in pairs}:
+        by_team[team_id].add(external_id)
+    condition = models.Q()
+    for team_id, external_ids in by_team.items():
+        condition |= models.Q(team_id=team_id, external_id__in=sorted(external_ids))
+    ids = {
+        (team_id, external_id): pk
+        for pk, team_id, external_id in spec.model.objects.filter(condition).values_list("pk", "team_id", "external_id")
+    }
+    marks: dict[tuple[int, str], tuple[date, date]] = {}
+    for (kind, relation), pairs in read_changed.items():
+        reader = KIND_SPECS[kind]
+        dated = reader.date_attnames
+        ranges = _Ranges(kind, reader.open_ended, today)
+        bounds = {f"lo_{a}": models.Min(a) for a in dated} | {f"hi_{a}": models.Max(a) for a in dated}
+        if reader.open_ended:
+            bounds["open"] = models.Count("pk", filter=models.Q(**{f"{reader.open_ended}__isnull": True}))
+        readers = reader.model.objects.filter(**{f"{relation}__in": [ids[pair] for pair in pairs if pair in ids]})
+        for row in readers.values("team_id").annotate(**bounds).order_by():
+            ranges.add(row["team_id"], {a: row[f"lo_{a}"] for a in dated}, dated)
+            latest = {a: row[f"hi_{a}"] for a in dated}
+            if reader.open_ended and row["open"]:
+                latest[reader.open_ended] = None  # still open: it counts up to today
+            ranges.add(row["team_id"], latest, dated)
+        for key, (start, end) in ranges.as_marks().items():
+            known = marks.get(key)
+            marks[key] = (start, end) if known is None else (min(known[0], start), max(known[1], end))
+    return marks
 
 
 def _upsert_bulk_create(spec: KindSpec, rows: list[ValidRow]) -> None:

@@ -321,12 +321,15 @@ class MeasureSpec:
             return raw
         return raw / Decimal(MICROSECONDS_PER_UNIT[self.duration_unit])
 
+    def paths(self) -> list[str]:
+        """The field paths the measure reads: its value, dates and filters (and the filters' compared fields)."""
+        paths = [self.field, self.duration_from, self.multiply_by, self.date_field, self.active_from, self.active_to]
+        return [path for path in (*paths, *_filter_paths(self.filters)) if path]
+
     def record_kinds(self) -> frozenset[str]:
         """Record kinds whose changes can change this measure (its source and related records)."""
         kinds = set(self.record_source.record_kinds)
-        paths = [self.field, self.duration_from, self.multiply_by, self.date_field, self.active_from, self.active_to]
-        paths += _filter_paths(self.filters)
-        for path in filter(None, paths):
+        for path in self.paths():
             try:
                 _, crossed = src.resolve_path(self.model, path)
             except src.FieldPathError:

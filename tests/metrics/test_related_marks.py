@@ -1,0 +1,92 @@
+"""A change of a record that other kinds read through a relation (a customer's segment, its acquisition date)
+marks the dates of the records reading it, so their KPI cells are recomputed at once, not at night."""
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.core.cache import cache
+
+from metrics.ingest import activity_ingest
+from metrics.models import DirtyMark, KpiValue
+from metrics.services import dirty_marks_recompute, kpi_catalogue_load, kpi_values_recompute
+from tests.metrics.kpi_support import at, customer, order, q
+
+D = dt.date
+TODAY = dt.datetime(2026, 4, 10, 12, tzinfo=dt.UTC)
+ACQUIRED = "2025-06-01T00:00:00+02:00"
+
+
+@pytest.fixture(autouse=True)
+def catalogue(db):
+    kpi_catalogue_load()
+    cache.clear()
+
+
+@pytest.fixture
+def sales(make_team):
+    """C (smb) orders 100 on 5 January and 50 on 20 February; D (pme) 30 on 10 February."""
+    team = make_team("sales")
+    c = customer(team, at(2025, 6, 1), segment="smb")
+    d = customer(team, at(2025, 6, 1), segment="pme")
+    order(team, at(2026, 1, 5, 10), "100.00", customer=c)
+    order(team, at(2026, 2, 20, 10), "50.00", customer=c)
+    order(team, at(2026, 2, 10, 10), "30.00", customer=d)
+    kpi_values_recompute(start=D(2026, 1, 1), end=D(2026, 4, 1), notify=False)
+    DirtyMark.objects.all().delete()
+    return team, c
+
+
+def value(code: str, team, granularity: str, period: dt.date, segment: str = ""):
+    cell = KpiValue.objects.filter(
+        kpi__code=code, team=team, granularity=granularity, period_start=period, segment=segment
+    ).first()
+    return cell.value if cell else None
+
+
+def ingest_customer(team, c, **fields) -> None:
+    record = {"external_id": c.external_id, "acquired_at": ACQUIRED, "segment": c.segment, **fields}
+    activity_ingest(kind="customers", records=[record], default_team_id=team.pk, writable_team_ids=None)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_customer_s_new_segment_moves_their_orders_to_it_in_the_breakdowns(sales):
+    team, c = sales
+    assert value("revenue", team, "month", D(2026, 2, 1), "customer_segment=smb") == q(50)
+    # when C's segment becomes pme
+    ingest_customer(team, c, segment="pme")
+    # then the dates of C's orders are marked for orders, 5 January to 20 February included
+    mark = DirtyMark.objects.get(team=team, record_kind="orders")
+    assert (mark.period_start, mark.period_end) == (D(2026, 1, 5), D(2026, 2, 21))
+    dirty_marks_recompute()
+    # and the pme revenue is C's and D's: February 50 + 30 = 80, January 100, the quarter 180; smb has none
+    assert value("revenue", team, "month", D(2026, 2, 1), "customer_segment=pme") == q(80)
+    assert value("revenue", team, "month", D(2026, 1, 1), "customer_segment=pme") == q(100)
+    assert value("revenue", team, "quarter", D(2026, 1, 1), "customer_segment=pme") == q(180)
+    assert value("revenue", team, "quarter", D(2026, 1, 1), "customer_segment=smb") is None
+    # buyers too: 2 pme buyers in February (C and D), from the days' shares
+    assert value("buying_customers", team, "month", D(2026, 2, 1), "customer_segment=pme") == q(2)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_new_acquisition_date_changes_the_new_customer_revenue_of_their_later_orders(sales):
+    team, c = sales
+    assert value("new_net_revenue", team, "quarter", D(2026, 1, 1)) == q(0)
+    # when C turns out to have been acquired on 2 January 2026 rather than 1 June 2025 (the customer's own mark
+    # covers those two dates, not C's order of 20 February)
+    ingest_customer(team, c, acquired_at="2026-01-02T09:00:00+01:00")
+    dirty_marks_recompute()
+    # then C's orders of 5 January (100) and 20 February (50) are revenue from a customer acquired in the same
+    # quarter and year: 150; in the same month only January's: 100, February none
+    assert value("new_net_revenue", team, "quarter", D(2026, 1, 1)) == q(150)
+    assert value("new_net_revenue", team, "year", D(2026, 1, 1)) == q(150)
+    assert value("new_net_revenue", team, "month", D(2026, 1, 1)) == q(100)
+    assert value("new_net_revenue", team, "month", D(2026, 2, 1)) == q(0)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_field_no_kpi_reads_through_the_customer_marks_no_order(sales):
+    team, c = sales
+    ingest_customer(team, c, name="Dupont SA")
+    assert DirtyMark.objects.filter(team=team, record_kind="customers").exists()
+    assert not DirtyMark.objects.filter(record_kind="orders").exists()
