@@ -50,30 +50,41 @@ def ingest_customer(team, c, **fields) -> None:
 
 
 @time_machine.travel(TODAY, tick=False)
-def test_a_customer_s_new_segment_moves_their_orders_to_it_in_the_breakdowns(sales):
-    team, c = sales
-    assert value("revenue", team, "month", D(2026, 2, 1), "customer_segment=smb") == q(50)
-    # when C's segment becomes pme
-    ingest_customer(team, c, segment="pme")
-    # then the dates of C's orders are marked for orders, 5 January to 20 February included
+def test_a_customer_s_new_segment_moves_all_their_orders_to_it_in_the_breakdowns(make_team):
+    # given E (smb), signed on 1 February 2026 after a first order on 5 January (100), then 50 on 20 February,
+    # and D (pme) 30 on 10 February
+    team = make_team("sales")
+    e = customer(team, at(2026, 2, 1), segment="smb")
+    d = customer(team, at(2025, 6, 1), segment="pme")
+    order(team, at(2026, 1, 5, 10), "100.00", customer=e)
+    order(team, at(2026, 2, 20, 10), "50.00", customer=e)
+    order(team, at(2026, 2, 10, 10), "30.00", customer=d)
+    kpi_values_recompute(start=D(2026, 1, 1), end=D(2026, 4, 1), notify=False)
+    DirtyMark.objects.all().delete()
+    assert value("revenue", team, "month", D(2026, 1, 1), "customer_segment=smb") == q(100)
+    # when E's segment becomes pme (E's own mark runs from 1 February, E being still a customer, to today)
+    record = {"external_id": e.external_id, "acquired_at": "2026-02-01T00:00:00+01:00", "segment": "pme"}
+    activity_ingest(kind="customers", records=[record], default_team_id=team.pk, writable_team_ids=None)
+    # then the dates of E's orders are marked for orders, 5 January to 20 February included
     mark = DirtyMark.objects.get(team=team, record_kind="orders")
     assert (mark.period_start, mark.period_end) == (D(2026, 1, 5), D(2026, 2, 21))
     dirty_marks_recompute()
-    # and the pme revenue is C's and D's: February 50 + 30 = 80, January 100, the quarter 180; smb has none
-    assert value("revenue", team, "month", D(2026, 2, 1), "customer_segment=pme") == q(80)
+    # and the pme revenue is E's and D's: January 100 (before E's own mark), February 50 + 30 = 80, the quarter
+    # 180; smb has none left
     assert value("revenue", team, "month", D(2026, 1, 1), "customer_segment=pme") == q(100)
+    assert value("revenue", team, "month", D(2026, 1, 1), "customer_segment=smb") is None
+    assert value("revenue", team, "month", D(2026, 2, 1), "customer_segment=pme") == q(80)
     assert value("revenue", team, "quarter", D(2026, 1, 1), "customer_segment=pme") == q(180)
     assert value("revenue", team, "quarter", D(2026, 1, 1), "customer_segment=smb") is None
-    # buyers too: 2 pme buyers in February (C and D), from the days' shares
-    assert value("buying_customers", team, "month", D(2026, 2, 1), "customer_segment=pme") == q(2)
+    # buyers too, from the days' shares: 2 pme buyers in the quarter (E and D)
+    assert value("buying_customers", team, "quarter", D(2026, 1, 1), "customer_segment=pme") == q(2)
 
 
 @time_machine.travel(TODAY, tick=False)
-def test_a_new_acquisition_date_changes_the_new_customer_revenue_of_their_later_orders(sales):
+def test_a_new_acquisition_date_changes_the_new_customer_revenue_of_their_orders(sales):
     team, c = sales
     assert value("new_net_revenue", team, "quarter", D(2026, 1, 1)) == q(0)
-    # when C turns out to have been acquired on 2 January 2026 rather than 1 June 2025 (the customer's own mark
-    # covers those two dates, not C's order of 20 February)
+    # when C turns out to have been acquired on 2 January 2026 rather than 1 June 2025
     ingest_customer(team, c, acquired_at="2026-01-02T09:00:00+01:00")
     dirty_marks_recompute()
     # then C's orders of 5 January (100) and 20 February (50) are revenue from a customer acquired in the same
