@@ -323,6 +323,9 @@ def run(args) -> int:
         counts = demo_activity_create(teams, records=args.records, seed=args.seed, today=today)
         print(f"generated {sum(counts.values()):,} demo records in {time.perf_counter() - started:.0f} s: "
               + ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items())))  # fmt: skip
+    if args.reuse:
+        # Orders of earlier incremental runs: removed, so that each run ingests into the state a full run left.
+        Order.objects.filter(external_id__startswith="bench-inc-").delete()
     DirtyMark.objects.all().delete()
     if not args.incremental_only:
         KpiValue.objects.all().delete()
