@@ -889,9 +889,8 @@ def activity_batch_write(*, batch: ValidatedBatch, today: date | None = None) ->
     if to_write:
         UPSERTS.get(connection.vendor, _upsert_bulk_create)(spec, to_write)
         marks = ranges.as_marks()
-        for (team_id, kind), (start, end) in _related_marks(spec, read_changed, today).items():
-            known = marks.get((team_id, kind))
-            marks[(team_id, kind)] = (start, end) if known is None else (min(known[0], start), max(known[1], end))
+        for key, (start, end) in _related_marks(spec, read_changed, today).items():
+            _widen(marks, key, start, end)
         dirty_marks_widen(ranges=marks)
     return IngestResult(created, updated, unchanged)
 
@@ -929,9 +928,13 @@ def _related_marks(
                 latest[reader.open_ended] = None  # still open: it counts up to today
             ranges.add(row["team_id"], latest, dated)
         for key, (start, end) in ranges.as_marks().items():
-            known = marks.get(key)
-            marks[key] = (start, end) if known is None else (min(known[0], start), max(known[1], end))
+            _widen(marks, key, start, end)
     return marks
+
+
+def _widen(marks: dict[tuple[int, str], tuple[date, date]], key: tuple[int, str], start: date, end: date) -> None:
+    known = marks.get(key)
+    marks[key] = (start, end) if known is None else (min(known[0], start), max(known[1], end))
 
 
 def _upsert_bulk_create(spec: KindSpec, rows: list[ValidRow]) -> None:

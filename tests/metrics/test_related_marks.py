@@ -23,18 +23,23 @@ def catalogue(db):
     cache.clear()
 
 
-@pytest.fixture
-def sales(make_team):
-    """C (smb) orders 100 on 5 January and 50 on 20 February; D (pme) 30 on 10 February."""
-    team = make_team("sales")
-    c = customer(team, at(2025, 6, 1), segment="smb")
+def first_quarter(team, acquired: dt.datetime):
+    """C (smb, acquired then) orders 100 on 5 January and 50 on 20 February; D (pme) 30 on 10 February; the
+    quarter recomputed, no mark left. Returns C."""
+    c = customer(team, acquired, segment="smb")
     d = customer(team, at(2025, 6, 1), segment="pme")
     order(team, at(2026, 1, 5, 10), "100.00", customer=c)
     order(team, at(2026, 2, 20, 10), "50.00", customer=c)
     order(team, at(2026, 2, 10, 10), "30.00", customer=d)
     kpi_values_recompute(start=D(2026, 1, 1), end=D(2026, 4, 1), notify=False)
     DirtyMark.objects.all().delete()
-    return team, c
+    return c
+
+
+@pytest.fixture
+def sales(make_team):
+    team = make_team("sales")
+    return team, first_quarter(team, at(2025, 6, 1))
 
 
 def value(code: str, team, granularity: str, period: dt.date, segment: str = ""):
@@ -54,13 +59,7 @@ def test_a_customer_s_new_segment_moves_all_their_orders_to_it_in_the_breakdowns
     # given E (smb), signed on 1 February 2026 after a first order on 5 January (100), then 50 on 20 February,
     # and D (pme) 30 on 10 February
     team = make_team("sales")
-    e = customer(team, at(2026, 2, 1), segment="smb")
-    d = customer(team, at(2025, 6, 1), segment="pme")
-    order(team, at(2026, 1, 5, 10), "100.00", customer=e)
-    order(team, at(2026, 2, 20, 10), "50.00", customer=e)
-    order(team, at(2026, 2, 10, 10), "30.00", customer=d)
-    kpi_values_recompute(start=D(2026, 1, 1), end=D(2026, 4, 1), notify=False)
-    DirtyMark.objects.all().delete()
+    e = first_quarter(team, at(2026, 2, 1))
     assert value("revenue", team, "month", D(2026, 1, 1), "customer_segment=smb") == q(100)
     # when E's segment becomes pme (E's own mark runs from 1 February, E being still a customer, to today)
     record = {"external_id": e.external_id, "acquired_at": "2026-02-01T00:00:00+01:00", "segment": "pme"}
