@@ -1,7 +1,10 @@
 """API-key authentication: `Authorization: Api-Key <key>` identifies an integration of one team."""
 
+import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -11,6 +14,7 @@ from accounts.models import TeamApiKey
 
 # last_used_at is written at most this often, so a busy integration does not write on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+logger = logging.getLogger(__name__)
 
 
 class ApiKeyIdentity:
@@ -73,11 +77,34 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 def api_key_touch(api_key: TeamApiKey) -> None:
-    """Record that the key was used now, at most once per LAST_USED_RESOLUTION."""
+    """Record that the key was used now, at most once per LAST_USED_RESOLUTION — never at the cost of the request:
+    when the database is busy (SQLite while a recompute writes), the use is recorded by a later request."""
     now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
-        TeamApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
+    if api_key.last_used_at is not None and now - api_key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    try:
+        with _brief_lock_wait(), transaction.atomic():
+            TeamApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    except OperationalError:
+        logger.info("API key %s: last use not recorded, the database is busy.", api_key.prefix)
+        return
+    api_key.last_used_at = now
+
+
+@contextmanager
+def _brief_lock_wait():
+    """On SQLite, wait a quarter of a second for the write lock instead of the connection's 20 seconds."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    configured = int(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5) * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 250")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {configured}")
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
