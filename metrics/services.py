@@ -44,6 +44,7 @@ from metrics.signals import kpi_values_changed
 logger = logging.getLogger(__name__)
 
 DIRTY_BATCH_SIZE = 500
+FULL_RECOMPUTE_CLAIM = 100_000  # marks are per (team, record kind): all of them
 # pg_try_advisory_lock key of the dirty-mark recompute ("kpi-dirt" in ASCII).
 RECOMPUTE_LOCK_KEY = 0x6B70692D64697274
 # Sort memory of the engine's transactions on PostgreSQL (SET LOCAL work_mem).
@@ -334,13 +335,14 @@ def kpi_values_recompute_all(
     end = today_local() + dt.timedelta(days=1)
     if start is None:
         return RecomputeResult()
-    return kpi_values_recompute(
-        start=start,
-        end=max(end, start + dt.timedelta(days=1)),
-        kpi_ids=kpi_ids,
-        team_ids=team_ids,
-        granularities=granularities,
-    )
+    end = max(end, start + dt.timedelta(days=1))
+    everything = kpi_ids is None and team_ids is None and since is None and set(granularities) == set(GRANULARITIES)
+    # The marks already written are covered by a recompute of everything that starts after them: released
+    # at the end (unless bumped meanwhile), so the worker does not redo it after `make run` or at night.
+    claimed = dirty_marks_claim(limit=FULL_RECOMPUTE_CLAIM) if everything else []
+    result = kpi_values_recompute(start=start, end=end, kpi_ids=kpi_ids, team_ids=team_ids, granularities=granularities)
+    dirty_marks_release(marks=[mark for mark in claimed if start <= mark.period_start and mark.period_end <= end])
+    return result
 
 
 # --------------------------------------------------------------------------- dirty marks

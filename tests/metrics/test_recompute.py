@@ -23,6 +23,7 @@ from metrics.services import (
     dirty_marks_recompute,
     kpi_catalogue_load,
     kpi_values_recompute,
+    kpi_values_recompute_all,
 )
 from metrics.signals import kpi_values_changed
 from metrics.tasks import DEBOUNCE_SECONDS, recompute_dirty_enqueue, recompute_dirty_task
@@ -304,3 +305,23 @@ def test_a_kpi_reads_the_kinds_its_segments_reach():
     assert kinds("tickets") == {"tickets"}
     # logins and memberships: marked by metrics' receivers of their saves (see test_recompute_adoption)
     assert kinds("crm_active_user_rate") == {"logins", "memberships"}
+
+
+@time_machine.travel(dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC), tick=False)
+def test_a_recompute_of_everything_releases_the_marks_it_covers(make_team):
+    # given orders of January and March ingested (a mark from 5 January to 2 March), and a mark of a future week
+    team = make_team("sales")
+    records = [{"external_id": "O-1", "ordered_at": "2026-01-05T10:00:00+01:00", "amount": "10.00"},
+               {"external_id": "O-2", "ordered_at": "2026-03-02T10:00:00+01:00", "amount": "20.00"}]  # fmt: skip
+    activity_ingest(kind="orders", records=records, default_team_id=team.pk, writable_team_ids=None)
+    DirtyMark.objects.create(team=team, record_kind="tickets", period_start=D(2026, 4, 1), period_end=D(2026, 4, 8))
+    # when one KPI is recomputed: the marks stay, other KPIs read those orders too
+    kpi_values_recompute_all(kpi_codes=["revenue"])
+    assert DirtyMark.objects.count() == 2
+    # when everything is recomputed (as `recompute_kpis --sync` and the nightly task do)
+    kpi_values_recompute_all()
+    # then the orders' mark is released, the future one (after today, not recomputed) stays
+    assert list(DirtyMark.objects.values_list("record_kind", flat=True)) == ["tickets"]
+    assert KpiValue.objects.get(
+        kpi__code="revenue", team=team, granularity="quarter", period_start=D(2026, 1, 1), segment=""
+    ).value == q(30)
