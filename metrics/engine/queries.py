@@ -955,8 +955,9 @@ def _reaching_cells(
     # the (n-1)-th record before it is in the same G-period and the n-th before it is not.
     lags = sorted({m for measure in specs for m in (measure.min_count - 1, measure.min_count) if m > 0})
     partitions = [("_target", "_value") if follows[k] else ("_target", named[k], "_value") for k in range(len(named))]
+    distinct_partitions = list(dict.fromkeys(partitions))
     ranks, counts = [], []
-    for p, partition in enumerate(dict.fromkeys(partitions)):
+    for p, partition in enumerate(distinct_partitions):
         over = f"OVER (PARTITION BY {', '.join(map(quote, partition))} ORDER BY {quote('_ts')}, {quote('_id')})"
         ranks += [
             f"LAG({quote(f'_p{i}')}, {m}) {over} AS {quote(f'_l{p}_{i}_{m}')}"
@@ -964,7 +965,7 @@ def _reaching_cells(
             for m in lags
         ]
     for k in range(len(dimensions)):
-        p = list(dict.fromkeys(partitions)).index(partitions[k])
+        p = distinct_partitions.index(partitions[k])
         for i in range(len(granularities)):
             period = quote(f"_p{i}")
             for j, measure in enumerate(specs):

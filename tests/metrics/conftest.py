@@ -27,3 +27,14 @@ def key_client(make_key):
         return client
 
     return make
+
+
+@pytest.fixture
+def catalogue(db):
+    """The KPI catalogue loaded, and no recompute debounce left in the cache by an earlier test."""
+    from django.core.cache import cache
+
+    from metrics.services import kpi_catalogue_load
+
+    kpi_catalogue_load()
+    cache.clear()

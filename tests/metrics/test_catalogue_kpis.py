@@ -11,7 +11,6 @@ import pytest
 
 from accounts.models import Membership
 from metrics.catalogue import CATALOGUE_CODES
-from metrics.services import kpi_catalogue_load
 from tests.metrics.kpi_support import (
     at,
     campaign,
@@ -35,10 +34,7 @@ from tests.metrics.kpi_support import (
     web_traffic,
 )
 
-
-@pytest.fixture(autouse=True)
-def catalogue(db):
-    kpi_catalogue_load()
+pytestmark = pytest.mark.usefixtures("catalogue")
 
 
 JAN, FEB, MAR = dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)

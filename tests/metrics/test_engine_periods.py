@@ -5,7 +5,6 @@ import datetime as dt
 import pytest
 
 from metrics.engine.periods import local_midnight, period_end, period_floor, period_shift, period_starts
-from metrics.services import kpi_catalogue_load
 from tests.metrics.kpi_support import at, order, q, values
 
 D = dt.date
@@ -50,11 +49,6 @@ def test_local_midnights_follow_dst():
     assert utc(D(2026, 3, 30)) - utc(D(2026, 3, 29)) == dt.timedelta(hours=23)
     assert utc(D(2026, 10, 26)) - utc(D(2026, 10, 25)) == dt.timedelta(hours=25)
     assert local_midnight(D(2026, 3, 30)).utcoffset() == dt.timedelta(hours=2)
-
-
-@pytest.fixture
-def catalogue(db):
-    kpi_catalogue_load()
 
 
 def test_days_around_the_spring_dst_change_are_bucketed_in_paris_time(catalogue, team_a):

@@ -10,16 +10,13 @@ import pytest
 from metrics.engine.compute import KpiPlan, kpis_compute
 from metrics.engine.hierarchy import team_closure_sync
 from metrics.models import KpiDefinition, KpiMeasure, KpiValue
-from metrics.services import kpi_catalogue_load, kpi_values_recompute
+from metrics.services import kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, deal, lead, order, q, subscription, values
+
+pytestmark = pytest.mark.usefixtures("catalogue")
 
 D = dt.date
 JAN, FEB, MAR = D(2026, 1, 1), D(2026, 2, 1), D(2026, 3, 1)
-
-
-@pytest.fixture(autouse=True)
-def catalogue(db):
-    kpi_catalogue_load()
 
 
 def plans(*codes: str, segments: bool = False) -> list[KpiPlan]:

@@ -7,16 +7,14 @@ from decimal import Decimal
 import pytest
 
 from metrics.models import KpiValue
-from metrics.services import kpi_catalogue_load, kpi_values_recompute
+from metrics.services import kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, customers, deal, lead, order, q, values
+
+pytestmark = pytest.mark.usefixtures("catalogue")
+
 
 D = dt.date
 JAN, FEB, MAR, APR = D(2026, 1, 1), D(2026, 2, 1), D(2026, 3, 1), D(2026, 4, 1)
-
-
-@pytest.fixture(autouse=True)
-def catalogue(db):
-    kpi_catalogue_load()
 
 
 @pytest.fixture

@@ -6,24 +6,20 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.core.cache import cache
 
 from metrics.ingest import activity_ingest
 from metrics.models import DirtyMark, KpiDefinition, KpiValue
-from metrics.services import dirty_marks_recompute, kpi_catalogue_load, kpi_values_recompute
+from metrics.services import dirty_marks_recompute, kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, deal, lead, order, q, ticket
+
+pytestmark = pytest.mark.usefixtures("catalogue")
+
 
 D = dt.date
 # Stored cells from October 2025 to June 2026: the quarters and years around them are only partly stored
 # as months, so the incremental path also reads records for the months it lacks.
 START, END = D(2025, 10, 1), D(2026, 7, 1)
 TODAY = dt.datetime(2026, 2, 10, 12, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def catalogue(db):
-    kpi_catalogue_load()
-    cache.clear()
 
 
 def snapshot() -> dict:

@@ -10,17 +10,14 @@ from django.test.utils import CaptureQueriesContext
 
 from metrics import selectors
 from metrics.models import KpiDefinition
-from metrics.services import kpi_catalogue_load, kpi_values_recompute
+from metrics.services import kpi_values_recompute
 from tests.metrics.kpi_support import at, deal, order, q
+
+pytestmark = pytest.mark.usefixtures("catalogue")
 
 D = dt.date
 JAN, FEB, MAR = D(2026, 1, 1), D(2026, 2, 1), D(2026, 3, 1)
 URL = "/api/v1/kpis/win_rate/values/"
-
-
-@pytest.fixture(autouse=True)
-def catalogue(db):
-    kpi_catalogue_load()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from unittest import mock
 import pytest
 import time_machine
 from celery.app.task import Task
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import F
@@ -21,7 +20,6 @@ from metrics.services import (
     ClaimedMark,
     dirty_marks_jobs,
     dirty_marks_recompute,
-    kpi_catalogue_load,
     kpi_values_recompute,
     kpi_values_recompute_all,
 )
@@ -29,14 +27,11 @@ from metrics.signals import kpi_values_changed
 from metrics.tasks import DEBOUNCE_SECONDS, recompute_dirty_enqueue, recompute_dirty_task
 from tests.metrics.kpi_support import at, order, q, ticket
 
+pytestmark = pytest.mark.usefixtures("catalogue")
+
+
 D = dt.date
 JAN, FEB = D(2026, 1, 1), D(2026, 2, 1)
-
-
-@pytest.fixture(autouse=True)
-def catalogue(db):
-    kpi_catalogue_load()
-    cache.clear()
 
 
 def stored(**filters) -> list[tuple]:

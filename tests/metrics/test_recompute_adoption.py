@@ -5,23 +5,18 @@ from unittest import mock
 
 import pytest
 import time_machine
-from django.core.cache import cache
 
 from accounts.models import LoginEvent
 from accounts.services import login_event_record, membership_set
 from metrics import ingest
 from metrics.models import DirtyMark, KpiValue
-from metrics.services import dirty_marks_recompute, kpi_catalogue_load
+from metrics.services import dirty_marks_recompute
 from tests.metrics.kpi_support import at, q
+
+pytestmark = pytest.mark.usefixtures("catalogue")
 
 D = dt.date
 NOW = dt.datetime(2026, 2, 10, 12, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def catalogue(db):
-    kpi_catalogue_load()
-    cache.clear()
 
 
 def marks() -> set[tuple]:
@@ -58,6 +53,7 @@ def test_a_login_marks_its_users_teams_and_the_recompute_counts_it(make_user, te
 def test_a_removed_membership_marks_its_team_from_the_users_first_login(
     make_user, team_a, django_capture_on_commit_callbacks
 ):
+
     # given a member of team A who first logged in on 3 January (the membership itself dates from today)
     user = make_user("ben", team=team_a)
     LoginEvent.objects.bulk_create([LoginEvent(user=user, occurred_at=at(2026, 1, 3, 9))])

@@ -5,22 +5,18 @@ import datetime as dt
 
 import pytest
 import time_machine
-from django.core.cache import cache
 
 from metrics.ingest import activity_ingest
 from metrics.models import DirtyMark, KpiValue
-from metrics.services import dirty_marks_recompute, kpi_catalogue_load, kpi_values_recompute
+from metrics.services import dirty_marks_recompute, kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, order, q
+
+pytestmark = pytest.mark.usefixtures("catalogue")
+
 
 D = dt.date
 TODAY = dt.datetime(2026, 4, 10, 12, tzinfo=dt.UTC)
 ACQUIRED = "2025-06-01T00:00:00+02:00"
-
-
-@pytest.fixture(autouse=True)
-def catalogue(db):
-    kpi_catalogue_load()
-    cache.clear()
 
 
 def first_quarter(team, acquired: dt.datetime):

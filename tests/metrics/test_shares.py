@@ -8,7 +8,6 @@ from collections import defaultdict
 
 import pytest
 import time_machine
-from django.core.cache import cache
 
 from metrics.engine.compute import KpiPlan
 from metrics.engine.hierarchy import team_closure_sync
@@ -17,17 +16,14 @@ from metrics.engine.queries import Window
 from metrics.engine.shares import shares_compute
 from metrics.ingest import activity_ingest
 from metrics.models import KpiDefinition, KpiValue
-from metrics.services import dirty_marks_recompute, kpi_catalogue_load, kpi_values_recompute
+from metrics.services import dirty_marks_recompute, kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, order, q
+
+pytestmark = pytest.mark.usefixtures("catalogue")
+
 
 D = dt.date
 TODAY = dt.datetime(2026, 4, 10, 12, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def catalogue(db):
-    kpi_catalogue_load()
-    cache.clear()
 
 
 def shares(code: str, team, granularity: str, period: dt.date, segment: str = "") -> dict:
