@@ -112,7 +112,7 @@ def run(args, url: str) -> int:
     from rest_framework.test import APIClient
 
     from accounts.services import api_key_create, team_upsert
-    from metrics.ingest import activity_ingest
+    from metrics.activity.ingest import activity_ingest
     from metrics.models import Customer, Order
 
     call_command("migrate", verbosity=0)

@@ -307,13 +307,14 @@ def run(args) -> int:
 
     from accounts.demo import demo_organisation_create
     from accounts.models import Team
+    from metrics.activity.ingest import activity_ingest
     from metrics.demo import demo_activity_create
     from metrics.engine.compute import KpiPlan, kpis_compute
     from metrics.engine.hierarchy import team_closure_sync
     from metrics.engine.periods import today_local
-    from metrics.ingest import activity_ingest
+    from metrics.kpis.services import kpi_catalogue_load
     from metrics.models import DirtyMark, KpiDefinition, KpiValue, Order
-    from metrics.services import activity_earliest_date, dirty_marks_recompute, kpi_catalogue_load, kpi_values_recompute
+    from metrics.recompute.services import activity_earliest_date, dirty_marks_recompute, kpi_values_recompute
 
     granularities = [g.strip() for g in args.granularities.split(",") if g.strip()]
     today = today_local()
@@ -398,7 +399,7 @@ def run(args) -> int:
     marks = list(DirtyMark.objects.values("record_kind", "period_start", "period_end"))
     from django.test.utils import CaptureQueriesContext
 
-    from metrics import services
+    from metrics.recompute import services
 
     by_granularity: dict[str, float] = {}
     real_recompute = services.kpi_values_recompute

@@ -9,7 +9,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kpiplatform.settings")
 
 app = Celery("kpiplatform")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+# Each capability package keeps its tasks in its own tasks.py; the worker imports them all at start.
+TASK_PACKAGES = [
+    "metrics.activity",
+    "metrics.recompute",
+    "objectives",
+    "objectives.alerts",
+    "objectives.notifications",
+]
+app.autodiscover_tasks(TASK_PACKAGES)
 
 
 def ensure_broker_folders() -> None:

@@ -10,8 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("kpiplatform.api_urls")),
     path("accounts/", include("accounts.urls")),
-    path("import/<slug:team_slug>/", include("metrics.urls")),
-    path("dashboard/", include("objectives.urls_dashboard")),
+    path("import/<slug:team_slug>/", include("metrics.activity.urls")),
     path("", include("objectives.urls")),
     path("", include("accounts.pages")),
 ]

@@ -12,10 +12,12 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from kpiplatform.queue import Send, enqueue_now
 from metrics.engine.formula import FormulaError, formula_parse
 from metrics.engine.measures import MeasureSpec
+from metrics.kpis.services import kpi_definition_errors
 from metrics.models import KpiDefinition, KpiMeasure, KpiValue
-from metrics.services import kpi_definition_errors
+from metrics.recompute.tasks import recompute_kpis_task
 
 
 class KpiMeasureFormSet(BaseInlineFormSet):
@@ -85,11 +87,7 @@ class KpiDefinitionAdmin(admin.ModelAdmin):
         self._enqueue_recompute(request, list(queryset.values_list("code", flat=True)))
 
     def _enqueue_recompute(self, request, codes: list[str]) -> bool:
-        from metrics.tasks import recompute_kpis_task
-
-        try:
-            recompute_kpis_task.delay(kpi_codes=codes)
-        except Exception:  # the broker is down: say so rather than fail the page
+        if not enqueue_now(Send(recompute_kpis_task, kwargs={"kpi_codes": codes})):  # the broker is down: say so
             self.message_user(
                 request,
                 _("The task queue is unavailable: recompute later (action or manage.py recompute_kpis)."),

@@ -8,10 +8,11 @@ class MetricsConfig(AppConfig):
     verbose_name = _("Metrics")
 
     def ready(self) -> None:
+        # Models and receivers load once the app registry is ready, hence the imports here.
         # Logins and memberships live in accounts, which must not import metrics: listen to their saves.
         from accounts.models import LoginEvent, Membership
-        from metrics import signals
+        from metrics.recompute import receivers
 
-        post_save.connect(signals.login_saved, sender=LoginEvent, dispatch_uid="metrics-login-saved")
-        post_save.connect(signals.membership_changed, sender=Membership, dispatch_uid="metrics-membership-saved")
-        post_delete.connect(signals.membership_changed, sender=Membership, dispatch_uid="metrics-membership-deleted")
+        post_save.connect(receivers.login_saved, sender=LoginEvent, dispatch_uid="metrics-login-saved")
+        post_save.connect(receivers.membership_changed, sender=Membership, dispatch_uid="metrics-membership-saved")
+        post_delete.connect(receivers.membership_changed, sender=Membership, dispatch_uid="metrics-membership-deleted")

@@ -26,7 +26,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Team, TeamKind
-from metrics.ingest import dirty_marks_widen
 from metrics.models import (
     ActivityRecord,
     Campaign,
@@ -43,6 +42,7 @@ from metrics.models import (
     Ticket,
     WebTrafficStat,
 )
+from metrics.recompute.marks import dirty_marks_widen
 
 DEMO_PREFIX = "demo-"
 SPAN_DAYS = 730

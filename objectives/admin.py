@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from objectives import alert_rules
+from objectives.alerts import rules as alert_rules
 from objectives.models import (
     Alert,
     AlertEvent,
@@ -21,6 +21,7 @@ from objectives.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from objectives.notifications import endpoints as webhook_endpoints
 
 
 class TargetInline(admin.TabularInline):
@@ -152,7 +153,7 @@ class WebhookEndpointAdminForm(forms.ModelForm):
         cleaned = super().clean()
         data = {k: cleaned.get(k) for k in ("name", "url", "events", "active") if k in cleaned}
         try:
-            alert_rules.webhook_endpoint_clean(data=data, instance=self.instance if self.instance.pk else None)
+            webhook_endpoints.webhook_endpoint_clean(data=data, instance=self.instance if self.instance.pk else None)
         except ValidationError as error:
             for field, messages in error.message_dict.items():
                 for message in messages:

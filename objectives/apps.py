@@ -7,7 +7,7 @@ class ObjectivesConfig(AppConfig):
     verbose_name = _("Objectives")
 
     def ready(self) -> None:
-        from metrics.signals import kpi_values_changed
+        from metrics.recompute.signals import kpi_values_changed
         from objectives.receivers import on_kpi_values_changed
 
         kpi_values_changed.connect(on_kpi_values_changed, dispatch_uid="objectives.refresh_on_kpi_values_changed")

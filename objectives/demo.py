@@ -11,7 +11,7 @@ from decimal import Decimal
 from accounts.models import Team, User
 from metrics.engine.periods import Granularity, period_end, period_floor, today_local
 from metrics.models import KpiDefinition
-from objectives.alert_rules import alert_rule_create
+from objectives.alerts.rules import alert_rule_create
 from objectives.models import AlertRule, Objective
 from objectives.services import objective_create
 

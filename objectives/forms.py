@@ -1,18 +1,21 @@
 """Forms of the objective pages: they only parse input; objectives.services saves it."""
 
+from __future__ import annotations
+
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts import selectors as account_selectors
 from accounts.models import Team, User
+from metrics.kpis.selectors import kpi_name, kpis_for_choice
 from metrics.models import KpiDefinition
-from objectives import kpi_data
 from objectives.models import Judged, Objective, ObjectiveState, Phasing
 
 
 class KpiChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
-        return f"{kpi_data.kpi_name(obj)} ({obj.unit})" if obj.unit else kpi_data.kpi_name(obj)
+        return f"{kpi_name(obj)} ({obj.unit})" if obj.unit else kpi_name(obj)
 
 
 class ObjectiveForm(forms.Form):
@@ -73,7 +76,7 @@ class TargetForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["kpi"].queryset = kpi_data.kpis_for_choice()
+        self.fields["kpi"].queryset = kpis_for_choice()
 
 
 class BaseTargetFormSet(forms.BaseFormSet):
@@ -99,3 +102,14 @@ TargetFormSet = forms.formset_factory(TargetForm, formset=BaseTargetFormSet, ext
 
 class PhasingForm(forms.Form):
     mode = forms.ChoiceField(label=_("Phasing"), choices=Phasing.choices)
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Put a service's per-field errors on the form (unknown fields go to the form itself)."""
+    if not hasattr(error, "error_dict"):
+        for message in error.messages:
+            form.add_error(None, message)
+        return
+    for field, messages in error.message_dict.items():
+        for message in messages:
+            form.add_error(field if field in form.fields else None, message)

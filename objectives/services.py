@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
@@ -12,13 +12,22 @@ from django.utils.translation import gettext as _
 
 from accounts import selectors as account_selectors
 from accounts.models import Team, User
-from objectives import kpi_data, progress, smart
+from metrics.kpis.ranges import value_over
+from objectives import progress
 from objectives.models import Judged, Objective, ObjectiveState, Phasing, Target, TargetPhase
+from objectives.notifications.outbox import objective_notify
+from objectives.selectors import (
+    baseline_default,
+    period_end,
+    target_chart,
+    target_phasing_propose,
+    target_plan,
+    today_local,
+)
 
 TARGET_FIELDS = ("kpi", "segment", "target_value", "baseline_value", "judged", "warning_percent", "critical_percent")
-HISTORY_PERIODS = 4
-# Chart points: weekly up to this many days, monthly beyond.
-WEEKLY_CHART_MAX_DAYS = 124
+
+
 # Progress statuses whose arrival is announced (objectives.notify), with their event.
 NOTIFIED_STATUSES = {"at_risk": "objective.at_risk", "achieved": "objective.achieved"}
 
@@ -32,155 +41,6 @@ class ObjectiveError(Exception):
     def __init__(self, errors: dict):
         super().__init__(errors)
         self.errors = errors
-
-
-def today_local() -> date:
-    """Today in the organisation's time zone."""
-    return timezone.localdate()
-
-
-def period_end(objective: Objective) -> date:
-    """End (exclusive) of the objective's period: the day after its due date."""
-    return objective.due_date + timedelta(days=1)
-
-
-# ---------------------------------------------------------------------------
-# Plans and baselines
-# ---------------------------------------------------------------------------
-def target_plan(*, target: Target, objective: Objective | None = None) -> progress.TargetPlan:
-    """The pure-maths view of a target (objectives.progress)."""
-    objective = objective or target.objective
-    phases = ()
-    if target.phasing != Phasing.NONE:
-        phases = tuple(progress.Phase(p.month, p.value) for p in target.phases.all())
-    return progress.TargetPlan(
-        start=objective.start_date,
-        end=period_end(objective),
-        target=target.target_value,
-        baseline=target.baseline_value,
-        direction=target.kpi.direction,
-        additive=bool(target.kpi.additive),
-        judged=target.judged,
-        warning_percent=target.warning_percent,
-        critical_percent=target.critical_percent,
-        phases=phases,
-    )
-
-
-def baseline_window(*, start: date, end: date, judged: str) -> tuple[date, date]:
-    """Where a default baseline is read: the preceding period of the same length, or the month before."""
-    if judged == Judged.END:
-        return progress.month_start(start - timedelta(days=1)), progress.month_start(start)
-    return progress.previous_window(start, end)
-
-
-def baseline_default(
-    *, kpi, team: Team, segment: str = "", start: date, end: date, judged: str = Judged.PERIOD
-) -> Decimal | None:
-    """The KPI's value over the period preceding the objective (of the same length; the month before for
-    end-judged targets); None when it has no value there."""
-    window_start, window_end = baseline_window(start=start, end=end, judged=judged)
-    return kpi_data.value_over(kpi=kpi, team=team, segment=segment, start=window_start, end=window_end)
-
-
-def kpi_history(
-    *, kpi, team: Team, segment: str = "", start: date, end: date, judged: str = Judged.PERIOD
-) -> list[Decimal | None]:
-    """The KPI over the HISTORY_PERIODS periods of the objective's length before it, oldest first."""
-    window_start, window_end = baseline_window(start=start, end=end, judged=judged)
-    windows = []
-    for _i in range(HISTORY_PERIODS):
-        windows.append((window_start, window_end))
-        if judged == Judged.END:
-            window_end, window_start = window_start, progress.month_start(window_start - timedelta(days=1))
-        else:
-            window_end, window_start = window_start, window_start - (window_end - window_start)
-    windows.reverse()
-    return kpi_data.values_over(kpi=kpi, team=team, segment=segment, windows=windows)
-
-
-# ---------------------------------------------------------------------------
-# SMART
-# ---------------------------------------------------------------------------
-def smart_assess(
-    *,
-    team: Team | None,
-    title: str = "",
-    description: str = "",
-    owner: User | None = None,
-    start_date: date | None = None,
-    due_date: date | None = None,
-    parent: Objective | None = None,
-    relevance_note: str = "",
-    targets: Sequence[dict] = (),
-) -> dict[str, dict]:
-    """Assess an objective, saved or still being typed; targets are dicts with `kpi` (a KpiDefinition or
-    None), `target_value`, `baseline_value`, `judged`, `segment`."""
-    smart_targets = []
-    dated = start_date is not None and due_date is not None and due_date >= start_date
-    for data in targets:
-        kpi = data.get("kpi")
-        judged = data.get("judged") or Judged.PERIOD
-        segment = data.get("segment") or ""
-        baseline = data.get("baseline_value")
-        history: list[Decimal | None] = []
-        if kpi is not None and team is not None and dated:
-            end = due_date + timedelta(days=1)
-            if baseline is None:
-                baseline = baseline_default(
-                    kpi=kpi, team=team, segment=segment, start=start_date, end=end, judged=judged
-                )
-            history = kpi_history(kpi=kpi, team=team, segment=segment, start=start_date, end=end, judged=judged)
-        smart_targets.append(
-            smart.SmartTarget(
-                kpi_code=kpi.code if kpi is not None else None,
-                kpi_name=kpi_data.kpi_name(kpi) if kpi is not None else "",
-                unit=kpi.unit if kpi is not None else "",
-                direction=kpi.direction if kpi is not None else progress.HIGHER,
-                judged=judged,
-                target_value=data.get("target_value"),
-                baseline_value=baseline,
-                history=history,
-            )
-        )
-    return smart.assess(
-        smart.SmartInput(
-            title=title or "",
-            description=description or "",
-            has_team=team is not None,
-            has_owner=owner is not None,
-            start_date=start_date,
-            due_date=due_date,
-            has_parent=parent is not None,
-            relevance_note=relevance_note or "",
-            targets=smart_targets,
-        )
-    )
-
-
-def objective_smart(*, objective: Objective) -> dict[str, dict]:
-    """The SMART assessment of a saved objective."""
-    targets = [
-        {
-            "kpi": t.kpi,
-            "target_value": t.target_value,
-            "baseline_value": t.baseline_value,
-            "judged": t.judged,
-            "segment": t.segment,
-        }
-        for t in objective.targets.all()
-    ]
-    return smart_assess(
-        team=objective.team,
-        title=objective.title,
-        description=objective.description,
-        owner=objective.owner,
-        start_date=objective.start_date,
-        due_date=objective.due_date,
-        parent=objective.parent,
-        relevance_note=objective.relevance_note,
-        targets=targets,
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -337,28 +197,6 @@ def objective_delete(*, objective: Objective) -> None:
     objective.delete()
 
 
-# ---------------------------------------------------------------------------
-# Phasing
-# ---------------------------------------------------------------------------
-def last_year_monthly(*, target: Target) -> dict[int, Decimal]:
-    """The KPI's stored monthly values over the 12 months before the objective, by month number."""
-    objective = target.objective
-    months = progress.months_between(objective.start_date, period_end(objective))
-    first = months[0].replace(year=months[0].year - 1)
-    last = progress.next_month(months[-1].replace(year=months[-1].year - 1))
-    values = kpi_data.monthly_values(kpi=target.kpi, team=objective.team, segment=target.segment, start=first, end=last)
-    return {month.month: value for month, value in values.items() if value is not None}
-
-
-def target_phasing_propose(*, target: Target, mode: str) -> list[progress.Phase] | None:
-    """Monthly values for `mode` (even or seasonal) without saving them; None when seasonal has no history."""
-    plan = target_plan(target=target)
-    plan = progress.TargetPlan(**{**plan.__dict__, "phases": ()})
-    if mode == Phasing.SEASONAL:
-        return progress.phases_seasonal(plan=plan, last_year=last_year_monthly(target=target))
-    return progress.phases_even(plan=plan)
-
-
 @transaction.atomic
 def target_phasing_set(
     *, target: Target, mode: str, values: dict[date, Decimal] | None = None, today: date | None = None
@@ -397,56 +235,6 @@ def target_phasing_set(
     return rows
 
 
-# ---------------------------------------------------------------------------
-# Progress
-# ---------------------------------------------------------------------------
-def _chart_points(start: date, end: date) -> list[date]:
-    """Dates at which the chart shows the cumulative value: weekly or month starts, plus the end."""
-    if (end - start).days <= WEEKLY_CHART_MAX_DAYS:
-        points = [start + timedelta(days=7 * i) for i in range(((end - start).days + 6) // 7)]
-    else:
-        points = [start, *[m for m in progress.months_between(start, end) if m > start]]
-    return [*points, end]
-
-
-def _num(value: Decimal | None) -> float | None:
-    return None if value is None else float(round(value, 6))
-
-
-def target_chart(*, target: Target, plan: progress.TargetPlan, today: date, result) -> dict:
-    """Series for the detail chart: value so far at each point, expected pace, target line, forecast."""
-    objective = target.objective
-    points = _chart_points(plan.start, plan.end)
-    windows = []
-    for point in points:
-        window = progress.value_window(plan, point) if point <= max(today, plan.start) else None
-        windows.append(window)
-    known = [w for w in windows if w is not None]
-    values = kpi_data.values_over(kpi=target.kpi, team=objective.team, segment=target.segment, windows=known)
-    by_window = dict(zip(known, values, strict=True))
-    actual = [_num(by_window[w]) if w is not None else None for w in windows]
-    if plan.cumulative and actual and windows[0] is None:
-        actual[0] = 0.0
-    expected = [_num(progress.expected_value(plan, point)) for point in points]
-    if not plan.cumulative:
-        expected[0] = _num(plan.baseline if plan.baseline is not None else plan.target)
-    forecast: list[float | None] = [None] * len(points)
-    if result.forecast_value is not None and today < plan.end:
-        # From the last measured point to the forecast at the end.
-        last = max((i for i, v in enumerate(actual) if v is not None), default=None)
-        if last is not None:
-            forecast[last] = actual[last]
-            forecast[-1] = _num(result.forecast_value)
-    return {
-        "labels": [p.isoformat() for p in points],
-        "actual": actual,
-        "expected": expected,
-        "target": [_num(plan.target)] * len(points),
-        "forecast": forecast,
-        "unit": target.kpi.unit,
-    }
-
-
 def objective_progress_refresh(*, objective: Objective, today: date | None = None) -> Objective:
     """Recompute and store every target's progress and the objective's status (its worst target's)."""
     today = today or today_local()
@@ -458,7 +246,7 @@ def objective_progress_refresh(*, objective: Objective, today: date | None = Non
         window = progress.value_window(plan, today)
         current = None
         if window is not None:
-            current = kpi_data.value_over(
+            current = value_over(
                 kpi=target.kpi, team=objective.team, segment=target.segment, start=window[0], end=window[1]
             )
         result = progress.target_progress(plan=plan, current_value=current, today=today)
@@ -490,8 +278,6 @@ def objective_progress_refresh(*, objective: Objective, today: date | None = Non
     objective.save(update_fields=["progress_status", "progress_computed_at"])
     if objective.progress_status != previous_status and objective.progress_status in NOTIFIED_STATUSES:
         # Only a change is news: refreshing an objective that stays at risk tells nobody again.
-        from objectives.notify import objective_notify
-
         objective_notify(objective=objective, event=NOTIFIED_STATUSES[objective.progress_status])
     return objective
 

@@ -1,10 +1,12 @@
-"""Team-scoped pages of the objectives app: /teams/<slug>/objectives/…"""
+"""Pages of the objectives app: objectives under /teams/<slug>/objectives/, and the pages of its packages
+(dashboards under /dashboard/, alerts and alert rules, notifications and webhooks)."""
 
 from django.urls import include, path
 
 from objectives import views
 
 urlpatterns = [
+    path("dashboard/", include("objectives.dashboards.urls")),
     path("teams/<slug:slug>/objectives/", views.objective_list, name="objective-list"),
     path("teams/<slug:slug>/objectives/new/", views.objective_create, name="objective-create"),
     path("teams/<slug:slug>/objectives/smart-check/", views.smart_check, name="objective-smart-check"),
@@ -17,7 +19,6 @@ urlpatterns = [
         views.target_phasing,
         name="objective-phasing",
     ),
-    # Alerts, alert rules and the notification centre; webhook settings and digest unsubscribe.
-    path("", include("objectives.urls_alerts")),
-    path("", include("objectives.urls_notify")),
+    path("", include("objectives.alerts.urls")),
+    path("", include("objectives.notifications.urls")),
 ]

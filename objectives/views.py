@@ -63,7 +63,7 @@ def objective_detail(request, slug: str, pk: int):
         "current_team": objective.team,
         "objective": objective,
         "rows": selectors.target_rows(objective=objective),
-        "smart": services.objective_smart(objective=objective),
+        "smart": selectors.objective_smart(objective=objective),
         "can_edit": has_team_role(request.user, objective.team, Role.MANAGER),
         "children_count": objective.children.count(),
     }
@@ -93,7 +93,7 @@ def _save(request, *, team, objective: Objective | None):
         "form": form,
         "formset": formset,
         "empty_target": formset.empty_form,
-        "smart": services.objective_smart(objective=objective) if objective else services.smart_assess(team=team),
+        "smart": selectors.objective_smart(objective=objective) if objective else selectors.smart_assess(team=team),
     }
     return render(request, "objectives/form.html", context)
 
@@ -193,7 +193,7 @@ def smart_check(request, slug: str):
                 "segment": post.get(prefix + "segment") or "",
             }
         )
-    result = services.smart_assess(
+    result = selectors.smart_assess(
         team=team,
         title=post.get("title", ""),
         description=post.get("description", ""),
@@ -213,7 +213,7 @@ def target_phasing(request, slug: str, pk: int, target_id: int):
     objective = _objective_or_404(request, slug, pk)
     target = get_object_or_404(Target.objects.select_related("kpi"), pk=target_id, objective=objective)
     can_edit = has_team_role(request.user, objective.team, Role.MANAGER)
-    months = progress.months_between(objective.start_date, services.period_end(objective))
+    months = progress.months_between(objective.start_date, selectors.period_end(objective))
     error = None
     if request.method == "POST":
         if not can_edit:
@@ -238,7 +238,7 @@ def target_phasing(request, slug: str, pk: int, target_id: int):
         "current_team": objective.team,
         "objective": objective,
         "target": target,
-        "kpi_name": selectors.kpi_data.kpi_name(target.kpi),
+        "kpi_name": selectors.kpi_name(target.kpi),
         "rows": [{"month": m, "value": phases.get(m)} for m in months],
         "check": selectors.phasing_check(target=target),
         "additive": bool(target.kpi.additive) and target.judged == "period",

@@ -2,7 +2,7 @@
 
 One view class per record kind, generated from the registry, so that the OpenAPI schema
 documents every kind with its own fields and example. The views only translate HTTP:
-scoping comes from accounts.api.access, writing from metrics.ingest, reading from
+scoping comes from accounts.api.access, writing from metrics.activity.ingest, reading from
 metrics.activity_selectors.
 """
 
@@ -23,7 +23,9 @@ from rest_framework.views import APIView
 
 from accounts.api.access import request_default_team_id, request_team_ids
 from accounts.roles import Role
-from metrics.activity_selectors import activity_csv_lines, activity_record_values, activity_records, activity_row_dict
+from metrics.activity.ingest import IngestError, activity_ingest
+from metrics.activity.kinds import KIND_SPECS, KindSpec
+from metrics.activity.selectors import activity_csv_lines, activity_record_values, activity_records, activity_row_dict
 from metrics.api.activity_schema import (
     EXAMPLES,
     INPUT_SERIALIZERS,
@@ -32,7 +34,6 @@ from metrics.api.activity_schema import (
     IngestErrorsSerializer,
     IngestResultSerializer,
 )
-from metrics.ingest import KIND_SPECS, IngestError, KindSpec, activity_ingest
 
 
 class ActivityCursorPagination(CursorPagination):

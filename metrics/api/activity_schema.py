@@ -1,12 +1,12 @@
 """OpenAPI description of the activity endpoints: serializers and examples generated from the kind registry.
 
 These serializers document the wire format (and render the listing); validation itself
-is done by metrics.ingest so that the API, the CSV import and the command agree.
+is done by metrics.activity.kinds so that the API, the CSV import and the command agree.
 """
 
 from rest_framework import serializers
 
-from metrics.ingest import KIND_SPECS, FieldSpec, KindSpec
+from metrics.activity.kinds import KIND_SPECS, FieldSpec, KindSpec
 
 # One realistic record per kind, shown in /api/v1/docs/ (and checked by the tests to be valid).
 EXAMPLES: dict[str, dict] = {

@@ -19,8 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.access import request_team
-from metrics import selectors
 from metrics.engine.periods import Granularity, period_floor, period_shift, period_starts, today_local
+from metrics.kpis import selectors
 from metrics.models import KpiCategory, KpiDefinition
 
 MAX_PERIODS = 1000

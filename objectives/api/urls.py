@@ -1,3 +1,5 @@
+"""API routes of the objectives app: objectives here, alerts and notifications from their packages."""
+
 from django.urls import include, path
 
 from objectives.api.views import ObjectiveDetailView, ObjectiveListCreateView
@@ -5,5 +7,6 @@ from objectives.api.views import ObjectiveDetailView, ObjectiveListCreateView
 urlpatterns = [
     path("objectives/", ObjectiveListCreateView.as_view(), name="api-objectives"),
     path("objectives/<int:pk>/", ObjectiveDetailView.as_view(), name="api-objective"),
-    path("", include("objectives.api.alerts_urls")),
+    path("", include("objectives.alerts.api")),
+    path("", include("objectives.notifications.api")),
 ]

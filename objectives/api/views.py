@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from accounts.api.access import request_team, request_team_ids
 from accounts.models import User
 from metrics.models import KpiDefinition
-from objectives import services
+from objectives import selectors, services
 from objectives.models import Judged, Objective, ObjectiveState, ProgressStatus
 
 NUMBER = {"max_digits": 20, "decimal_places": 6, "coerce_to_string": False}
@@ -111,7 +111,7 @@ class ObjectiveDetailOutSerializer(ObjectiveOutSerializer):
 
     @extend_schema(responses=SmartSerializer)
     def get_smart(self, objective) -> dict:
-        return services.objective_smart(objective=objective)
+        return selectors.objective_smart(objective=objective)
 
 
 def _objectives_readable(request):

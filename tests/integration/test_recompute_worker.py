@@ -10,9 +10,9 @@ import redis
 from celery import Celery
 from django.db import connection
 
-from metrics.ingest import activity_ingest
+from metrics.activity.ingest import activity_ingest
+from metrics.kpis.services import kpi_catalogue_load
 from metrics.models import DirtyMark, KpiValue
-from metrics.services import kpi_catalogue_load
 from tests.integration.workers import celery_worker
 
 pytestmark = pytest.mark.integration

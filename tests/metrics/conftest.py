@@ -34,7 +34,7 @@ def catalogue(db):
     """The KPI catalogue loaded, and no recompute debounce left in the cache by an earlier test."""
     from django.core.cache import cache
 
-    from metrics.services import kpi_catalogue_load
+    from metrics.kpis.services import kpi_catalogue_load
 
     kpi_catalogue_load()
     cache.clear()

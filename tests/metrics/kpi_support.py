@@ -24,7 +24,7 @@ from metrics.models import (
     Ticket,
     WebTrafficStat,
 )
-from metrics.services import kpi_values_recompute
+from metrics.recompute.services import kpi_values_recompute
 
 PARIS = ZoneInfo("Europe/Paris")
 _ids = itertools.count(1)

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from accounts.roles import Role
+from metrics.activity.kinds import KIND_SPECS
 from metrics.api import urls as metrics_urls
 from metrics.api.activity_schema import EXAMPLES
-from metrics.ingest import KIND_SPECS
 from metrics.models import DirtyMark, Order
 
 URL = "/api/v1/activity/orders/"

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Membership
-from metrics.catalogue import CATALOGUE_CODES
+from metrics.kpis.catalogue import CATALOGUE_CODES
 from tests.metrics.kpi_support import (
     at,
     campaign,

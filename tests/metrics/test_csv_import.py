@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.utils import translation
 
 from accounts.roles import Role
-from metrics.imports import activity_table_import, import_columns_guess, import_file_read
-from metrics.ingest import KIND_SPECS
+from metrics.activity.imports import activity_table_import, import_columns_guess, import_file_read
+from metrics.activity.kinds import KIND_SPECS
 from metrics.models import ImportJob, ImportStatus, Order
 
 # Line 1 is the header; line 3 has a negative amount, line 4 a date that is not ISO 8601.
@@ -43,7 +43,7 @@ def csv_file(tmp_path):
 @pytest.fixture
 def eager_imports(monkeypatch):
     """Run import jobs at once, as a worker would."""
-    from metrics import import_tasks
+    from metrics.activity import tasks as import_tasks
 
     monkeypatch.setattr(
         import_tasks.activity_import_task, "delay", lambda job_id: import_tasks.activity_import_task(job_id)
@@ -185,7 +185,7 @@ def test_a_mapping_without_a_required_field_is_refused(client, manager_a, team_a
 
 
 def test_a_broker_that_is_down_runs_the_import_in_process(client, manager_a, team_a, monkeypatch):
-    from metrics import import_tasks
+    from metrics.activity import tasks as import_tasks
 
     def down(job_id):
         raise ConnectionError("broker down")

@@ -10,7 +10,7 @@ import pytest
 from metrics.engine.compute import KpiPlan, kpis_compute
 from metrics.engine.hierarchy import team_closure_sync
 from metrics.models import KpiDefinition, KpiMeasure, KpiValue
-from metrics.services import kpi_values_recompute
+from metrics.recompute.services import kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, deal, lead, order, q, subscription, values
 
 pytestmark = pytest.mark.usefixtures("catalogue")

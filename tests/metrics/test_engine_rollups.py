@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from metrics.models import KpiValue
-from metrics.services import kpi_values_recompute
+from metrics.recompute.services import kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, customers, deal, lead, order, q, values
 
 pytestmark = pytest.mark.usefixtures("catalogue")

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from metrics.ingest import activity_ingest
+from metrics.activity.ingest import activity_ingest
 from metrics.models import DirtyMark, KpiDefinition, KpiValue
-from metrics.services import dirty_marks_recompute, kpi_values_recompute
+from metrics.recompute.services import dirty_marks_recompute, kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, deal, lead, order, q, ticket
 
 pytestmark = pytest.mark.usefixtures("catalogue")

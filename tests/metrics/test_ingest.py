@@ -8,9 +8,11 @@ import pytest
 from django.db import connection
 from django.utils import translation
 
+from metrics.activity.ingest import IngestError, activity_ingest
+from metrics.activity.kinds import KIND_SPECS
 from metrics.api.activity_schema import EXAMPLES
-from metrics.ingest import KIND_SPECS, IngestError, activity_ingest
 from metrics.models import Customer, DirtyMark, Order, SurveyResponse
+from metrics.recompute.tasks import recompute_dirty_task
 
 
 @pytest.fixture(autouse=True)
@@ -321,7 +323,7 @@ def test_a_late_evening_utc_time_marks_both_calendar_days(team_a):
 
 def test_an_open_ended_state_is_dirty_up_to_today(team_a, monkeypatch):
     # A customer not churned is active in every period up to today
-    monkeypatch.setattr("metrics.ingest.timezone.localdate", lambda *a, **k: date(2025, 6, 30))
+    monkeypatch.setattr("metrics.activity.ingest.timezone.localdate", lambda *a, **k: date(2025, 6, 30))
     ingest(team_a, "customers", [{"external_id": "C-1", "acquired_at": "2025-03-01T12:00:00Z"}])
     mark = DirtyMark.objects.get(record_kind="customers")
     assert (mark.period_start, mark.period_end) == (date(2025, 3, 1), date(2025, 7, 1))
@@ -330,15 +332,13 @@ def test_an_open_ended_state_is_dirty_up_to_today(team_a, monkeypatch):
 def test_the_recompute_is_enqueued_after_commit_and_a_broken_broker_does_not_fail(
     team_a, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
-    import metrics.ingest
-
     calls = []
 
     def broken_enqueue():
         calls.append("enqueue")
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(metrics.ingest, "_recompute_task", lambda: type("T", (), {"delay": broken_enqueue}))
+    monkeypatch.setattr(recompute_dirty_task, "delay", broken_enqueue)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         result = ingest(team_a, "orders", [ORDER])
     assert result["created"] == 1 and len(callbacks) == 1 and calls == ["enqueue"]

@@ -2,8 +2,8 @@
 
 import pytest
 
+from metrics.kpis.services import kpi_catalogue_load
 from metrics.models import KpiDefinition
-from metrics.services import kpi_catalogue_load
 
 ADD_URL = "/admin/metrics/kpidefinition/add/"
 
@@ -100,7 +100,7 @@ def test_saving_a_kpi_in_the_admin_queues_a_recompute_of_its_values(
 ):
     # Given the task queue, when a KPI is saved, a recompute of that KPI alone is queued after commit
     # (stored short periods are what incremental recomputes build long ones from).
-    from metrics import tasks
+    from metrics.recompute import tasks
 
     queued = []
     monkeypatch.setattr(tasks.recompute_kpis_task, "delay", lambda **kwargs: queued.append(kwargs))
@@ -111,7 +111,7 @@ def test_saving_a_kpi_in_the_admin_queues_a_recompute_of_its_values(
 
 
 def test_a_refused_kpi_queues_nothing(admin_client_, monkeypatch, django_capture_on_commit_callbacks):
-    from metrics import tasks
+    from metrics.recompute import tasks
 
     queued = []
     monkeypatch.setattr(tasks.recompute_kpis_task, "delay", lambda **kwargs: queued.append(kwargs))

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from metrics import selectors
+from metrics.kpis import selectors
 from metrics.models import KpiDefinition
-from metrics.services import kpi_values_recompute
+from metrics.recompute.services import kpi_values_recompute
 from tests.metrics.kpi_support import at, deal, order, q
 
 pytestmark = pytest.mark.usefixtures("catalogue")

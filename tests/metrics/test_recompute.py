@@ -12,19 +12,19 @@ from django.db import connection
 from django.db.models import F
 from kombu.exceptions import OperationalError as BrokerError
 
-from metrics import services
+from metrics.activity.ingest import activity_ingest
 from metrics.engine.periods import period_floor
-from metrics.ingest import activity_ingest
 from metrics.models import DirtyMark, KpiDefinition, KpiValue
-from metrics.services import (
-    ClaimedMark,
+from metrics.recompute import services
+from metrics.recompute.marks import ClaimedMark
+from metrics.recompute.services import (
     dirty_marks_jobs,
     dirty_marks_recompute,
     kpi_values_recompute,
     kpi_values_recompute_all,
 )
-from metrics.signals import kpi_values_changed
-from metrics.tasks import DEBOUNCE_SECONDS, recompute_dirty_enqueue, recompute_dirty_task
+from metrics.recompute.signals import kpi_values_changed
+from metrics.recompute.tasks import DEBOUNCE_SECONDS, recompute_dirty_enqueue, recompute_dirty_task
 from tests.metrics.kpi_support import at, order, q, ticket
 
 pytestmark = pytest.mark.usefixtures("catalogue")
@@ -289,7 +289,7 @@ def test_load_kpi_catalogue_is_idempotent_and_keeps_an_admin_switch(capsys):
 
 def test_a_kpi_reads_the_kinds_its_segments_reach():
     from metrics.engine.compute import KpiPlan
-    from metrics.services import kpi_plan_record_kinds
+    from metrics.recompute.services import kpi_plan_record_kinds
 
     def kinds(code: str) -> set[str]:
         return set(kpi_plan_record_kinds(KpiPlan.of(KpiDefinition.objects.get(code=code))))

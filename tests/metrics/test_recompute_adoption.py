@@ -8,9 +8,9 @@ import time_machine
 
 from accounts.models import LoginEvent
 from accounts.services import login_event_record, membership_set
-from metrics import ingest
 from metrics.models import DirtyMark, KpiValue
-from metrics.services import dirty_marks_recompute
+from metrics.recompute.services import dirty_marks_recompute
+from metrics.recompute.tasks import recompute_dirty_task
 from tests.metrics.kpi_support import at, q
 
 pytestmark = pytest.mark.usefixtures("catalogue")
@@ -30,7 +30,7 @@ def test_a_login_marks_its_users_teams_and_the_recompute_counts_it(make_user, te
     membership_set(user=user, team=team_b)
     DirtyMark.objects.all().delete()
     # when she logs in (13:00 in Paris on 10 February)
-    with mock.patch.object(ingest, "enqueue_recompute") as enqueue:
+    with mock.patch.object(recompute_dirty_task, "delay") as enqueue:
         login_event_record(user=user)
     # then both teams are dirty for logins on that day, in the login's transaction
     assert marks() == {
@@ -60,7 +60,7 @@ def test_a_removed_membership_marks_its_team_from_the_users_first_login(
     DirtyMark.objects.all().delete()
     # when the membership is removed and the transaction commits
     with (
-        mock.patch.object(ingest, "enqueue_recompute") as enqueue,
+        mock.patch.object(recompute_dirty_task, "delay") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
         user.memberships.get(team=team_a).delete()

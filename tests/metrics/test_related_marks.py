@@ -6,9 +6,9 @@ import datetime as dt
 import pytest
 import time_machine
 
-from metrics.ingest import activity_ingest
+from metrics.activity.ingest import activity_ingest
 from metrics.models import DirtyMark, KpiValue
-from metrics.services import dirty_marks_recompute, kpi_values_recompute
+from metrics.recompute.services import dirty_marks_recompute, kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, order, q
 
 pytestmark = pytest.mark.usefixtures("catalogue")

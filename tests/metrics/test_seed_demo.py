@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 
 from accounts.demo import demo_organisation_create
+from metrics.activity.kinds import KIND_SPECS
 from metrics.demo import demo_activity_create
-from metrics.ingest import KIND_SPECS
 from metrics.models import Customer, Deal, DirtyMark, Order, SurveyResponse, Ticket
 
 TODAY = date(2026, 6, 15)

@@ -9,14 +9,14 @@ from collections import defaultdict
 import pytest
 import time_machine
 
+from metrics.activity.ingest import activity_ingest
 from metrics.engine.compute import KpiPlan
 from metrics.engine.hierarchy import team_closure_sync
 from metrics.engine.periods import period_floor, period_starts
 from metrics.engine.queries import Window
 from metrics.engine.shares import shares_compute
-from metrics.ingest import activity_ingest
 from metrics.models import KpiDefinition, KpiValue
-from metrics.services import dirty_marks_recompute, kpi_values_recompute
+from metrics.recompute.services import dirty_marks_recompute, kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, order, q
 
 pytestmark = pytest.mark.usefixtures("catalogue")

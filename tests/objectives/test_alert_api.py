@@ -253,9 +253,10 @@ def test_the_schema_documents_the_alert_routes_without_warnings():
     from drf_spectacular.drainage import GENERATOR_STATS
     from drf_spectacular.generators import SchemaGenerator
 
-    from objectives.api import alerts_urls
+    from objectives.alerts import api as alerts_api
+    from objectives.notifications import api as notifications_api
 
-    patterns = [path("api/v1/", include(alerts_urls.urlpatterns))]
+    patterns = [path("api/v1/", include(alerts_api.urlpatterns + notifications_api.urlpatterns))]
     GENERATOR_STATS.reset()
     with GENERATOR_STATS.silence():
         schema = SchemaGenerator(patterns=patterns).get_schema(request=None, public=True)

@@ -9,14 +9,9 @@ from django.utils import translation
 
 from accounts.roles import Role
 from metrics.models import KpiMeasure
-from objectives.alert_rules import (
-    alert_rule_create,
-    alert_rule_delete,
-    alert_rule_update,
-    webhook_endpoint_create,
-    webhook_endpoint_update,
-)
+from objectives.alerts.rules import alert_rule_create, alert_rule_delete, alert_rule_update
 from objectives.models import AlertRule, Objective, Target, WebhookEndpoint
+from objectives.notifications.endpoints import webhook_endpoint_create, webhook_endpoint_update
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
-import sys
-import types
 from decimal import Decimal
 
 import pytest
@@ -13,21 +11,17 @@ from django.utils import timezone
 from django.utils.translation import override
 
 from accounts.roles import Role
-from objectives.alert_services import (
-    AlertTransitionError,
-    alert_acknowledge,
-    alert_resolve,
-    alert_rule_recipients,
-    alert_rule_snooze,
-)
+from objectives.alerts import events as alert_events
+from objectives.alerts.services import AlertTransitionError, alert_acknowledge, alert_resolve, alert_rule_snooze
 from objectives.models import Alert, AlertEvent, AlertRule, AlertState
+from objectives.notifications.recipients import alert_rule_recipients
 
 MAR = dt.date(2026, 3, 1)
 
 
 @pytest.fixture
 def notified(monkeypatch):
-    """A fake objectives.notify recording (alert, event kind, actor) and answering with the rule's recipients."""
+    """A fake outbox recording (alert, event kind, actor) and answering with the rule's recipients."""
     calls: list[tuple[int, str, int | None]] = []
 
     def alert_notify(*, alert, event):
@@ -37,7 +31,7 @@ def notified(monkeypatch):
             for u in alert_rule_recipients(rule=alert.rule)
         ]
 
-    monkeypatch.setitem(sys.modules, "objectives.notify", types.SimpleNamespace(alert_notify=alert_notify))
+    monkeypatch.setattr(alert_events, "alert_notify", alert_notify)
     return calls
 
 
@@ -193,7 +187,7 @@ def test_recipients_default_to_the_team_managers_else_the_nearest_parent_manager
 )
 def test_fire_and_acknowledge_with_the_real_notification_module(churn_rule, churn, team_a, manager_a, store):
     # given churn 25 % in March and the real notification module (no fake)
-    from objectives.alerts import alerts_evaluate_cells
+    from objectives.alerts.evaluation import alerts_evaluate_cells
     from objectives.models import Notification, WebhookEndpoint
 
     WebhookEndpoint.objects.create(team=team_a, name="CRM", url="https://hooks.example.test/kpi")

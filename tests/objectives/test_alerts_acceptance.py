@@ -16,7 +16,7 @@ from django.core.management import call_command
 from accounts.roles import Role
 from kpiplatform.celery import app as celery_app
 from metrics.models import Customer, KpiDefinition, KpiValue
-from objectives.alert_services import alert_acknowledge
+from objectives.alerts.services import alert_acknowledge
 from objectives.models import Alert, AlertEvent, AlertRule
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -4,9 +4,7 @@ no duplicates over repeated (or concurrent) evaluations, auto-resolve, snooze, a
 from __future__ import annotations
 
 import datetime as dt
-import sys
 import threading
-import types
 from decimal import Decimal
 
 import pytest
@@ -16,10 +14,10 @@ from django.utils import timezone
 
 from accounts.roles import Role
 from metrics.models import Customer, KpiMeasure, KpiValue
-from metrics.signals import kpi_values_changed
-from objectives import alert_tasks
-from objectives.alert_services import alert_rule_recipients, alert_rule_snooze
-from objectives.alerts import (
+from metrics.recompute.signals import kpi_values_changed
+from objectives.alerts import events as alert_events
+from objectives.alerts import tasks as alert_tasks
+from objectives.alerts.evaluation import (
     Verdict,
     alert_rule_apply,
     alerts_evaluate_cells,
@@ -32,7 +30,9 @@ from objectives.alerts import (
     sample_size,
     target_judge,
 )
+from objectives.alerts.services import alert_rule_snooze
 from objectives.models import Alert, AlertEvent, AlertRule, AlertState, Objective, Target
+from objectives.notifications.recipients import alert_rule_recipients
 
 D = dt.date
 JAN, FEB, MAR, APR = D(2026, 1, 1), D(2026, 2, 1), D(2026, 3, 1), D(2026, 4, 1)
@@ -49,7 +49,7 @@ def t(minutes: int) -> dt.datetime:
 
 @pytest.fixture
 def notified(monkeypatch):
-    """A fake objectives.notify: records each call and answers with the rule's recipients."""
+    """A fake outbox: records each call and answers with the rule's recipients."""
     calls: list[tuple[int, str]] = []
 
     def alert_notify(*, alert, event):
@@ -59,7 +59,7 @@ def notified(monkeypatch):
             for user in alert_rule_recipients(rule=alert.rule)
         ]
 
-    monkeypatch.setitem(sys.modules, "objectives.notify", types.SimpleNamespace(alert_notify=alert_notify))
+    monkeypatch.setattr(alert_events, "alert_notify", alert_notify)
     return calls
 
 
@@ -424,13 +424,16 @@ def test_target_rule_fires_when_off_track_and_resolves_when_back(team_a, target,
     assert notified == [(alert.pk, "fired"), (alert.pk, "resolved")]
 
 
-def test_progress_refresh_task_has_the_target_rules_judged(team_a, target, notified, monkeypatch):
+def test_progress_refresh_task_has_the_target_rules_judged(
+    team_a, target, notified, monkeypatch, django_capture_on_commit_callbacks
+):
     # given the progress refresh task, with its follow-up task captured
     queued = []
-    monkeypatch.setattr(alert_tasks.alerts_evaluate_targets_task, "delay_on_commit", lambda **kw: queued.append(kw))
+    monkeypatch.setattr(alert_tasks.alerts_evaluate_targets_task, "delay", lambda **kw: queued.append(kw))
     from objectives.tasks import objectives_progress_refresh_task
 
-    objectives_progress_refresh_task(kpi_ids=[target.kpi_id], team_ids=[team_a.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        objectives_progress_refresh_task(kpi_ids=[target.kpi_id], team_ids=[team_a.pk])
     assert queued == [{"kpi_ids": [target.kpi_id], "team_ids": [team_a.pk]}]
 
 
@@ -475,7 +478,7 @@ def test_no_data_counts_sub_teams_and_resolves_when_data_arrives(make_team, make
 
 def test_latest_record_reads_every_date_the_measures_use(make_team, make_kpi, django_assert_num_queries):
     # given a KPI over customers (a state: acquired and churned dates) and spend (a plain date)
-    from metrics.freshness import kpi_latest_record_at
+    from metrics.kpis.freshness import kpi_latest_record_at
     from metrics.models import Spend
 
     team, other = make_team("marketing", kind="marketing"), make_team("autre")
@@ -587,22 +590,25 @@ def test_kpi_cells_are_loaded_in_one_query_for_all_rules_of_a_kpi(
 # --------------------------------------------------------------------------- triggers
 
 
-def test_values_changed_signal_enqueues_the_evaluation_of_those_cells(monkeypatch, team_a, churn):
+def test_values_changed_signal_enqueues_the_evaluation_of_those_cells(
+    monkeypatch, team_a, churn, django_capture_on_commit_callbacks
+):
     # given the tasks' enqueueing captured
     from objectives import tasks
 
     queued = []
-    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "delay_on_commit", lambda **kw: queued.append(kw))
-    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "delay_on_commit", lambda **kw: None)
+    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "delay", lambda **kw: queued.append(kw))
+    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "delay", lambda **kw: None)
     # when the engine says it recomputed months and quarters of [January, April)
-    kpi_values_changed.send(
-        sender=KpiValue,
-        kpi_ids=[churn.pk],
-        team_ids=[team_a.pk],
-        granularities=["month", "quarter"],
-        start=JAN,
-        end=APR,
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        kpi_values_changed.send(
+            sender=KpiValue,
+            kpi_ids=[churn.pk],
+            team_ids=[team_a.pk],
+            granularities=["month", "quarter"],
+            start=JAN,
+            end=APR,
+        )
     # then the evaluation is queued with ids and ISO dates (JSON-safe)
     assert queued == [
         {
@@ -615,7 +621,9 @@ def test_values_changed_signal_enqueues_the_evaluation_of_those_cells(monkeypatc
     ]
 
 
-def test_a_broker_outage_does_not_break_the_recompute(monkeypatch, team_a, churn, caplog):
+def test_a_broker_outage_does_not_break_the_recompute(
+    monkeypatch, team_a, churn, caplog, django_capture_on_commit_callbacks
+):
     from kombu.exceptions import OperationalError as BrokerError
 
     from objectives import tasks
@@ -623,11 +631,12 @@ def test_a_broker_outage_does_not_break_the_recompute(monkeypatch, team_a, churn
     def down(**kwargs):
         raise BrokerError("connection refused")
 
-    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "delay_on_commit", down)
-    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "delay_on_commit", down)
-    kpi_values_changed.send(
-        sender=KpiValue, kpi_ids=[churn.pk], team_ids=[team_a.pk], granularities=["month"], start=JAN, end=APR
-    )
+    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "delay", down)
+    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "delay", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        kpi_values_changed.send(
+            sender=KpiValue, kpi_ids=[churn.pk], team_ids=[team_a.pk], granularities=["month"], start=JAN, end=APR
+        )
     assert "alert rules will be judged by the scheduled evaluation" in caplog.text
 
 
@@ -636,8 +645,9 @@ def test_a_sub_team_recompute_has_the_parent_team_rule_judged(
 ):
     # given the catalogue's churn, a rule on a parent team, and customers recorded by its sub-team:
     # 10 active on 1 March, 3 of whom leave on 5 March (3 / 10 = 30 % > 20 %)
+    from metrics.kpis.services import kpi_catalogue_load
     from metrics.models import KpiDefinition
-    from metrics.services import kpi_catalogue_load, kpi_values_recompute
+    from metrics.recompute.services import kpi_values_recompute
 
     kpi_catalogue_load()
     parent = make_team("ventes", kind="sales")
@@ -652,8 +662,8 @@ def test_a_sub_team_recompute_has_the_parent_team_rule_judged(
     from objectives import tasks
 
     queued = []
-    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "delay_on_commit", lambda **kw: queued.append(kw))
-    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "delay_on_commit", lambda **kw: None)
+    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "delay", lambda **kw: queued.append(kw))
+    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "delay", lambda **kw: None)
     # when only the sub-team's March is recomputed, and the queued evaluation runs
     with django_capture_on_commit_callbacks(execute=True):
         kpi_values_recompute(start=MAR, end=APR, kpi_ids=[churn.pk], team_ids=[child.pk], granularities=["month"])
@@ -667,7 +677,7 @@ def test_a_sub_team_recompute_has_the_parent_team_rule_judged(
 
 def test_resolved_by_hand_the_same_data_does_not_fire_again(rule, churn, team_a, cell, notified, manager_a):
     # given a firing alert on churn 25 %, resolved by hand
-    from objectives.alert_services import alert_resolve
+    from objectives.alerts.services import alert_resolve
 
     rule()
     cell(churn, team_a, MAR, 25, at=t(0))

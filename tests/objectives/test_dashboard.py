@@ -10,7 +10,8 @@ from django.utils import timezone
 from accounts.roles import Role
 from metrics.models import KpiValue
 from metrics.models.activity import Deal
-from objectives.dashboard import change_colour, dashboard_period, team_dashboard
+from objectives.dashboards.cards import change_colour
+from objectives.dashboards.team import dashboard_period, team_dashboard
 from objectives.models import Objective, Target
 
 TODAY = date(2026, 3, 15)
@@ -214,7 +215,7 @@ def test_page_shows_cards_in_french(client, team_a, viewer_a, revenue, orders, w
 
     from unittest import mock
 
-    with mock.patch("objectives.dashboard.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.team.today_local", return_value=TODAY):
         response = client.get(reverse("dashboard", args=[team_a.slug]))
 
     assert response.status_code == 200
@@ -244,7 +245,7 @@ def test_json_endpoint_returns_the_dashboard(client, team_a, viewer_a, revenue, 
 
     from unittest import mock
 
-    with mock.patch("objectives.dashboard.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.team.today_local", return_value=TODAY):
         response = client.get(reverse("dashboard-data", args=[team_a.slug]) + "?period=this_month")
 
     assert response.status_code == 200
@@ -304,7 +305,7 @@ def test_trend_follows_the_chosen_kpi_and_granularity(client, team_a, viewer_a, 
 
     from unittest import mock
 
-    with mock.patch("objectives.dashboard.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.team.today_local", return_value=TODAY):
         body = client.get(reverse("dashboard-data", args=[team_a.slug]) + "?granularity=week&kpi=orders").json()
 
     trend = body["charts"]["trend"]
@@ -320,7 +321,7 @@ def test_page_in_english_uses_english_names_and_separators(client, team_a, make_
     store(revenue, team_a, "month", date(2026, 3, 1), Decimal("1234567.5"))
     client.force_login(make_user("anne", team=team_a, role=Role.VIEWER, language="en"))
 
-    with mock.patch("objectives.dashboard.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.team.today_local", return_value=TODAY):
         html = client.get(reverse("dashboard", args=[team_a.slug]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
     assert "Key indicators" in html

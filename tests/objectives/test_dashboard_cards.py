@@ -7,14 +7,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.roles import Role
-from objectives.dashboard import (
-    DEFAULT_CARD_CODES,
-    MAX_CARDS,
-    dashboard_cards,
-    dashboard_cards_edited,
-    dashboard_cards_set,
-    team_dashboard,
-)
+from objectives.dashboards.cards import DEFAULT_CARD_CODES, MAX_CARDS, dashboard_cards, dashboard_cards_edited
+from objectives.dashboards.services import dashboard_cards_set
+from objectives.dashboards.team import team_dashboard
 from objectives.models import DashboardCard
 
 TODAY = date(2026, 3, 15)

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from accounts.demo import demo_organisation_create
-from metrics.services import kpi_catalogue_load
+from metrics.kpis.services import kpi_catalogue_load
 from objectives.demo import DEMO_OBJECTIVES, DEMO_RULES, demo_alert_rules_create, demo_objectives_create
 from objectives.models import AlertRule, Objective
 

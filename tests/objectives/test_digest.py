@@ -16,8 +16,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from accounts.roles import Role
-from objectives import digest
 from objectives.models import Alert, AlertRule, NotificationSettings, Objective, Target
+from objectives.notifications import digest
 
 pytestmark = pytest.mark.django_db
 PARIS = ZoneInfo("Europe/Paris")

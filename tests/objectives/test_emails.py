@@ -12,8 +12,8 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.roles import Role
-from objectives import notify
 from objectives.models import Alert, AlertEvent, AlertRule, Notification
+from objectives.notifications import delivery, outbox
 
 pytestmark = pytest.mark.django_db
 NBSP = "\u00a0"
@@ -50,8 +50,8 @@ def alert_email_for(user, kpi, team, *, value, threshold, condition="above", kin
         fired_at=timezone.now(),
     )
     event = AlertEvent.objects.create(alert=alert, kind=kind, value=alert.value, threshold=alert.threshold)
-    notify.alert_notify(alert=alert, event=event)
-    assert notify.notifications_email_send() == 1
+    outbox.alert_notify(alert=alert, event=event)
+    assert delivery.notifications_email_send() == 1
     assert len(mail.outbox) == 1
     return alert, mail.outbox[0]
 
@@ -154,9 +154,9 @@ def test_each_recipient_gets_the_email_in_their_own_language(make_user, ventes, 
         threshold=D("10"),
         fired_at=dt.datetime(2026, 11, 21, 9, tzinfo=dt.UTC),
     )
-    notify.alert_notify(alert=alert, event=AlertEvent.objects.create(alert=alert, kind="fired"))
+    outbox.alert_notify(alert=alert, event=AlertEvent.objects.create(alert=alert, kind="fired"))
     # when the outbox is sent
-    assert notify.notifications_email_send() == 2
+    assert delivery.notifications_email_send() == 2
     # then each subject is in its reader's language
     subjects = {m.to[0]: m.subject for m in mail.outbox}
     assert subjects == {
@@ -170,7 +170,7 @@ def test_an_alert_sent_to_several_people_reads_its_recent_values_once_per_langua
     churn, ventes, churn_history, make_user, monkeypatch
 ):
     # given an alert for three recipients, two reading French and one English
-    from objectives import emails
+    from objectives.notifications import emails
 
     people = [
         make_user("fr1", team=ventes, role=Role.MANAGER),
@@ -182,12 +182,12 @@ def test_an_alert_sent_to_several_people_reads_its_recent_values_once_per_langua
     alert = Alert.objects.create(
         rule=rule, team=ventes, period_start=date(2026, 11, 1), state="firing", severity="warning", value=D("12.5")
     )
-    notify.alert_notify(alert=alert, event=AlertEvent.objects.create(alert=alert, kind="fired"))
+    outbox.alert_notify(alert=alert, event=AlertEvent.objects.create(alert=alert, kind="fired"))
     reads = []
     real = emails.alert_sparkline
     monkeypatch.setattr(emails, "alert_sparkline", lambda *, alert: reads.append(alert.pk) or real(alert=alert))
     # when the batch is sent
-    assert notify.notifications_email_send() == 3
+    assert delivery.notifications_email_send() == 3
     # then the values were read twice (French formats, English formats), not once per e-mail,
     # and each e-mail still shows November's 12.5 in its reader's format
     assert reads == [alert.pk, alert.pk]

@@ -12,8 +12,9 @@ from django.utils import translation
 from openpyxl import load_workbook
 
 from accounts.roles import Role
+from metrics.kpis.words import formula_in_words, measure_in_words
 from metrics.models import KpiMeasure
-from objectives.kpi_detail import detail_range, formula_in_words, kpi_detail, measure_in_words, period_label
+from objectives.dashboards.kpi_detail import detail_range, kpi_detail, period_label
 
 TODAY = date(2026, 3, 15)
 
@@ -227,7 +228,7 @@ def page_data(team_a, churn_kpi, store):
 def test_page_in_french(client, team_a, viewer_a, page_data):
     client.force_login(viewer_a)
 
-    with mock.patch("objectives.kpi_detail.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
         html = client.get(_url("kpi-detail", team_a, page_data, "?range=3m")).content.decode()
 
     assert "Taux d&#x27;attrition" in html or "Taux d'attrition" in html
@@ -243,7 +244,7 @@ def test_page_in_french(client, team_a, viewer_a, page_data):
 def test_page_in_english(client, team_a, make_user, page_data):
     client.force_login(make_user("anne", team=team_a, role=Role.VIEWER, language="en"))
 
-    with mock.patch("objectives.kpi_detail.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
         html = client.get(_url("kpi-detail", team_a, page_data, "?range=3m"), HTTP_ACCEPT_LANGUAGE="en").content
     html = html.decode()
 
@@ -274,7 +275,7 @@ def test_page_query_count_does_not_grow_with_values(client, team_a, viewer_a, pa
 def test_csv_export_has_the_table_rows_in_french(client, team_a, viewer_a, page_data):
     client.force_login(viewer_a)
 
-    with mock.patch("objectives.kpi_detail.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
         response = client.get(_url("kpi-detail-csv", team_a, page_data, "?range=3m&granularity=month"))
 
     assert response.status_code == 200
@@ -298,7 +299,7 @@ def test_csv_export_is_formula_safe(client, make_team, make_user, make_kpi, stor
     KpiValue.objects.filter(kpi=kpi, team=team).update(components={'=HYPERLINK("http://x")': 1})
     client.force_login(make_user("eve", team=team, role=Role.VIEWER))
 
-    with mock.patch("objectives.kpi_detail.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
         response = client.get(_url("kpi-detail-csv", team, kpi, "?range=3m&granularity=month"))
 
     header = next(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
@@ -308,7 +309,7 @@ def test_csv_export_is_formula_safe(client, make_team, make_user, make_kpi, stor
 def test_xlsx_export_has_numbers_and_dates(client, team_a, viewer_a, page_data):
     client.force_login(viewer_a)
 
-    with mock.patch("objectives.kpi_detail.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
         response = client.get(_url("kpi-detail-xlsx", team_a, page_data, "?range=3m&granularity=month"))
 
     assert response.status_code == 200
@@ -324,7 +325,7 @@ def test_xlsx_export_has_numbers_and_dates(client, team_a, viewer_a, page_data):
 def test_json_endpoint(client, team_a, viewer_a, page_data):
     client.force_login(viewer_a)
 
-    with mock.patch("objectives.kpi_detail.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
         body = client.get(_url("kpi-detail-data", team_a, page_data, "?range=3m")).json()
 
     assert body["kpi"]["code"] == "churn_rate"
@@ -365,7 +366,7 @@ def test_dashboard_cards_link_to_their_detail_page(client, team_a, viewer_a, mak
 def test_csv_export_headers_in_english_for_english_users(client, team_a, make_user, page_data):
     client.force_login(make_user("anne", team=team_a, role=Role.VIEWER, language="en"))
 
-    with mock.patch("objectives.kpi_detail.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
         response = client.get(_url("kpi-detail-csv", team_a, page_data, "?range=3m"), HTTP_ACCEPT_LANGUAGE="en")
 
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))

@@ -43,7 +43,7 @@ def test_the_bell_shows_the_unread_count_in_french(client, manager_a, team_a):
 
 
 def test_the_bell_costs_one_count_query(client, manager_a, team_a, django_assert_num_queries):
-    from objectives.context_processors import NotificationBell
+    from objectives.notifications.context_processors import NotificationBell
 
     notify(manager_a, team_a, "n")
     bell = NotificationBell(manager_a)

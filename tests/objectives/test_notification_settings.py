@@ -67,7 +67,7 @@ def test_the_settings_page_needs_a_login(client):
 
 def test_alert_and_digest_emails_link_to_the_settings_page(settings):
     # Given the public address of the site, the settings link is absolute (it is read in a mail client).
-    from objectives.emails import settings_url
+    from objectives.notifications.emails import settings_url
 
     settings.SITE_URL = "https://kpi.example.test"
     assert settings_url() == "https://kpi.example.test/notifications/settings/"

@@ -16,8 +16,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import Membership
 from accounts.roles import Role
-from objectives import notify, services
-from objectives.delivery_tasks import notifications_email_send_task, webhook_delivery_send_task
+from objectives import services
 from objectives.models import (
     Alert,
     AlertEvent,
@@ -27,6 +26,11 @@ from objectives.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from objectives.notifications import delivery, outbox, recipients
+from objectives.notifications import selectors as notification_selectors
+from objectives.notifications import services as notification_services
+from objectives.notifications import tasks as notification_tasks
+from objectives.notifications.tasks import notifications_email_send_task, webhook_delivery_send_task
 
 pytestmark = pytest.mark.django_db
 PARIS = ZoneInfo("Europe/Paris")
@@ -68,7 +72,7 @@ def test_a_fired_alert_notifies_the_team_managers_in_app_and_by_email(
     alert = alert_of(rule_a)
     # when the alert fires
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        notified = notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        notified = outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
     # then only team A's manager (no chosen recipients) and team A's webhook
     assert notified == [
         {"user": manager_a.pk, "username": "manager-a", "channels": ["in_app", "email"]},
@@ -97,7 +101,7 @@ def test_chosen_recipients_replace_the_managers_and_must_still_see_the_team(
     rule_a.recipients.set([viewer_a, leaver])
     Membership.objects.filter(user=leaver).delete()
     alert = alert_of(rule_a)
-    notified = notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+    notified = outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
     # then only the viewer, not the manager nor the leaver
     assert notified == [{"user": viewer_a.pk, "username": "viewer-a", "channels": ["in_app", "email"]}]
     assert list(Notification.objects.values_list("user_id", flat=True)) == [viewer_a.pk]
@@ -106,7 +110,7 @@ def test_chosen_recipients_replace_the_managers_and_must_still_see_the_team(
 def test_an_acknowledgement_goes_to_webhooks_only(rule_a, manager_a):
     hook = WebhookEndpoint.objects.create(team=rule_a.team, name="A", url="https://93.184.216.34/a")
     alert = alert_of(rule_a, state="acknowledged")
-    notified = notify.alert_notify(alert=alert, event=event_of(alert, "acknowledged", actor=manager_a, comment="Vu"))
+    notified = outbox.alert_notify(alert=alert, event=event_of(alert, "acknowledged", actor=manager_a, comment="Vu"))
     assert notified == [{"webhook": hook.pk, "url": "https://93.184.216.34/a"}]
     assert Notification.objects.count() == 0
     delivery = WebhookDelivery.objects.get()
@@ -117,9 +121,9 @@ def test_an_acknowledgement_goes_to_webhooks_only(rule_a, manager_a):
 
 def test_a_resolved_alert_is_notified_and_other_events_are_not(rule_a, manager_a):
     alert = alert_of(rule_a, state="resolved")
-    assert notify.alert_notify(alert=alert, event=event_of(alert, "updated")) == []
+    assert outbox.alert_notify(alert=alert, event=event_of(alert, "updated")) == []
     assert Notification.objects.count() == 0
-    notify.alert_notify(alert=alert, event=event_of(alert, "resolved"))
+    outbox.alert_notify(alert=alert, event=event_of(alert, "resolved"))
     notification = Notification.objects.get()
     assert notification.event == "alert.resolved"
     assert notification.title.startswith("Alerte résolue\u00a0: ")
@@ -131,7 +135,7 @@ def test_webhooks_get_only_the_events_they_want(rule_a, manager_a):
     )
     WebhookEndpoint.objects.create(team=rule_a.team, name="Off", url="https://93.184.216.34/o", active=False)
     alert = alert_of(rule_a)
-    notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+    outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
     assert WebhookDelivery.objects.count() == 0
 
 
@@ -142,7 +146,7 @@ def test_email_settings_and_rule_channels_are_respected(rule_a, manager_a, make_
     no_address.email = ""
     no_address.save()
     alert = alert_of(rule_a)
-    notified = notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+    notified = outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
     assert [n["channels"] for n in notified] == [["in_app"], ["in_app"]]
     assert set(Notification.objects.values_list("email_state", flat=True)) == {"none"}
 
@@ -153,10 +157,10 @@ def test_an_email_only_rule_leaves_nothing_unread(rule_a, manager_a):
     rule_a.save()
     WebhookEndpoint.objects.create(team=rule_a.team, name="A", url="https://93.184.216.34/a")
     alert = alert_of(rule_a)
-    notified = notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+    notified = outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
     assert notified == [{"user": manager_a.pk, "username": "manager-a", "channels": ["email"]}]
     assert Notification.objects.get().email_state == "pending"
-    assert notify.notifications_unread_count(user=manager_a) == 0
+    assert notification_selectors.notifications_unread_count(user=manager_a) == 0
     assert WebhookDelivery.objects.count() == 0
 
 
@@ -173,7 +177,7 @@ def test_a_broker_outage_never_fails_the_caller_and_rows_stay_pending(
     alert = alert_of(rule_a)
     # when the alert fires and the transaction commits (callbacks executed)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
     # then no exception, and everything waits for the sweep
     assert len(callbacks) == 1
     assert Notification.objects.get().email_state == "pending"
@@ -189,7 +193,7 @@ def test_after_commit_the_email_is_sent(rule_a, manager_a, monkeypatch, django_c
         time_machine.travel(dt.datetime(2026, 11, 23, 10, 0, tzinfo=PARIS), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["manager-a@example.test"]
     notification = Notification.objects.get()
@@ -219,7 +223,7 @@ def test_quiet_hours_are_read_in_the_organisation_time_zone(start, end, local_ti
     prefs = NotificationSettings(quiet_start=start, quiet_end=end)
     # 23:30 in Paris on 21 November is 22:30 UTC (UTC+1 in winter)
     now = dt.datetime.combine(date(2026, 11, 21), local_time, tzinfo=PARIS).astimezone(dt.UTC)
-    assert notify.in_quiet_hours(prefs=prefs, now=now) is quiet
+    assert recipients.in_quiet_hours(prefs=prefs, now=now) is quiet
 
 
 def test_an_email_is_held_during_quiet_hours_across_midnight_and_sent_by_the_sweep_after(rule_a, manager_a):
@@ -227,21 +231,21 @@ def test_an_email_is_held_during_quiet_hours_across_midnight_and_sent_by_the_swe
     NotificationSettings.objects.create(user=manager_a, quiet_start=dt.time(22), quiet_end=dt.time(7))
     alert = alert_of(rule_a)
     with time_machine.travel(dt.datetime(2026, 11, 21, 23, 30, tzinfo=PARIS), tick=False):
-        notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
         notification = Notification.objects.get()
         # when the task runs at once: held
-        assert notify.notifications_email_send(notification_ids=[notification.pk]) == 0
+        assert delivery.notifications_email_send(notification_ids=[notification.pk]) == 0
     assert mail.outbox == []
     # and the sweep at 06:55 the next morning still holds it
     with time_machine.travel(dt.datetime(2026, 11, 22, 6, 55, tzinfo=PARIS), tick=False):
-        assert notify.deliveries_sweep() == {"emails": 0, "webhooks": 0}
+        assert notification_tasks.deliveries_sweep() == {"emails": 0, "webhooks": 0}
     assert mail.outbox == []
     notification.refresh_from_db()
     assert (notification.email_state, notification.email_attempts) == ("pending", 0)
     # then the sweep at 07:05 sends it, once
     with time_machine.travel(dt.datetime(2026, 11, 22, 7, 5, tzinfo=PARIS), tick=False):
-        assert notify.deliveries_sweep() == {"emails": 1, "webhooks": 0}
-        assert notify.deliveries_sweep() == {"emails": 0, "webhooks": 0}
+        assert notification_tasks.deliveries_sweep() == {"emails": 1, "webhooks": 0}
+        assert notification_tasks.deliveries_sweep() == {"emails": 0, "webhooks": 0}
     assert len(mail.outbox) == 1
     notification.refresh_from_db()
     assert notification.email_state == "sent"
@@ -252,17 +256,17 @@ def test_an_email_is_held_during_quiet_hours_across_midnight_and_sent_by_the_swe
 
 def test_a_failing_mail_server_keeps_the_email_pending_then_gives_up(rule_a, manager_a, monkeypatch):
     alert = alert_of(rule_a)
-    notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+    outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
 
     def broken_send(self, *args, **kwargs):
         raise OSError("SMTP down")
 
     monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", broken_send)
-    for _attempt in range(notify.EMAIL_MAX_ATTEMPTS - 1):
-        notify.notifications_email_send()
+    for _attempt in range(delivery.EMAIL_MAX_ATTEMPTS - 1):
+        delivery.notifications_email_send()
     notification = Notification.objects.get()
     assert (notification.email_state, notification.email_attempts) == ("pending", 4)
-    notify.notifications_email_send()
+    delivery.notifications_email_send()
     notification.refresh_from_db()
     assert (notification.email_state, notification.email_attempts) == ("failed", 5)
 
@@ -281,18 +285,18 @@ def test_unread_count_is_one_query_and_mark_read_touches_only_ones_own(
     ]
     theirs = Notification.objects.create(user=manager_b, team=rule_a.team, alert=alert, event="x", title="b")
     with django_assert_num_queries(1):
-        assert notify.notifications_unread_count(user=manager_a) == 2
+        assert notification_selectors.notifications_unread_count(user=manager_a) == 2
     # when manager B tries to mark manager A's notifications read
-    assert notify.notifications_mark_read(user=manager_b, ids=[n.pk for n in mine]) == 0
+    assert notification_services.notifications_mark_read(user=manager_b, ids=[n.pk for n in mine]) == 0
     # then nothing changed for A
-    assert notify.notifications_unread_count(user=manager_a) == 2
+    assert notification_selectors.notifications_unread_count(user=manager_a) == 2
     # when A marks one, then all
-    assert notify.notifications_mark_read(user=manager_a, ids=[mine[0].pk, theirs.pk]) == 1
-    assert notify.notifications_unread_count(user=manager_a) == 1
-    assert notify.notifications_mark_read(user=manager_a) == 1
-    assert notify.notifications_unread_count(user=manager_a) == 0
+    assert notification_services.notifications_mark_read(user=manager_a, ids=[mine[0].pk, theirs.pk]) == 1
+    assert notification_selectors.notifications_unread_count(user=manager_a) == 1
+    assert notification_services.notifications_mark_read(user=manager_a) == 1
+    assert notification_selectors.notifications_unread_count(user=manager_a) == 0
     # and B's own notification is still unread
-    assert notify.notifications_unread_count(user=manager_b) == 1
+    assert notification_selectors.notifications_unread_count(user=manager_b) == 1
 
 
 # --------------------------------------------------------------------------- objectives
@@ -352,16 +356,16 @@ def test_an_objective_turning_at_risk_then_achieved_is_announced_once_each(
 
 def test_held_emails_do_not_block_the_batch(rule_a, manager_a, make_user, team_a, monkeypatch):
     # given a batch of one, an older e-mail held by quiet hours and a newer one that may go
-    monkeypatch.setattr(notify, "EMAIL_BATCH_SIZE", 1)
+    monkeypatch.setattr(delivery, "EMAIL_BATCH_SIZE", 1)
     NotificationSettings.objects.create(user=manager_a, quiet_start=dt.time(22), quiet_end=dt.time(7))
     awake = make_user("awake", team=team_a, role=Role.MANAGER)
     alert = alert_of(rule_a)
     with time_machine.travel(dt.datetime(2026, 11, 21, 23, 30, tzinfo=PARIS), tick=False):
-        notify.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
         held, ready = Notification.objects.order_by("id")
         assert (held.user, ready.user) == (manager_a, awake)
         # when the sweep runs during manager A's quiet hours
-        assert notify.deliveries_sweep()["emails"] == 1
+        assert notification_tasks.deliveries_sweep()["emails"] == 1
     # then the awake manager's e-mail went, manager A's waits
     assert [m.to for m in mail.outbox] == [["awake@example.test"]]
     assert list(Notification.objects.order_by("id").values_list("email_state", flat=True)) == ["pending", "sent"]

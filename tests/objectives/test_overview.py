@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from objectives.dashboards.overview import organisation_overview
 from objectives.models import Alert, AlertRule, Objective
-from objectives.overview import organisation_overview
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2026, 3, 15)

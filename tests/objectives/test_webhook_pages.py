@@ -2,8 +2,8 @@
 
 import pytest
 
-from objectives import webhooks
 from objectives.models import WebhookDelivery, WebhookDeliveryState, WebhookEndpoint
+from objectives.notifications import webhooks
 
 pytestmark = pytest.mark.django_db
 

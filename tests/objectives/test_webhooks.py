@@ -15,8 +15,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone, translation
 
-from objectives import notify, webhooks
-from objectives.delivery_tasks import webhook_delivery_send_task
 from objectives.models import (
     Alert,
     AlertEvent,
@@ -25,6 +23,10 @@ from objectives.models import (
     WebhookDeliveryState,
     WebhookEndpoint,
 )
+from objectives.notifications import delivery as deliveries
+from objectives.notifications import outbox, webhooks
+from objectives.notifications import tasks as notification_tasks
+from objectives.notifications.tasks import webhook_delivery_send_task
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +155,7 @@ def test_an_alert_is_delivered_after_a_500_then_a_200_with_every_signature_verif
     # given a team endpoint whose receiver answers 500 once, then 200
     endpoint = endpoint_for(receiver, team_a)
     receiver.statuses = [500]
-    notified = notify.alert_notify(alert=firing_alert, event=fired(firing_alert))
+    notified = outbox.alert_notify(alert=firing_alert, event=fired(firing_alert))
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert {"webhook": endpoint.pk, "url": receiver.url} in notified
     countdowns = []
@@ -232,20 +234,20 @@ def test_next_attempt_is_due_after_the_backoff_and_a_stale_retry_does_nothing(re
     receiver.statuses = [500, 200]
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="test", payload={"event": "test"})
     at = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
-    notify.webhook_delivery_attempt(delivery_id=delivery.pk, expected_attempts=0, now=at)
+    deliveries.webhook_delivery_attempt(delivery_id=delivery.pk, expected_attempts=0, now=at)
     delivery.refresh_from_db()
     # then the next attempt is due 30 s later
     assert delivery.next_attempt_at == at + dt.timedelta(seconds=30)
     # and without an expectation the row is not claimed before then
-    assert notify.webhook_delivery_attempt(delivery_id=delivery.pk, now=at + dt.timedelta(seconds=29)) is None
+    assert deliveries.webhook_delivery_attempt(delivery_id=delivery.pk, now=at + dt.timedelta(seconds=29)) is None
     # and a duplicate message still expecting 0 attempts is ignored
-    assert notify.webhook_delivery_attempt(delivery_id=delivery.pk, expected_attempts=0) is None
+    assert deliveries.webhook_delivery_attempt(delivery_id=delivery.pk, expected_attempts=0) is None
     assert len(receiver.requests) == 1
     # when it is due, the attempt goes out and succeeds
-    done = notify.webhook_delivery_attempt(delivery_id=delivery.pk, now=at + dt.timedelta(seconds=30))
+    done = deliveries.webhook_delivery_attempt(delivery_id=delivery.pk, now=at + dt.timedelta(seconds=30))
     assert (done.state, done.attempts) == ("succeeded", 2)
     # and a run after success sends nothing
-    assert notify.webhook_delivery_attempt(delivery_id=delivery.pk, expected_attempts=2) is None
+    assert deliveries.webhook_delivery_attempt(delivery_id=delivery.pk, expected_attempts=2) is None
     assert len(receiver.requests) == 2
 
 
@@ -268,7 +270,7 @@ def test_the_sweep_enqueues_due_deliveries_only(receiver, allow_private, team_a)
             next_attempt_at=now + dt.timedelta(minutes=5),
         )
         # when the sweep runs
-        result = notify.deliveries_sweep(now=now)
+        result = notification_tasks.deliveries_sweep(now=now)
     finally:
         app.conf.task_always_eager = False
     # then only the due one was sent
@@ -280,7 +282,7 @@ def test_the_sweep_enqueues_due_deliveries_only(receiver, allow_private, team_a)
 
 def test_send_test_event_delivers_once_synchronously(receiver, allow_private, team_a):
     endpoint = endpoint_for(receiver, team_a)
-    delivery = notify.webhook_test_send(endpoint=endpoint)
+    delivery = deliveries.webhook_test_send(endpoint=endpoint)
     assert (delivery.state, delivery.attempts, delivery.response_status) == ("succeeded", 1, 200)
     assert len(receiver.requests) == 1
     request = receiver.requests[0]
@@ -292,7 +294,7 @@ def test_send_test_event_delivers_once_synchronously(receiver, allow_private, te
 def test_a_failed_test_event_is_not_retried(receiver, allow_private, team_a):
     endpoint = endpoint_for(receiver, team_a)
     receiver.statuses = [503]
-    delivery = notify.webhook_test_send(endpoint=endpoint)
+    delivery = deliveries.webhook_test_send(endpoint=endpoint)
     assert (delivery.state, delivery.response_status, delivery.next_attempt_at) == ("failed", 503, None)
 
 
@@ -300,7 +302,7 @@ def test_redirects_are_not_followed(receiver, allow_private, team_a):
     # given a receiver answering 302 to /elsewhere
     endpoint = endpoint_for(receiver, team_a)
     receiver.statuses = [302]
-    delivery = notify.webhook_test_send(endpoint=endpoint)
+    delivery = deliveries.webhook_test_send(endpoint=endpoint)
     # then one request only, and the attempt counts as failed
     assert len(receiver.requests) == 1
     assert (delivery.state, delivery.response_status) == ("failed", 302)
@@ -362,7 +364,7 @@ def test_delivery_to_a_loopback_receiver_is_refused_without_connecting(receiver,
     endpoint = endpoint_for(receiver, team_a)
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="test", payload={"event": "test"})
     # when an attempt is made
-    done = notify.webhook_delivery_attempt(delivery_id=delivery.pk, expected_attempts=0)
+    done = deliveries.webhook_delivery_attempt(delivery_id=delivery.pk, expected_attempts=0)
     # then nothing reached the receiver and the log says why
     assert receiver.requests == []
     assert (done.state, done.response_status) == ("pending", None)
@@ -374,7 +376,7 @@ def test_a_hostname_resolving_to_loopback_is_refused_at_send_time(receiver, team
     endpoint = WebhookEndpoint.objects.create(
         team=team_a, name="Local", url=receiver.url.replace("127.0.0.1", "localhost")
     )
-    delivery = notify.webhook_test_send(endpoint=endpoint)
+    delivery = deliveries.webhook_test_send(endpoint=endpoint)
     assert receiver.requests == []
     assert delivery.state == "failed"
     assert "private, local or reserved" in delivery.error
@@ -387,8 +389,8 @@ def test_the_secret_and_signature_are_never_logged_nor_stored(receiver, allow_pr
     endpoint = endpoint_for(receiver, team_a)
     receiver.statuses = [500, 200]
     caplog.set_level(logging.DEBUG)
-    failed = notify.webhook_test_send(endpoint=endpoint)
-    delivered = notify.webhook_test_send(endpoint=endpoint)
+    failed = deliveries.webhook_test_send(endpoint=endpoint)
+    delivered = deliveries.webhook_test_send(endpoint=endpoint)
     signatures = [r["signature"] for r in receiver.requests]
     assert len(signatures) == 2 and all(s.startswith("sha256=") for s in signatures)
     logged = caplog.text
@@ -404,6 +406,6 @@ def test_an_endpoint_deactivated_after_the_event_gets_nothing(receiver, allow_pr
     endpoint = endpoint_for(receiver, team_a)
     delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="test", payload={"event": "test"})
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)
-    done = notify.webhook_delivery_attempt(delivery_id=delivery.pk, expected_attempts=0)
+    done = deliveries.webhook_delivery_attempt(delivery_id=delivery.pk, expected_attempts=0)
     assert receiver.requests == []
     assert done.state == WebhookDeliveryState.FAILED

@@ -3,14 +3,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Team
-from metrics.imports import (
-    ImportFileError,
-    activity_table_import,
-    import_columns_guess,
-    import_file_read,
-    import_writable_team_ids,
-)
-from metrics.ingest import KIND_SPECS
+from metrics.activity.import_jobs import import_writable_team_ids
+from metrics.activity.imports import ImportFileError, activity_table_import, import_columns_guess, import_file_read
+from metrics.activity.kinds import KIND_SPECS
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from metrics.services import KpiDefinitionError, kpi_catalogue_load
+from metrics.kpis.services import KpiDefinitionError, kpi_catalogue_load
 
 
 class Command(BaseCommand):

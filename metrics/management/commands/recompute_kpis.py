@@ -2,8 +2,11 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kpiplatform.queue import Send, enqueue_now
 from metrics.engine.periods import GRANULARITIES
-from metrics.services import KpiDefinitionError, kpi_values_recompute_all
+from metrics.kpis.services import KpiDefinitionError
+from metrics.recompute.services import kpi_values_recompute_all
+from metrics.recompute.tasks import recompute_kpis_task
 
 
 class Command(BaseCommand):
@@ -29,12 +32,10 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError(f"--since must be a date like 2026-01-31, not {since!r}.") from exc
         if not sync:
-            from metrics.tasks import recompute_kpis_task
-
-            try:
-                recompute_kpis_task.delay(kpi_codes=kpis, team_slugs=teams, since=since)
-            except Exception as exc:
-                raise CommandError(f"Could not queue the recompute ({exc}); run it with --sync.") from exc
+            if not enqueue_now(
+                Send(recompute_kpis_task, kwargs={"kpi_codes": kpis, "team_slugs": teams, "since": since})
+            ):
+                raise CommandError("Could not queue the recompute (the task queue is unavailable); run it with --sync.")
             self.stdout.write(self.style.SUCCESS("KPI recompute queued."))
             return
         try:

@@ -1,0 +1,454 @@
+"""The record kinds' registry: one `KindSpec` per kind of CRM activity, derived from its model.
+
+Each field gets a parser (raw JSON/CSV value -> Python value, or `FieldError`) and the
+cross-field rules of the database constraints are stated once in `KIND_RULES`, so the API,
+the CSV import and the admin validate a record the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from metrics.models import ACTIVITY_MODELS, ActivityRecord
+from metrics.models.activity import SURVEY_SCALES
+
+# Columns every record has, handled outside the per-kind field specs.
+COMMON_FIELDS = ("external_id", "team", "attributes")
+
+
+_NOT_INGESTED = {"id", "team", "external_id", "attributes", "ingested_at", "updated_at"}
+
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+_INT_RE = re.compile(r"^[+-]?\d+$")
+
+
+_TRUE = {"true", "1", "yes", "y", "oui", "vrai", "t"}
+
+
+_FALSE = {"false", "0", "no", "n", "non", "faux", "f"}
+
+
+class FieldError(ValueError):
+    """A value could not be read; the message says why (already translated)."""
+
+
+# ---------------------------------------------------------------------------
+# Field parsers: raw JSON/CSV value -> Python value, or FieldError
+# ---------------------------------------------------------------------------
+def local_zone() -> ZoneInfo:
+    """settings.TIME_ZONE (Django caches it)."""
+    return timezone.get_default_timezone()
+
+
+def parse_datetime_value(value: Any) -> datetime:
+    """ISO 8601 date-time; a naive one is read in settings.TIME_ZONE; a bare date is its local midnight."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise FieldError(
+                _("Enter an ISO 8601 date-time such as 2025-03-01T14:30:00Z (got %(value)r).") % {"value": value}
+            ) from None
+    else:
+        raise FieldError(_("Enter an ISO 8601 date-time string."))
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=local_zone())
+    return parsed
+
+
+def parse_date_value(value: Any) -> date:
+    """A calendar date written YYYY-MM-DD."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str) and _DATE_RE.match(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise FieldError(_("Enter a date as YYYY-MM-DD (got %(value)r).") % {"value": value})
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise FieldError(_("Enter a whole number."))
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_RE.match(value.strip()):
+        return int(value.strip())
+    raise FieldError(_("Enter a whole number (got %(value)r).") % {"value": value})
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise FieldError(_("Enter a number."))
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int | float | str):
+        text = str(value).strip().replace(" ", "").replace("\u00a0", "")
+        # A French decimal comma in a CSV cell ("12,50") is read as a decimal point.
+        if "," in text and "." not in text:
+            text = text.replace(",", ".")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise FieldError(_("Enter a number (got %(value)r).") % {"value": value}) from None
+    else:
+        raise FieldError(_("Enter a number."))
+    if not number.is_finite():
+        raise FieldError(_("Enter a finite number."))
+    return number
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise FieldError(_("Enter true or false (got %(value)r).") % {"value": value})
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return str(value)
+    raise FieldError(_("Enter a text value."))
+
+
+def _reference(value: Any) -> str:
+    text = _string(value)
+    if not text:
+        raise FieldError(_("Enter the external_id of the record referred to."))
+    return text
+
+
+def _bounded(parse: Callable[[Any], Any], low: Any, high: Any) -> Callable[[Any], Any]:
+    def parse_bounded(value: Any) -> Any:
+        number = parse(value)
+        if low is not None and number < low:
+            raise FieldError(_("Must be at least %(low)s (got %(value)s).") % {"low": low, "value": number})
+        if high is not None and number > high:
+            raise FieldError(_("Must be at most %(high)s (got %(value)s).") % {"high": high, "value": number})
+        return number
+
+    return parse_bounded
+
+
+def _max_length(parse: Callable[[Any], str], limit: int) -> Callable[[Any], str]:
+    def parse_limited(value: Any) -> str:
+        text = parse(value)
+        if len(text) > limit:
+            raise FieldError(
+                _("At most %(limit)d characters (got %(length)d).") % {"limit": limit, "length": len(text)}
+            )
+        return text
+
+    return parse_limited
+
+
+def _choice(values: Sequence[str]) -> Callable[[Any], str]:
+    allowed = {v.lower(): v for v in values}
+
+    def parse_choice(value: Any) -> str:
+        text = _string(value).lower()
+        if text not in allowed:
+            raise FieldError(
+                _("Must be one of: %(choices)s (got %(value)r).") % {"choices": ", ".join(values), "value": value}
+            )
+        return allowed[text]
+
+    return parse_choice
+
+
+def _decimal_field(model_field: models.DecimalField) -> Callable[[Any], Decimal]:
+    quantum = Decimal(1).scaleb(-model_field.decimal_places)
+    limit = Decimal(10) ** (model_field.max_digits - model_field.decimal_places)
+
+    def parse_money(value: Any) -> Decimal:
+        number = _decimal(value)
+        if abs(number) >= limit:
+            raise FieldError(_("Number too large (at most %(digits)d digits).") % {"digits": model_field.max_digits})
+        return number.quantize(quantum, rounding=ROUND_HALF_UP)
+
+    return parse_money
+
+
+# Integer ranges of the database columns.
+_INTEGER_RANGES: dict[type[models.Field], tuple[int, int]] = {
+    models.PositiveSmallIntegerField: (0, 32_767),
+    models.PositiveIntegerField: (0, 2_147_483_647),
+    models.PositiveBigIntegerField: (0, 9_223_372_036_854_775_807),
+    models.SmallIntegerField: (-32_768, 32_767),
+    models.IntegerField: (-2_147_483_648, 2_147_483_647),
+    models.BigIntegerField: (-9_223_372_036_854_775_808, 9_223_372_036_854_775_807),
+}
+
+
+# ---------------------------------------------------------------------------
+# The registry: one KindSpec per record kind, derived from its model
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one field of a record kind is read from JSON/CSV and stored."""
+
+    name: str  # the API name, e.g. "customer" or "ordered_at"
+    attname: str  # the model attribute set, e.g. "customer_id"
+    type: str  # string, text, datetime, date, decimal, integer, boolean, reference
+    required: bool
+    default: Any
+    parse: Callable[[Any], Any]
+    label: Any  # the model field's verbose name (lazy translation)
+    choices: tuple[str, ...] = ()
+    reference: type[ActivityRecord] | None = None
+    minimum: Any = None
+    maximum: Any = None
+    max_length: int | None = None
+
+    @property
+    def is_date(self) -> bool:
+        return self.type in ("datetime", "date")
+
+    def default_value(self) -> Any:
+        return self.default() if callable(self.default) else self.default
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """Everything ingestion, the API and the CSV import need to know about one record kind."""
+
+    kind: str
+    model: type[ActivityRecord]
+    fields: tuple[FieldSpec, ...]
+    main_date: str
+    rules: tuple[Rule, ...]
+    open_ended: str | None
+    natural_keys: tuple[tuple[str, ...], ...]
+
+    @property
+    def by_name(self) -> dict[str, FieldSpec]:
+        return {spec.name: spec for spec in self.fields}
+
+    @property
+    def accepted_names(self) -> frozenset[str]:
+        return frozenset((*COMMON_FIELDS, *(spec.name for spec in self.fields)))
+
+    @property
+    def references(self) -> tuple[FieldSpec, ...]:
+        return tuple(spec for spec in self.fields if spec.reference is not None)
+
+    @property
+    def date_attnames(self) -> tuple[str, ...]:
+        return tuple(spec.attname for spec in self.fields if spec.is_date)
+
+
+def _check_bounds(model: type[models.Model]) -> dict[str, tuple[Any, Any]]:
+    """Bounds stated by the model's CheckConstraints of the form Q(f__gte=a[, f__lte=b])."""
+    bounds: dict[str, list[Any]] = defaultdict(lambda: [None, None])
+    for constraint in model._meta.constraints:
+        condition = getattr(constraint, "condition", None)
+        if not isinstance(constraint, models.CheckConstraint) or condition is None or condition.negated:
+            continue
+        if condition.connector != models.Q.AND or not all(isinstance(c, tuple) for c in condition.children):
+            continue
+        for lookup, value in condition.children:
+            name, _sep, op = lookup.rpartition("__")
+            if op in ("gte", "lte") and isinstance(value, int | Decimal) and name:
+                bounds[name][0 if op == "gte" else 1] = value
+    return {name: (low, high) for name, (low, high) in bounds.items()}
+
+
+def _field_spec(model_field: models.Field, bounds: dict[str, tuple[Any, Any]]) -> FieldSpec:
+    low, high = bounds.get(model_field.name, (None, None))
+    has_default = model_field.has_default()
+    nullable = model_field.null
+    common = {
+        "name": model_field.name,
+        "attname": model_field.attname,
+        "label": model_field.verbose_name,
+        "default": model_field.default if has_default else ("" if model_field.blank and not nullable else None),
+        "required": not (has_default or nullable or model_field.blank),
+    }
+    spec = _field_spec_for_type(model_field, low, high, common)
+    if spec.default is not None and not callable(spec.default):
+        # Defaults are stored as ingestion would read them (0 -> Decimal("0.00")), so comparisons hold.
+        spec = replace(spec, default=spec.parse(spec.default))
+    return spec
+
+
+def _field_spec_for_type(model_field: models.Field, low: Any, high: Any, common: dict[str, Any]) -> FieldSpec:
+    if isinstance(model_field, models.ForeignKey):
+        return FieldSpec(type="reference", parse=_reference, reference=model_field.related_model, **common)
+    if isinstance(model_field, models.DateTimeField):
+        return FieldSpec(type="datetime", parse=parse_datetime_value, **common)
+    if isinstance(model_field, models.DateField):
+        return FieldSpec(type="date", parse=parse_date_value, **common)
+    if isinstance(model_field, models.DecimalField):
+        parse = _bounded(_decimal_field(model_field), low, high)
+        return FieldSpec(type="decimal", parse=parse, minimum=low, maximum=high, **common)
+    if isinstance(model_field, models.BooleanField):
+        return FieldSpec(type="boolean", parse=_boolean, **common)
+    for integer_class, (int_low, int_high) in _INTEGER_RANGES.items():
+        if isinstance(model_field, integer_class):
+            low = int_low if low is None else max(low, int_low)
+            high = int_high if high is None else min(high, int_high)
+            return FieldSpec(type="integer", parse=_bounded(_integer, low, high), minimum=low, maximum=high, **common)
+    if model_field.choices:
+        values = tuple(str(value) for value, _label in model_field.flatchoices)
+        return FieldSpec(type="string", parse=_choice(values), choices=values, **common)
+    if isinstance(model_field, models.CharField):
+        limit = model_field.max_length
+        return FieldSpec(type="string", parse=_max_length(_string, limit), max_length=limit, **common)
+    if isinstance(model_field, models.TextField):
+        return FieldSpec(type="text", parse=_string, **common)
+    raise TypeError(f"No ingestion parser for {model_field!r}")
+
+
+@dataclass(frozen=True)
+class NotBefore:
+    """`later` (when set) is not before `earlier`."""
+
+    later: str
+    earlier: str
+
+    def check(self, values: dict[str, Any]) -> tuple[str, str] | None:
+        later, earlier = values.get(self.later), values.get(self.earlier)
+        if later is not None and earlier is not None and later < earlier:
+            return self.later, _("Must not be before %(other)s.") % {"other": self.earlier}
+        return None
+
+
+@dataclass(frozen=True)
+class NotAbove:
+    """`smaller` is not greater than `larger`."""
+
+    smaller: str
+    larger: str
+
+    def check(self, values: dict[str, Any]) -> tuple[str, str] | None:
+        smaller, larger = values.get(self.smaller), values.get(self.larger)
+        if smaller is not None and larger is not None and smaller > larger:
+            return self.smaller, _("Must not be greater than %(other)s.") % {"other": self.larger}
+        return None
+
+
+@dataclass(frozen=True)
+class ClosedWhenDecided:
+    """A won or lost deal has a closing date; an open one has none."""
+
+    def check(self, values: dict[str, Any]) -> tuple[str, str] | None:
+        status, closed_at = values.get("status"), values.get("closed_at")
+        if status in ("won", "lost") and closed_at is None:
+            return "closed_at", _("A won or lost deal needs closed_at.")
+        if status == "open" and closed_at is not None:
+            return "closed_at", _("An open deal has no closed_at; set status to won or lost.")
+        return None
+
+
+@dataclass(frozen=True)
+class ScoreInScale:
+    """The score is within its survey's scale (NPS 0–10, CSAT 1–5, CES 1–7)."""
+
+    def check(self, values: dict[str, Any]) -> tuple[str, str] | None:
+        survey, score = values.get("survey"), values.get("score")
+        scale = SURVEY_SCALES.get(survey) if survey else None
+        if scale is not None and score is not None and not scale[0] <= score <= scale[1]:
+            return "score", _("A %(survey)s score is between %(low)d and %(high)d (got %(score)d).") % {
+                "survey": survey.upper(),
+                "low": scale[0],
+                "high": scale[1],
+                "score": score,
+            }
+        return None
+
+
+Rule = NotBefore | NotAbove | ClosedWhenDecided | ScoreInScale
+
+
+KIND_RULES: dict[str, tuple[Rule, ...]] = {
+    "customers": (NotBefore("churned_at", "acquired_at"),),
+    "leads": (NotBefore("first_response_at", "created_at"),),
+    "deals": (ClosedWhenDecided(), NotBefore("closed_at", "created_at")),
+    "subscriptions": (NotBefore("cancelled_at", "started_at"),),
+    "tickets": (NotBefore("first_response_at", "created_at"), NotBefore("resolved_at", "created_at")),
+    "survey-responses": (ScoreInScale(),),
+    "campaign-stats": (NotAbove("delivered", "sent"),),
+    "web-traffic": (NotAbove("bounces", "visits"),),
+}
+
+
+# The date that ends a state which holds "until now" while it is null (a customer not yet
+# churned is active in every period up to today): a change there dirties up to today.
+OPEN_ENDED_STATES: dict[str, str] = {
+    "customers": "churned_at",
+    "subscriptions": "cancelled_at",
+    "deals": "closed_at",
+}
+
+
+def _kind_spec(kind: str, model: type[ActivityRecord]) -> KindSpec:
+    bounds = _check_bounds(model)
+    fields = tuple(
+        _field_spec(f, bounds) for f in model._meta.concrete_fields if f.name not in _NOT_INGESTED and not f.primary_key
+    )
+    dates = [spec for spec in fields if spec.is_date]
+    main_date = next((spec.name for spec in dates if spec.required), dates[0].name if dates else "updated_at")
+    natural_keys = tuple(
+        tuple(c.fields)
+        for c in model._meta.constraints
+        if isinstance(c, models.UniqueConstraint) and set(c.fields) != {"team", "external_id"}
+    )
+    return KindSpec(
+        kind=kind,
+        model=model,
+        fields=fields,
+        main_date=main_date,
+        rules=KIND_RULES.get(kind, ()),
+        open_ended=OPEN_ENDED_STATES.get(kind),
+        natural_keys=natural_keys,
+    )
+
+
+KIND_SPECS: dict[str, KindSpec] = {kind: _kind_spec(kind, model) for kind, model in ACTIVITY_MODELS.items()}
+
+
+class UnknownKind(LookupError):
+    """No record kind of this name."""
+
+
+def kind_spec(kind: str) -> KindSpec:
+    """The spec of a record kind by its URL name; UnknownKind if there is none."""
+    try:
+        return KIND_SPECS[kind]
+    except KeyError:
+        raise UnknownKind(kind) from None
+
+
+def external_id_parse(value: Any) -> str:
+    """An `external_id`: a non-blank string of at most 120 characters (else `FieldError`)."""
+    return _max_length(_string, 120)(value)

@@ -1,0 +1,371 @@
+"""The recompute: KPI values from the activity, for all teams and periods at once, or only for the cells
+that dirty marks say are stale; after the commit, the `kpi_values_changed` signal.
+
+The admin, management commands and Celery tasks call these functions; they hold the rules of
+which cells a change makes stale, so that no view or task has to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Max, Min
+
+from accounts.models import Team
+from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
+from metrics.engine.compute import KpiPlan, kpis_compute
+from metrics.engine.hierarchy import team_closure_sync
+from metrics.engine.measures import Binding
+from metrics.engine.periods import (
+    GRANULARITIES,
+    Granularity,
+    local_date,
+    period_end,
+    period_floor,
+    period_shift,
+    period_starts,
+    today_local,
+)
+from metrics.engine.rollup import FINER
+from metrics.engine.shares import NESTED, REACHING, share_kind
+from metrics.engine.sources import KIND_OF_MODEL, SOURCES, resolve_path
+from metrics.engine.store import kpi_values_store
+from metrics.kpis.services import KpiDefinitionError
+from metrics.models import KpiDefinition, KpiMeasure, KpiValue
+from metrics.recompute.marks import (
+    DIRTY_BATCH_SIZE,
+    FULL_RECOMPUTE_CLAIM,
+    ClaimedMark,
+    dirty_marks_claim,
+    dirty_marks_release,
+)
+from metrics.recompute.signals import kpi_values_changed
+
+# pg_try_advisory_lock key of the dirty-mark recompute ("kpi-dirt" in ASCII).
+RECOMPUTE_LOCK_KEY = 0x6B70692D64697274
+
+
+# Sort memory of the engine's transactions on PostgreSQL (SET LOCAL work_mem).
+ENGINE_WORK_MEM = "64MB"
+
+
+# Dirty-mark jobs of one granularity whose ends differ by at most this many periods are merged.
+JOB_MERGE_PERIODS = 2
+
+
+@dataclass
+class RecomputeResult:
+    """What a recompute stored: how many values, for which KPIs, teams, granularities and dates."""
+
+    values_written: int = 0
+    kpi_ids: list[int] = dataclasses.field(default_factory=list)
+    team_ids: list[int] = dataclasses.field(default_factory=list)
+    granularities: list[str] = dataclasses.field(default_factory=list)
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    def merge(self, other: RecomputeResult) -> None:
+        self.values_written += other.values_written
+        self.kpi_ids = sorted(set(self.kpi_ids) | set(other.kpi_ids))
+        self.team_ids = sorted(set(self.team_ids) | set(other.team_ids))
+        self.granularities = [g for g in GRANULARITIES if g in set(self.granularities) | set(other.granularities)]
+        starts = [d for d in (self.start, other.start) if d is not None]
+        ends = [d for d in (self.end, other.end) if d is not None]
+        self.start = min(starts) if starts else None
+        self.end = max(ends) if ends else None
+
+
+def engine_session_tune() -> None:
+    """Give the engine's grouped queries enough sort memory for the current transaction (PostgreSQL):
+    distinct counts and medians sort their groups, which spill to disk with the 4 MB default."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [ENGINE_WORK_MEM])
+
+
+def kpi_values_recompute(
+    *,
+    start: dt.date,
+    end: dt.date,
+    kpi_ids: Iterable[int] | None = None,
+    team_ids: Iterable[int] | None = None,
+    granularities: Sequence[str] = GRANULARITIES,
+    notify: bool = True,
+    incremental: bool = False,
+) -> RecomputeResult:
+    """Recompute and store the active KPIs (all, or `kpi_ids`) for these teams and their ancestors (all teams
+    when None), for every period of each granularity meeting the dates [start, end).
+
+    `incremental`: the stored cells of shorter periods are up to date (the dirty-mark recompute has just
+    recomputed the changed ones), so decomposable measures of weeks, months, quarters and years are
+    combined from them instead of read again from the records (metrics.engine.rollup).
+    After commit, `kpi_values_changed` is sent with what was recomputed.
+    """
+    team_closure_sync()
+    kpis = KpiDefinition.objects.filter(active=True).prefetch_related("measures")
+    if kpi_ids is not None:
+        kpis = kpis.filter(pk__in=list(kpi_ids))
+    plans = [KpiPlan.of(kpi) for kpi in kpis]
+    teams = sorted(Team.objects.values_list("id", flat=True) if team_ids is None else team_ids_with_ancestors(team_ids))
+    members = None if team_ids is None else team_ids_with_descendants(teams)
+    result = RecomputeResult(kpi_ids=sorted(p.kpi_id for p in plans), team_ids=teams)
+    if not plans or not teams or end <= start:
+        return result
+    for granularity in granularities:
+        periods = period_starts(start=start, end=end, granularity=granularity)
+        # One transaction per granularity: the values stored come from one consistent read.
+        with transaction.atomic():
+            engine_session_tune()
+            rows = kpis_compute(
+                plans=plans,
+                team_ids=teams,
+                granularity=granularity,
+                start=start,
+                end=end,
+                member_ids=members,
+                finer=FINER.get(granularity) if incremental else None,
+            )
+            result.values_written += kpi_values_store(
+                rows=rows, kpi_ids=result.kpi_ids, team_ids=teams, granularity=granularity, periods=periods
+            )
+        result.granularities.append(granularity)
+        first, last = periods[0], period_end(periods[-1], granularity)
+        result.start = first if result.start is None else min(result.start, first)
+        result.end = last if result.end is None else max(result.end, last)
+    if notify:
+        kpi_values_changed_notify(result)
+    return result
+
+
+def kpi_values_changed_notify(result: RecomputeResult) -> None:
+    """Tell upper layers (objectives) which cells changed, once the values are committed."""
+    if not result.values_written:
+        return
+    payload = {
+        "kpi_ids": list(result.kpi_ids),
+        "team_ids": list(result.team_ids),
+        "granularities": list(result.granularities),
+        "start": result.start,
+        "end": result.end,
+    }
+    transaction.on_commit(lambda: kpi_values_changed.send(sender=KpiValue, **payload))
+
+
+def activity_earliest_date() -> dt.date | None:
+    """The earliest local date any active KPI reads (one aggregate query per record source)."""
+    paths: dict[type, set[str]] = {}
+    for measure in KpiMeasure.objects.filter(kpi__active=True):
+        spec = measure.spec
+        path = spec.date_field or spec.active_from
+        if spec.source in SOURCES and path:
+            paths.setdefault(spec.model, set()).add(path)
+    earliest: list[dt.date] = []
+    for model, fields in paths.items():
+        values = model._default_manager.aggregate(**{f"m{i}": Min(f) for i, f in enumerate(sorted(fields))})
+        for value in values.values():
+            if isinstance(value, dt.datetime):
+                earliest.append(local_date(value))
+            elif isinstance(value, dt.date):
+                earliest.append(value)
+    return min(earliest) if earliest else None
+
+
+def kpi_values_recompute_all(
+    *,
+    since: dt.date | None = None,
+    kpi_codes: Sequence[str] | None = None,
+    team_slugs: Sequence[str] | None = None,
+    granularities: Sequence[str] = GRANULARITIES,
+) -> RecomputeResult:
+    """Recompute everything (or these KPIs / teams) from `since` (default: the earliest activity) to today."""
+    kpi_ids = None
+    if kpi_codes:
+        found = dict(KpiDefinition.objects.filter(code__in=kpi_codes).values_list("code", "pk"))
+        unknown = sorted(set(kpi_codes) - set(found))
+        if unknown:
+            raise KpiDefinitionError(f"Unknown KPI code(s): {', '.join(unknown)}.")
+        kpi_ids = list(found.values())
+    team_ids = None
+    if team_slugs:
+        found_teams = dict(Team.objects.filter(slug__in=team_slugs).values_list("slug", "pk"))
+        unknown = sorted(set(team_slugs) - set(found_teams))
+        if unknown:
+            raise KpiDefinitionError(f"Unknown team(s): {', '.join(unknown)}.")
+        # A team's values include its sub-teams' facts, and its ancestors' include its own.
+        team_ids = team_ids_with_descendants(found_teams.values())
+    start = since or activity_earliest_date()
+    end = today_local() + dt.timedelta(days=1)
+    if start is None:
+        return RecomputeResult()
+    end = max(end, start + dt.timedelta(days=1))
+    everything = kpi_ids is None and team_ids is None and since is None and set(granularities) == set(GRANULARITIES)
+    # The marks already written are covered by a recompute of everything that starts after them: released
+    # at the end (unless bumped meanwhile), so the worker does not redo it after `make run` or at night.
+    claimed = dirty_marks_claim(limit=FULL_RECOMPUTE_CLAIM) if everything else []
+    result = kpi_values_recompute(start=start, end=end, kpi_ids=kpi_ids, team_ids=team_ids, granularities=granularities)
+    dirty_marks_release(marks=[mark for mark in claimed if start <= mark.period_start and mark.period_end <= end])
+    return result
+
+
+@dataclass
+class DirtyRecomputeResult:
+    """Outcome of a dirty-mark recompute; `busy` when another run held the lock."""
+
+    busy: bool = False
+    marks_claimed: int = 0
+    marks_released: int = 0
+    values_written: int = 0
+
+
+@contextmanager
+def recompute_lock():
+    """One dirty-mark recompute at a time on PostgreSQL (session advisory lock); yields whether it was acquired.
+
+    A second run at the same time returns at once instead of redoing the same work; SQLite
+    serialises writers itself, so there the lock is always granted.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RECOMPUTE_LOCK_KEY])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [RECOMPUTE_LOCK_KEY])
+
+
+def kpi_plan_record_kinds(plan: KpiPlan) -> frozenset[str]:
+    """Record kinds whose changes can change a KPI: its measures' sources, related records read by
+    filters or values, and records its segment dimensions reach (e.g. an order's customer segment)."""
+    kinds: set[str] = set()
+    for spec in plan.measures.values():
+        kinds |= spec.record_kinds()
+        for dimension in plan.segments:
+            path = spec.record_source.dimensions.get(dimension)
+            if path:
+                _, crossed = resolve_path(spec.model, path)
+                kinds.update(KIND_OF_MODEL[model] for model in crossed if model in KIND_OF_MODEL)
+    return frozenset(kinds)
+
+
+@dataclass(frozen=True)
+class RecomputeJob:
+    granularity: str
+    start: dt.date
+    end: dt.date
+    kpi_ids: frozenset[int]
+    team_ids: frozenset[int]
+
+
+def dirty_marks_jobs(
+    *, marks: Sequence[ClaimedMark], granularities: Sequence[str] = GRANULARITIES
+) -> list[RecomputeJob]:
+    """Plan the recompute of claimed marks: for each granularity, the KPIs reading the marked record kinds,
+    over the marked dates expanded to whole periods — plus the following periods for KPIs using prev(),
+    up to the current period for state measures (an interval end changes every later state), and for
+    distinct counts the days and months up to the end of the year or today (their shares of longer periods).
+    KPIs whose ends are within JOB_MERGE_PERIODS periods share one job (over the latest of those
+    ends), and marks giving the same periods are merged, so most measures are queried once.
+    """
+    kpis = list(KpiDefinition.objects.filter(active=True).prefetch_related("measures"))
+    reads: dict[int, tuple[frozenset[str], int, bool, bool]] = {}
+    for kpi in kpis:
+        plan = KpiPlan.of(kpi)
+        kinds = kpi_plan_record_kinds(plan)
+        has_state = any(spec.binding == Binding.STATE for spec in plan.measures.values())
+        reaching = any(share_kind(spec) == REACHING for spec in plan.measures.values())
+        reads[kpi.pk] = (kinds, plan.formula.prev_depth, has_state, reaching)
+    today = today_local()
+    # The end of the last stored period holding shares, per granularity (future periods may be stored).
+    shares_stored = {granularity: today for granularity in NESTED if granularity in granularities}
+    last_stored = (
+        KpiValue.objects.filter(granularity__in=list(shares_stored), kpi_id__in=[k for k, r in reads.items() if r[3]])
+        .values("granularity")
+        .annotate(last=Max("period_start"))
+    )
+    for row in last_stored:
+        shares_stored[row["granularity"]] = period_end(row["last"], row["granularity"])
+    jobs: dict[tuple[str, dt.date, dt.date], tuple[set[int], set[int]]] = {}
+    for mark in marks:
+        readers = [(kpi_id, depth, has_state, reaching) for kpi_id, (kinds, depth, has_state, reaching)
+                   in reads.items() if mark.record_kind in kinds]  # fmt: skip
+        last_day = max(mark.period_end - dt.timedelta(days=1), mark.period_start)
+        # A distinct count's shares of a year in the later days and months move with a change: recompute them to
+        # the end of the year, as far as they are stored (or today); those not stored are read when needed.
+        year_end = period_shift(period_floor(last_day, Granularity.YEAR), Granularity.YEAR, 1)
+        for granularity in granularities:
+            start = period_floor(mark.period_start, granularity)
+            ends = {
+                kpi_id: max(
+                    period_shift(last_day, granularity, 1 + depth),
+                    period_shift(today, granularity, 1) if has_state else start,
+                    min(year_end, max(period_shift(today, granularity, 1), shares_stored[granularity]))
+                    if reaching and granularity in shares_stored
+                    else start,
+                )
+                for kpi_id, depth, has_state, reaching in readers
+            }
+            if not ends:
+                continue
+            # One job for KPIs whose ends are close (a query per measure, not per KPI group); a state
+            # KPI reaching far beyond the marked dates gets its own, so the others stay narrow.
+            near = min(ends.values())
+            for kpi_id, end in ends.items():
+                job_end = max(e for e in ends.values() if e <= period_shift(near, granularity, JOB_MERGE_PERIODS))
+                key = (granularity, start, job_end if end <= job_end else end)
+                kpi_set, team_set = jobs.setdefault(key, (set(), set()))
+                kpi_set.add(kpi_id)
+                team_set.add(mark.team_id)
+    return [
+        RecomputeJob(granularity, start, end, frozenset(kpi_set), frozenset(team_set))
+        for (granularity, start, end), (kpi_set, team_set) in sorted(jobs.items())
+    ]
+
+
+def dirty_marks_recompute(*, limit: int = DIRTY_BATCH_SIZE, max_rounds: int = 20) -> DirtyRecomputeResult:
+    """Claim dirty marks, recompute the KPI values they make stale, then release the marks.
+
+    Idempotent and safe to run twice or concurrently: values are upserted, and a mark is
+    deleted only if no ingestion bumped it since it was claimed. Loops while marks remain
+    (those written during the run included), up to `max_rounds` batches.
+    """
+    result = DirtyRecomputeResult()
+    with recompute_lock() as acquired:
+        if not acquired:
+            result.busy = True
+            return result
+        for _ in range(max_rounds):
+            marks = dirty_marks_claim(limit=limit)
+            if not marks:
+                break
+            result.marks_claimed += len(marks)
+            # Shorter periods first: weeks and months are combined from the days just recomputed,
+            # quarters and years from the months.
+            jobs = sorted(dirty_marks_jobs(marks=marks), key=lambda job: GRANULARITIES.index(job.granularity))
+            for job in jobs:
+                done = kpi_values_recompute(
+                    start=job.start,
+                    end=job.end,
+                    kpi_ids=job.kpi_ids,
+                    team_ids=job.team_ids,
+                    granularities=[job.granularity],
+                    incremental=True,
+                )
+                result.values_written += done.values_written
+            released = dirty_marks_release(marks=marks)
+            result.marks_released += released
+            if released < len(marks) and len(marks) < limit:
+                # Marks bumped during this round were recomputed with older data: go again.
+                continue
+            if len(marks) < limit:
+                break
+    return result

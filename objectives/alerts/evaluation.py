@@ -1,0 +1,555 @@
+"""Alert rule evaluation: pure judging functions, then the locked, idempotent update of alerts.
+
+A rule is judged on observations — one KPI cell (with its previous period), one objective
+target, or the freshness of a KPI's data — each giving a verdict: breach, clear (recovered
+past the recovery threshold), hold (between the two: the hysteresis band) or skip (no value,
+too small a sample, no previous period: nothing is judged and nothing changes).
+
+Verdicts move the rule's alert for that (team, segment, period) through its states
+(pending → firing → acknowledged → resolved). Each rule is evaluated inside one transaction
+holding its row lock, so concurrent workers take turns; an observation of data already judged
+(not newer than `alert.data_computed_at`) changes nothing, so re-running is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.selectors import team_ids_with_descendants
+from metrics.engine.periods import local_date, local_midnight, period_floor, period_shift, period_starts
+from metrics.kpis.freshness import kpi_latest_record_at
+from metrics.kpis.selectors import value_change
+from metrics.models import KpiValue
+from objectives.alerts.events import alert_event_record
+from objectives.models import (
+    Alert,
+    AlertCondition,
+    AlertEventKind,
+    AlertRule,
+    AlertState,
+    ObjectiveState,
+    ProgressStatus,
+    Target,
+)
+from objectives.models.alerts import FRESHNESS_CONDITIONS, KPI_CONDITIONS, OPEN_STATES, TARGET_CONDITIONS
+
+logger = logging.getLogger(__name__)
+
+
+VALUE_QUANTUM = Decimal("1e-10")
+
+
+DAYS_QUANTUM = Decimal("0.01")
+
+
+SECONDS_PER_DAY = Decimal(86400)
+
+
+# Target statuses that breach each target condition; any other status is a recovery.
+TARGET_BREACHES = {
+    AlertCondition.AT_RISK: {ProgressStatus.AT_RISK, ProgressStatus.OFF_TRACK, ProgressStatus.MISSED},
+    AlertCondition.OFF_TRACK: {ProgressStatus.OFF_TRACK, ProgressStatus.MISSED},
+}
+
+
+class Verdict(StrEnum):
+    BREACH = "breach"
+    CLEAR = "clear"
+    HOLD = "hold"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A verdict and the quantity judged (the KPI value, the change in %, the progress %, the days)."""
+
+    verdict: Verdict
+    value: Decimal | None = None
+
+
+SKIP = Judgement(Verdict.SKIP)
+
+
+def quantize(value: Decimal | None) -> Decimal | None:
+    """A quantity at the stored precision of Alert.value (10 decimals)."""
+    if value is None:
+        return None
+    try:
+        return Decimal(value).quantize(VALUE_QUANTUM)
+    except InvalidOperation:
+        return None
+
+
+def sample_size(*, components: dict | None, sample_measure: str = "") -> Decimal | None:
+    """The number of records a KPI value was computed from: the named component, else the largest one."""
+    numbers: dict[str, Decimal] = {}
+    for name, raw in (components or {}).items():
+        if isinstance(raw, bool) or raw is None:
+            continue
+        try:
+            numbers[name] = Decimal(str(raw))
+        except InvalidOperation:
+            continue
+    if sample_measure:
+        return numbers.get(sample_measure)
+    return max(numbers.values(), default=None)
+
+
+def change_percent(*, value: Decimal | None, previous: Decimal | None) -> Decimal | None:
+    """(value − previous) / |previous| × 100; None without a non-zero previous value."""
+    return value_change(value, previous)[1]
+
+
+def level_judge(
+    *, condition: str, value: Decimal | None, threshold: Decimal, recovery: Decimal | None = None
+) -> Judgement:
+    """`above`: breach over the threshold, clear at or under the recovery level; `below` mirrors it."""
+    if value is None:
+        return SKIP
+    recovery = threshold if recovery is None else recovery
+    # `below` is `above` on the opposite numbers.
+    sign = -1 if condition == AlertCondition.BELOW else 1
+    if sign * value > sign * threshold:
+        verdict = Verdict.BREACH
+    elif sign * value <= sign * recovery:
+        verdict = Verdict.CLEAR
+    else:
+        verdict = Verdict.HOLD
+    return Judgement(verdict, value)
+
+
+def change_judge(
+    *,
+    condition: str,
+    value: Decimal | None,
+    previous: Decimal | None,
+    threshold: Decimal,
+    recovery: Decimal | None = None,
+    floor: Decimal | None = None,
+) -> Judgement:
+    """A change vs the previous period in %: `change_above` breaches over +threshold, `change_below`
+    under −threshold (given positive or negative), only when the absolute change reaches `floor`."""
+    percent = change_percent(value=value, previous=previous)
+    if percent is None:
+        return SKIP
+    threshold = abs(threshold)
+    recovery = threshold if recovery is None else abs(recovery)
+    signed = percent if condition == AlertCondition.CHANGE_ABOVE else -percent
+    big_enough = floor is None or abs(Decimal(value) - Decimal(previous)) >= floor
+    if signed > threshold and big_enough:
+        verdict = Verdict.BREACH
+    elif signed <= recovery:
+        verdict = Verdict.CLEAR
+    else:
+        # Past the threshold on too small a base, or inside the hysteresis band.
+        verdict = Verdict.HOLD
+    return Judgement(verdict, percent)
+
+
+def target_judge(*, condition: str, status: str, progress_percent: Decimal | None = None) -> Judgement:
+    """A target breaches `at_risk` when at risk or worse, `off_track` when off track or missed."""
+    breach = status in TARGET_BREACHES[AlertCondition(condition)]
+    return Judgement(Verdict.BREACH if breach else Verdict.CLEAR, progress_percent)
+
+
+def freshness_judge(*, days: Decimal | None, threshold: Decimal, recovery: Decimal | None = None) -> Judgement:
+    """No data for more than `threshold` days (or never any) breaches; data within `recovery` days clears."""
+    if days is None:
+        return Judgement(Verdict.BREACH, None)
+    return level_judge(condition=AlertCondition.ABOVE, value=days, threshold=threshold, recovery=recovery)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one evaluation saw of one cell: the raw inputs of a judgement and when that data was computed."""
+
+    team_id: int
+    segment: str
+    period_start: dt.date
+    stamp: dt.datetime
+    value: Decimal | None = None
+    previous: Decimal | None = None
+    components: dict = field(default_factory=dict)
+    status: str = ""
+    days: Decimal | None = None
+
+
+def _judge_kpi(rule: AlertRule, obs: Observation) -> Judgement:
+    if rule.threshold is None:
+        return SKIP
+    if rule.min_sample:
+        sample = sample_size(components=obs.components, sample_measure=rule.sample_measure)
+        if sample is None or sample < rule.min_sample:
+            return SKIP
+    if rule.condition in (AlertCondition.ABOVE, AlertCondition.BELOW):
+        return level_judge(
+            condition=rule.condition, value=obs.value, threshold=rule.threshold, recovery=rule.recovery_threshold
+        )
+    return change_judge(
+        condition=rule.condition,
+        value=obs.value,
+        previous=obs.previous,
+        threshold=rule.threshold,
+        recovery=rule.recovery_threshold,
+        floor=rule.change_floor,
+    )
+
+
+def _judge_target(rule: AlertRule, obs: Observation) -> Judgement:
+    return target_judge(condition=rule.condition, status=obs.status, progress_percent=obs.value)
+
+
+def _judge_freshness(rule: AlertRule, obs: Observation) -> Judgement:
+    if rule.threshold is None:
+        return SKIP
+    return freshness_judge(days=obs.days, threshold=rule.threshold, recovery=rule.recovery_threshold)
+
+
+JUDGES: dict[str, Callable[[AlertRule, Observation], Judgement]] = {
+    **dict.fromkeys(KPI_CONDITIONS, _judge_kpi),
+    **dict.fromkeys(TARGET_CONDITIONS, _judge_target),
+    **dict.fromkeys(FRESHNESS_CONDITIONS, _judge_freshness),
+}
+
+
+def observation_judge(*, rule: AlertRule, observation: Observation) -> Judgement:
+    """The verdict of `rule` on one observation (no database access)."""
+    return JUDGES[rule.condition](rule, observation)
+
+
+@dataclass
+class EvaluationResult:
+    """What an evaluation did: rules judged and history rows written, by kind."""
+
+    rules: int = 0
+    events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, other: EvaluationResult) -> None:
+        self.rules += other.rules
+        for kind, count in other.events.items():
+            self.events[kind] += count
+
+    @property
+    def event_count(self) -> int:
+        return sum(self.events.values())
+
+
+def rules_due(*, now: dt.datetime) -> Q:
+    """Rules that are evaluated at `now`: active and not snoozed."""
+    return Q(active=True) & (Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
+
+
+def _cell_key(rule: AlertRule, team_id: int, segment: str, period_start: dt.date) -> tuple:
+    # A freshness rule watches one stream of data: its open alert stays the same while the silence lasts,
+    # though the date of the last record (its period) is only known when data comes back.
+    if rule.condition in FRESHNESS_CONDITIONS:
+        return (team_id, segment)
+    return (team_id, segment, period_start)
+
+
+def _alert_open(*, rule: AlertRule, obs: Observation, judgement: Judgement, now: dt.datetime) -> Alert:
+    firing = rule.pending_count <= 1
+    return Alert.objects.create(
+        rule=rule,
+        team_id=obs.team_id,
+        segment=obs.segment,
+        period_start=obs.period_start,
+        state=AlertState.FIRING if firing else AlertState.PENDING,
+        severity=rule.severity,
+        value=quantize(judgement.value),
+        threshold=rule.threshold,
+        breach_count=1,
+        data_computed_at=obs.stamp,
+        fired_at=now if firing else None,
+    )
+
+
+def _alert_advance(
+    *, rule: AlertRule, alert: Alert, obs: Observation, judgement: Judgement, now: dt.datetime
+) -> list[str]:
+    """Apply a verdict on new data to an open alert; return the kinds of the events written."""
+    value = quantize(judgement.value)
+    verdict = judgement.verdict
+    if alert.state == AlertState.PENDING:
+        alert.data_computed_at = obs.stamp
+        alert.value = value
+        if verdict != Verdict.BREACH:
+            # Not confirmed: the breach was a blip; nobody heard of it, so nobody hears of its end.
+            alert.state = AlertState.RESOLVED
+            alert.resolved_at = now
+            alert.save()
+            alert_event_record(alert=alert, kind=AlertEventKind.RESOLVED)
+            return [AlertEventKind.RESOLVED]
+        alert.breach_count += 1
+        if alert.breach_count >= rule.pending_count:
+            alert.state = AlertState.FIRING
+            alert.fired_at = now
+            alert.save()
+            alert_event_record(alert=alert, kind=AlertEventKind.FIRED, notify=True)
+            return [AlertEventKind.FIRED]
+        alert.save()
+        alert_event_record(alert=alert, kind=AlertEventKind.BREACH)
+        return [AlertEventKind.BREACH]
+    # Firing or acknowledged.
+    if verdict == Verdict.CLEAR:
+        alert.state = AlertState.RESOLVED
+        alert.resolved_at = now
+        alert.value = value
+        alert.data_computed_at = obs.stamp
+        alert.save()
+        alert_event_record(alert=alert, kind=AlertEventKind.RESOLVED, notify=True)
+        return [AlertEventKind.RESOLVED]
+    if value != alert.value:
+        # Still in breach (or within the hysteresis band): keep the figure current without disturbing anyone.
+        alert.value = value
+        alert.data_computed_at = obs.stamp
+        alert.save()
+        alert_event_record(alert=alert, kind=AlertEventKind.UPDATED)
+        return [AlertEventKind.UPDATED]
+    return []
+
+
+def alert_rule_apply(
+    *, rule_id: int, observations: Sequence[Observation], now: dt.datetime | None = None
+) -> EvaluationResult:
+    """Judge one rule's observations and move its alerts, under the rule's row lock; one transaction."""
+    now = now or timezone.now()
+    result = EvaluationResult()
+    if not observations:
+        return result
+    with transaction.atomic():
+        # Concurrent evaluations of the same rule wait here, then see what the first one wrote.
+        rule = AlertRule.objects.select_for_update().filter(rules_due(now=now), pk=rule_id).first()
+        if rule is None:
+            return result
+        result.rules = 1
+        alerts = Alert.objects.select_for_update().filter(rule=rule).order_by("id")
+        if rule.condition not in FRESHNESS_CONDITIONS:
+            periods = [obs.period_start for obs in observations]
+            alerts = alerts.filter(period_start__gte=min(periods), period_start__lte=max(periods))
+        open_by_cell: dict[tuple, Alert] = {}
+        last_by_cell: dict[tuple, Alert] = {}
+        for alert in alerts:
+            key = _cell_key(rule, alert.team_id, alert.segment, alert.period_start)
+            last_by_cell[key] = alert
+            if alert.state in OPEN_STATES:
+                open_by_cell[key] = alert
+        for obs in observations:
+            key = _cell_key(rule, obs.team_id, obs.segment, obs.period_start)
+            last = last_by_cell.get(key)
+            if last is not None and last.data_computed_at is not None and obs.stamp <= last.data_computed_at:
+                continue  # this data was judged already (perhaps resolved by hand since): nothing new
+            judgement = observation_judge(rule=rule, observation=obs)
+            if judgement.verdict == Verdict.SKIP:
+                continue
+            alert = open_by_cell.get(key)
+            if alert is None:
+                if judgement.verdict != Verdict.BREACH:
+                    continue
+                alert = _alert_open(rule=rule, obs=obs, judgement=judgement, now=now)
+                kind = AlertEventKind.FIRED if alert.state == AlertState.FIRING else AlertEventKind.PENDING
+                alert_event_record(alert=alert, kind=kind, notify=kind == AlertEventKind.FIRED)
+                kinds = [kind]
+            else:
+                kinds = _alert_advance(rule=rule, alert=alert, obs=obs, judgement=judgement, now=now)
+            last_by_cell[key] = alert
+            if alert.state in OPEN_STATES:
+                open_by_cell[key] = alert
+            else:
+                open_by_cell.pop(key, None)
+            for kind in kinds:
+                result.events[kind] += 1
+    return result
+
+
+def kpi_observations(
+    *, rules: Sequence[AlertRule], periods: Callable[[AlertRule], Iterable[dt.date]]
+) -> dict[int, list[Observation]]:
+    """Observations of KPI rules on their periods: one query per KPI for all its rules, previous periods included."""
+    by_kpi: dict[int, list[AlertRule]] = defaultdict(list)
+    for rule in rules:
+        by_kpi[rule.kpi_id].append(rule)
+    observations: dict[int, list[Observation]] = {}
+    for kpi_id, kpi_rules in by_kpi.items():
+        wanted = {rule.pk: sorted(set(periods(rule))) for rule in kpi_rules}
+        spans = [
+            (period_shift(starts[0], rule.granularity, -1), starts[-1])
+            for rule in kpi_rules
+            if (starts := wanted[rule.pk])
+        ]
+        if not spans:
+            continue
+        rows = KpiValue.objects.filter(
+            kpi_id=kpi_id,
+            team_id__in={rule.team_id for rule in kpi_rules},
+            granularity__in={rule.granularity for rule in kpi_rules},
+            segment__in={rule.segment for rule in kpi_rules},
+            period_start__gte=min(s for s, _e in spans),
+            period_start__lte=max(e for _s, e in spans),
+        ).values_list("team_id", "granularity", "segment", "period_start", "value", "components", "computed_at")
+        cells = {(t, g, s, p): (v, c, at) for t, g, s, p, v, c, at in rows}
+        for rule in kpi_rules:
+            found = []
+            for start in wanted[rule.pk]:
+                cell = cells.get((rule.team_id, rule.granularity, rule.segment, start))
+                if cell is None:
+                    continue
+                previous = period_shift(start, rule.granularity, -1)
+                before = cells.get((rule.team_id, rule.granularity, rule.segment, previous))
+                found.append(
+                    Observation(
+                        team_id=rule.team_id,
+                        segment=rule.segment,
+                        period_start=start,
+                        stamp=cell[2],
+                        value=cell[0],
+                        previous=before[0] if before is not None else None,
+                        components=cell[1] or {},
+                    )
+                )
+            observations[rule.pk] = found
+    return observations
+
+
+def target_observations(*, rules: Sequence[AlertRule]) -> dict[int, list[Observation]]:
+    """Observations of target rules: each target's last computed status (active objectives only); one query."""
+    targets = Target.objects.filter(
+        pk__in={rule.target_id for rule in rules},
+        objective__state=ObjectiveState.ACTIVE,
+        computed_at__isnull=False,
+    ).select_related("objective")
+    by_id = {target.pk: target for target in targets}
+    observations: dict[int, list[Observation]] = {}
+    for rule in rules:
+        target = by_id.get(rule.target_id)
+        if target is None:
+            continue
+        observations[rule.pk] = [
+            Observation(
+                team_id=rule.team_id,
+                segment=rule.segment,
+                period_start=target.objective.start_date,
+                stamp=target.computed_at,
+                value=target.progress_percent,
+                status=target.status,
+            )
+        ]
+    return observations
+
+
+def freshness_observations(*, rules: Sequence[AlertRule], now: dt.datetime) -> dict[int, list[Observation]]:
+    """Observations of no-data rules: how many days since the KPI's sources last saw a record of the team."""
+    observations: dict[int, list[Observation]] = {}
+    today = local_date(now)
+    for rule in rules:
+        last = kpi_latest_record_at(kpi=rule.kpi, team_ids=team_ids_with_descendants([rule.team_id]), now=now)
+        days = None
+        if last is not None:
+            days = (Decimal(str((now - last).total_seconds())) / SECONDS_PER_DAY).quantize(
+                DAYS_QUANTUM, rounding=ROUND_HALF_UP
+            )
+        # The silence is new data once a day: a pending count then counts days, and re-runs within
+        # the day change nothing; a record arriving later is newer still.
+        stamp = local_midnight(today) if last is None else max(last, local_midnight(today))
+        observations[rule.pk] = [
+            Observation(
+                team_id=rule.team_id,
+                segment=rule.segment,
+                period_start=local_date(last) if last is not None else today,
+                stamp=stamp,
+                days=days,
+            )
+        ]
+    return observations
+
+
+def _apply_all(*, observations: dict[int, list[Observation]], now: dt.datetime) -> EvaluationResult:
+    # One transaction per rule: a rule that fails (and is retried) does not undo the others.
+    result = EvaluationResult()
+    for rule_id in sorted(observations):
+        result.add(alert_rule_apply(rule_id=rule_id, observations=observations[rule_id], now=now))
+    return result
+
+
+# After a recompute, KPI rules judge the current period and this many before it (a late import for last
+# quarter's months still alerts; a nightly rebuild of two years of history does not).
+LOOKBACK_PERIODS = 2
+
+
+def alerts_evaluate_cells(
+    *,
+    kpi_ids: Iterable[int] | None,
+    team_ids: Iterable[int] | None,
+    granularities: Iterable[str],
+    start: dt.date,
+    end: dt.date,
+    now: dt.datetime | None = None,
+) -> EvaluationResult:
+    """After a recompute: judge the KPI rules on these KPIs and teams over the cells [start, end) of their
+    granularity, and the no-data rules on these KPIs and teams (data may have come back)."""
+    now = now or timezone.now()
+    rules = AlertRule.objects.filter(rules_due(now=now), kpi__isnull=False).select_related("kpi")
+    if kpi_ids is not None:
+        rules = rules.filter(kpi_id__in=list(kpi_ids))
+    if team_ids is not None:
+        # The signal names every team whose values changed, ancestors included.
+        rules = rules.filter(team_id__in=list(team_ids))
+    rules = list(rules)
+    granularities = set(granularities)
+    kpi_rules = [r for r in rules if r.condition in KPI_CONDITIONS and r.granularity in granularities]
+
+    today = local_date(now)
+
+    def periods(rule: AlertRule) -> list[dt.date]:
+        # The engine recomputed every period meeting [start, end); `start` is already the earliest one's start.
+        # Only recent periods are judged: a rebuilt history must not flood people with alerts on closed periods.
+        first = period_shift(period_floor(today, rule.granularity), rule.granularity, -LOOKBACK_PERIODS)
+        return [p for p in period_starts(start=start, end=end, granularity=rule.granularity) if p >= first]
+
+    observations = kpi_observations(rules=kpi_rules, periods=periods)
+    freshness = [r for r in rules if r.condition in FRESHNESS_CONDITIONS]
+    observations.update(freshness_observations(rules=freshness, now=now))
+    return _apply_all(observations=observations, now=now)
+
+
+def alerts_evaluate_targets(
+    *, kpi_ids: Iterable[int] | None = None, team_ids: Iterable[int] | None = None, now: dt.datetime | None = None
+) -> EvaluationResult:
+    """After a progress refresh: judge the target rules on targets reading these KPIs for these teams (None: all)."""
+    now = now or timezone.now()
+    rules = AlertRule.objects.filter(rules_due(now=now), target__isnull=False)
+    if kpi_ids is not None:
+        rules = rules.filter(target__kpi_id__in=list(kpi_ids))
+    if team_ids is not None:
+        rules = rules.filter(target__objective__team_id__in=list(team_ids))
+    observations = target_observations(rules=list(rules))
+    return _apply_all(observations=observations, now=now)
+
+
+def alerts_evaluate_scheduled(*, now: dt.datetime | None = None) -> EvaluationResult:
+    """Every active rule: KPI rules on the current and previous period of their granularity, target rules and
+    no-data rules."""
+    now = now or timezone.now()
+    today = local_date(now)
+    rules = list(AlertRule.objects.filter(rules_due(now=now)).select_related("kpi"))
+
+    def periods(rule: AlertRule) -> list[dt.date]:
+        current = period_floor(today, rule.granularity)
+        return [period_shift(current, rule.granularity, -1), current]
+
+    observations = kpi_observations(rules=[r for r in rules if r.condition in KPI_CONDITIONS], periods=periods)
+    observations.update(target_observations(rules=[r for r in rules if r.condition in TARGET_CONDITIONS]))
+    observations.update(
+        freshness_observations(rules=[r for r in rules if r.condition in FRESHNESS_CONDITIONS], now=now)
+    )
+    return _apply_all(observations=observations, now=now)

@@ -1,0 +1,19 @@
+"""An alert's history: one row per state change, handed to the notifications' outbox when people must hear of
+it (evaluation opens and resolves alerts, people acknowledge and resolve them: both record events here)."""
+
+from __future__ import annotations
+
+from objectives.models import Alert, AlertEvent
+from objectives.notifications.outbox import alert_notify
+
+
+def alert_event_record(*, alert: Alert, kind: str, actor=None, comment: str = "", notify: bool = False) -> AlertEvent:
+    """Write a history row for the alert's current value and threshold; notify (inside the transaction) if asked,
+    and keep whom the event reached on the row."""
+    event = AlertEvent.objects.create(
+        alert=alert, kind=kind, value=alert.value, threshold=alert.threshold, actor=actor, comment=comment
+    )
+    if notify:
+        event.notified = list(alert_notify(alert=alert, event=event) or [])
+        event.save(update_fields=["notified"])
+    return event

@@ -1,0 +1,164 @@
+"""Reads for the alert pages, API and admin: alerts, rules, history, notifications and webhooks.
+
+Every list is scoped to team ids the caller may see (None: every team, for staff) and
+joins what its rows show, so a list costs a constant number of queries.
+"""
+
+from django.db.models import Count, Prefetch, QuerySet
+
+from accounts.models import Membership, Team, User
+from accounts.selectors import team_ids_with_ancestors
+from metrics.engine.periods import period_shift
+from metrics.kpis.selectors import kpi_value_series
+from objectives.models import (
+    Alert,
+    AlertEvent,
+    AlertRule,
+    AlertSeverity,
+    AlertState,
+    Target,
+)
+from objectives.models.alerts import OPEN_STATES
+
+# The `state` filter: one state, "open" (pending, firing, acknowledged) or "all".
+STATE_OPEN = "open"
+
+
+STATE_ALL = "all"
+
+
+CHART_PERIODS = 12
+
+
+ALERT_JOINS = ("rule", "team", "rule__kpi", "rule__target__kpi", "rule__target__objective", "acknowledged_by")
+
+
+def _scoped(queryset: QuerySet, team_ids: set[int] | None, field: str = "team_id") -> QuerySet:
+    return queryset if team_ids is None else queryset.filter(**{f"{field}__in": team_ids})
+
+
+def alerts_for(
+    *,
+    team_ids: set[int] | None,
+    state: str | None = None,
+    team: Team | None = None,
+    severity: str | None = None,
+) -> QuerySet[Alert]:
+    """Alerts of these teams, newest first, with their rule, team, KPI and target joined.
+
+    `state`: a state, "open" or "all" (None: all).
+    """
+    alerts = _scoped(Alert.objects.select_related(*ALERT_JOINS), team_ids)
+    if state == STATE_OPEN:
+        alerts = alerts.filter(state__in=OPEN_STATES)
+    elif state and state != STATE_ALL:
+        alerts = alerts.filter(state=state)
+    if team is not None:
+        alerts = alerts.filter(team=team)
+    if severity:
+        alerts = alerts.filter(severity=severity)
+    return alerts
+
+
+def alert_for(*, team_ids: set[int] | None, pk: int) -> Alert | None:
+    """One alert if it belongs to these teams (None otherwise, so others' alerts read as missing)."""
+    return alerts_for(team_ids=team_ids).filter(pk=pk).first()
+
+
+def alert_events(*, alert: Alert) -> QuerySet[AlertEvent]:
+    """An alert's history, oldest first, with who acted."""
+    return alert.events.select_related("actor").order_by("at", "id")
+
+
+def alerts_with_events(*, team_ids: set[int] | None) -> QuerySet[Alert]:
+    """Alerts with their history prefetched (API detail)."""
+    events = Prefetch("events", queryset=AlertEvent.objects.select_related("actor").order_by("at", "id"))
+    return alerts_for(team_ids=team_ids).prefetch_related(events)
+
+
+def alert_counts(*, team_ids: set[int] | None, team: Team | None = None) -> dict[str, dict[str, int]]:
+    """Number of alerts per state and per open severity, in one grouped query: {"state": {...}, "severity": {...}}."""
+    alerts = alerts_for(team_ids=team_ids, team=team)
+    counts: dict[str, dict[str, int]] = {
+        "state": dict.fromkeys(AlertState.values, 0),
+        "severity": dict.fromkeys(AlertSeverity.values, 0),
+    }
+    rows = alerts.order_by().values("state", "severity").annotate(n=Count("id"))
+    for row in rows:
+        counts["state"][row["state"]] += row["n"]
+        if row["state"] in OPEN_STATES:
+            counts["severity"][row["severity"]] += row["n"]
+    counts["state"][STATE_OPEN] = sum(counts["state"][s] for s in OPEN_STATES)
+    counts["state"][STATE_ALL] = sum(counts["state"][s] for s in AlertState.values)
+    return counts
+
+
+def alert_chart(*, alert: Alert) -> dict:
+    """The watched KPI's recent values up to the alert's period, with its threshold, for a line chart.
+
+    {"labels": ["YYYY-MM-DD", …], "values": [number|null, …], "threshold": number|null,
+     "unit": str, "kpi": str, "highlight": index of the alert's period or null}.
+    """
+    rule = alert.rule
+    kpi = rule.kpi or (rule.target.kpi if rule.target_id else None)
+    if kpi is None:
+        return {}
+    granularity = rule.granularity
+    segment = alert.segment or (rule.target.segment if rule.target_id else rule.segment)
+    start = period_shift(alert.period_start, granularity, -(CHART_PERIODS - 1))
+    end = max(alert.period_start, period_shift(alert.period_start, granularity, 1))
+    series = kpi_value_series(kpi=kpi, team=alert.team, granularity=granularity, start=start, end=end, segment=segment)
+    labels: list[str] = []
+    values: list[float | None] = []
+    for row in series:
+        labels.append(row["period_start"].isoformat())
+        values.append(None if row["value"] is None else float(row["value"]))
+    if alert.period_start.isoformat() not in labels:
+        labels.append(alert.period_start.isoformat())
+        values.append(None if alert.value is None else float(alert.value))
+        order = sorted(range(len(labels)), key=lambda i: labels[i])
+        labels = [labels[i] for i in order]
+        values = [values[i] for i in order]
+    threshold = alert.threshold if alert.threshold is not None else rule.threshold
+    # Change and freshness thresholds are percentages or days, not KPI values: no line for them.
+    drawn = rule.condition in ("above", "below") and threshold is not None
+    return {
+        "labels": labels,
+        "values": values,
+        "threshold": float(threshold) if drawn else None,
+        "unit": kpi.unit,
+        "kpi": kpi.name,
+        "highlight": labels.index(alert.period_start.isoformat()),
+    }
+
+
+def alert_rules_of(*, team_ids: set[int] | None, team: Team | None = None) -> QuerySet[AlertRule]:
+    """Rules of these teams with their KPI, target and recipients, by team and name."""
+    rules = AlertRule.objects.select_related("team", "kpi", "target__kpi", "target__objective").prefetch_related(
+        "recipients"
+    )
+    rules = _scoped(rules, team_ids)
+    if team is not None:
+        rules = rules.filter(team=team)
+    return rules.order_by("team__name", "name", "id")
+
+
+def alert_rule_for(*, team_ids: set[int] | None, pk: int) -> AlertRule | None:
+    """One rule if it belongs to these teams."""
+    return alert_rules_of(team_ids=team_ids).filter(pk=pk).first()
+
+
+def rule_targets_for(*, team: Team) -> QuerySet[Target]:
+    """Targets of the team's own objectives: what an objective rule of the team may watch."""
+    return (
+        Target.objects.filter(objective__team=team)
+        .select_related("objective", "kpi")
+        .order_by("objective__due_date", "objective__title", "id")
+    )
+
+
+def rule_recipients_for(*, team: Team) -> QuerySet[User]:
+    """People who may receive the team's alerts: members of the team or of a parent team."""
+    ancestors = team_ids_with_ancestors([team.pk])
+    user_ids = Membership.objects.filter(team_id__in=ancestors).values("user_id")
+    return User.objects.filter(pk__in=user_ids, is_active=True).order_by("username")

@@ -1,0 +1,230 @@
+"""A KPI's detail page for one team, as plain dicts: its formula in plain words, its history, its breakdown
+by segment and a table of values — also what the CSV and XLSX exports write (DESIGN.md §8).
+
+Everything comes from the KPI definition with its measures and from stored KpiValue rows
+(one query for every period and segment of the range), never from raw activity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import Team
+from metrics.engine.periods import Granularity, period_floor, period_shift, period_starts, today_local
+from metrics.kpis.selectors import kpi_name, value_change
+from metrics.kpis.words import capitalised, formula_in_words, measure_in_words
+from metrics.models import KpiDefinition, KpiValue
+from objectives.dashboards.cards import change_percent as dashboard_change_percent
+from objectives.dashboards.cards import dashboard_as_json
+
+# range key → (label, months back from the current month; None for a calendar year)
+RANGES: dict[str, tuple[object, int | None]] = {
+    "3m": (gettext_lazy("Last 3 months"), 3),
+    "12m": (gettext_lazy("Last 12 months"), 12),
+    "24m": (gettext_lazy("Last 24 months"), 24),
+    "this_year": (gettext_lazy("This year"), None),
+    "last_year": (gettext_lazy("Last year"), None),
+}
+
+
+DEFAULT_RANGE = "12m"
+
+
+GRANULARITIES = tuple(Granularity.values)
+
+
+# Segment dimensions the catalogue breaks KPIs down by (metrics.engine.sources); others show their raw name.
+DIMENSION_LABELS = {
+    "channel": gettext_lazy("Channel"),
+    "segment": gettext_lazy("Customer segment"),
+    "customer_segment": gettext_lazy("Customer segment"),
+    "customer_channel": gettext_lazy("Customer's acquisition channel"),
+    "owner": gettext_lazy("Owner"),
+    "source": gettext_lazy("Source"),
+    "campaign": gettext_lazy("Campaign"),
+    "kind": gettext_lazy("Kind"),
+    "stage": gettext_lazy("Stage"),
+    "touchpoint": gettext_lazy("Touchpoint"),
+}
+
+
+def detail_range(*, range_key: str | None, today: dt.date | None = None) -> dict:
+    """The selected date range: key, label, first and last day (included), and the choices."""
+    today = today or today_local()
+    key = range_key if range_key in RANGES else DEFAULT_RANGE
+    label, months = RANGES[key]
+    if key == "this_year":
+        start, end = dt.date(today.year, 1, 1), today
+    elif key == "last_year":
+        start, end = dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)
+    else:
+        start, end = period_shift(period_floor(today, "month"), "month", -((months or 1) - 1)), today
+    return {
+        "key": key,
+        "label": str(label),
+        "start": start,
+        "end": end,
+        "choices": [{"key": k, "label": str(v[0]), "selected": k == key} for k, v in RANGES.items()],
+    }
+
+
+def period_label(start: dt.date, granularity: str) -> str:
+    """A period as people name it, in the active language: 3 March 2026, week of 2 March 2026, March 2026, Q1 2026."""
+    if granularity == "day":
+        return formats.date_format(start, "j F Y")
+    if granularity == "week":
+        return _("week of %(day)s") % {"day": formats.date_format(start, "j F Y")}
+    if granularity == "month":
+        return formats.date_format(start, "F Y")
+    if granularity == "quarter":
+        return _("Q%(quarter)d %(year)d") % {"quarter": (start.month - 1) // 3 + 1, "year": start.year}
+    return str(start.year)
+
+
+def kpi_detail(
+    *,
+    team: Team,
+    kpi: KpiDefinition,
+    granularity: str | None = None,
+    range_key: str | None = None,
+    breakdown_at: str | None = None,
+    today: dt.date | None = None,
+) -> dict:
+    """Everything the KPI detail page shows for one team; two queries (the KPI's measures, the stored values).
+
+    Keys: kpi (code, name, description, unit, direction, formula, formula_words, measures),
+    team, granularity (+ choices), range, rows (one per period of the range, oldest first:
+    period_start, label, has_data, value, previous_value, change, change_percent, components),
+    history (labels, values for the chart), component_names, breakdown (period and, per
+    dimension, its segment values) and has_data.
+    """
+    today = today or today_local()
+    gran = granularity if granularity in GRANULARITIES else (kpi.default_granularity or "month")
+    selected = detail_range(range_key=range_key, today=today)
+    starts = period_starts(start=selected["start"], end=selected["end"] + dt.timedelta(days=1), granularity=gran)
+    # The period before the first one gives the first row its change.
+    before = period_shift(starts[0], gran, -1)
+
+    measures = list(kpi.measures.order_by("position", "id"))  # 1 query
+    stored: dict[str, dict[dt.date, dict]] = {}
+    for row in KpiValue.objects.filter(  # 1 query: every segment of every period of the range
+        kpi=kpi, team=team, granularity=gran, period_start__gte=before, period_start__lte=starts[-1]
+    ).values("segment", "period_start", "value", "components"):
+        stored.setdefault(row["segment"], {})[row["period_start"]] = row
+
+    overall = stored.get("", {})
+    rows = []
+    component_names: set[str] = set()
+    for start in starts:
+        row = overall.get(start)
+        previous = overall.get(period_shift(start, gran, -1))
+        value = row["value"] if row else None
+        previous_value = previous["value"] if previous else None
+        change = value_change(value, previous_value)[0]
+        change_percent = dashboard_change_percent(value, previous_value)
+        components = (row or {}).get("components") or {}
+        component_names.update(components)
+        rows.append(
+            {
+                "period_start": start,
+                "label": period_label(start, gran),
+                "has_data": row is not None,
+                "value": value,
+                "previous_value": previous_value,
+                "change": change,
+                "change_percent": change_percent,
+                "components": components,
+            }
+        )
+    names = sorted(component_names)
+    for row in rows:
+        row["component_values"] = [row["components"].get(name) for name in names]
+
+    return {
+        "kpi": {
+            "code": kpi.code,
+            "name": kpi_name(kpi),
+            "description": kpi.description,
+            "unit": kpi.unit,
+            "direction": kpi.direction,
+            "direction_label": kpi.get_direction_display(),
+            "additive": kpi.additive,
+            "formula": kpi.formula,
+            "formula_words": formula_in_words(formula=kpi.formula, measures=measures),
+            "measures": [{"name": m.name, "words": capitalised(measure_in_words(m))} for m in measures],
+        },
+        "team": {"slug": team.slug, "name": team.name},
+        "granularity": gran,
+        "granularity_choices": [
+            {"key": value, "label": str(label), "selected": value == gran} for value, label in Granularity.choices
+        ],
+        "range": selected,
+        "rows": rows,
+        "component_names": names,
+        "history": {
+            "labels": [r["period_start"].isoformat() for r in rows],
+            "names": [r["label"] for r in rows],
+            "values": [None if r["value"] is None else float(r["value"]) for r in rows],
+            "unit": kpi.unit,
+            "granularity": gran,
+        },
+        "breakdown": _breakdown(stored, starts, gran, breakdown_at, kpi.additive),
+        "has_data": any(r["has_data"] for r in rows),
+    }
+
+
+def _breakdown(stored: dict, starts: list[dt.date], granularity: str, at: str | None, additive: bool) -> dict:
+    """Segment values of one period, per dimension, largest first; the period is `at` if it has any, else the
+    latest one that has."""
+    in_range = set(starts)
+    with_segments = sorted({start for segment, cells in stored.items() if segment for start in cells} & in_range)
+    if not with_segments:
+        return {"period_start": None, "label": "", "choices": [], "dimensions": []}
+    wanted = dt.date.fromisoformat(at) if at and _is_iso_date(at) else None
+    period = wanted if wanted in with_segments else with_segments[-1]
+    dimensions: dict[str, list[dict]] = {}
+    for segment, cells in stored.items():
+        if not segment or period not in cells:
+            continue
+        dimension, _sep, name = segment.partition("=")
+        dimensions.setdefault(dimension, []).append({"name": name, "value": cells[period]["value"]})
+    result = []
+    for dimension in sorted(dimensions, key=lambda d: str(DIMENSION_LABELS.get(d, d))):
+        items = sorted(dimensions[dimension], key=lambda i: (i["value"] is None, -(i["value"] or 0), i["name"]))
+        largest = max((abs(i["value"]) for i in items if i["value"] is not None), default=Decimal(0))
+        total = sum((i["value"] for i in items if i["value"] is not None), Decimal(0))
+        for item in items:
+            value = item["value"]
+            item["bar_percent"] = float(100 * abs(value) / largest) if value is not None and largest else 0.0
+            # Shares only make sense for counts and sums: a rate of a channel is not a part of the whole.
+            item["share_percent"] = (
+                (100 * value / total).quantize(Decimal("0.1")) if additive and value is not None and total else None
+            )
+        result.append({"key": dimension, "label": str(DIMENSION_LABELS.get(dimension, dimension)), "items": items})
+    return {
+        "period_start": period,
+        "label": period_label(period, granularity),
+        "choices": [
+            {"key": s.isoformat(), "label": period_label(s, granularity), "selected": s == period}
+            for s in reversed(with_segments)
+        ],
+        "dimensions": result,
+    }
+
+
+def _is_iso_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def kpi_detail_as_json(data: dict) -> dict:
+    """The detail dict with numbers as JSON numbers and dates as ISO strings."""
+    return dashboard_as_json(data)

@@ -1,0 +1,17 @@
+"""The organisation overview /dashboard/, the team dashboard /dashboard/<slug>/ with its JSON data and cards,
+and the KPI detail pages with exports."""
+
+from django.urls import path
+
+from objectives.dashboards import views
+
+urlpatterns = [
+    path("", views.overview, name="organisation-overview"),
+    path("<slug:slug>/", views.dashboard, name="dashboard"),
+    path("<slug:slug>/data.json", views.dashboard_data, name="dashboard-data"),
+    path("<slug:slug>/cards/", views.dashboard_cards_edit, name="dashboard-cards"),
+    path("<slug:slug>/kpi/<slug:code>/", views.kpi_detail_page, name="kpi-detail"),
+    path("<slug:slug>/kpi/<slug:code>/data.json", views.kpi_detail_data, name="kpi-detail-data"),
+    path("<slug:slug>/kpi/<slug:code>/export.csv", views.kpi_detail_export_csv, name="kpi-detail-csv"),
+    path("<slug:slug>/kpi/<slug:code>/export.xlsx", views.kpi_detail_export_xlsx, name="kpi-detail-xlsx"),
+]

@@ -1,0 +1,174 @@
+"""Pages of dashboards: the organisation overview, a team's dashboard with its data and cards, and the KPI
+detail with its exports."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from accounts.permissions import has_team_role, team_for_user_or_404
+from accounts.roles import Role
+from metrics.engine.periods import Granularity
+from metrics.kpis.selectors import kpi_definition_by_code
+from objectives.dashboards.cards import (
+    MAX_CARDS,
+    dashboard_as_json,
+    dashboard_card_choices,
+    dashboard_cards,
+    dashboard_cards_edited,
+)
+from objectives.dashboards.exports import kpi_detail_csv, kpi_detail_xlsx
+from objectives.dashboards.kpi_detail import kpi_detail, kpi_detail_as_json
+from objectives.dashboards.overview import organisation_overview
+from objectives.dashboards.services import dashboard_cards_set
+from objectives.dashboards.team import TREND_GRANULARITIES, team_dashboard
+
+
+def _dashboard(request, slug: str):
+    team = team_for_user_or_404(request.user, slug)
+    data = team_dashboard(
+        team=team,
+        period=request.GET.get("period"),
+        granularity=request.GET.get("granularity"),
+        trend_kpi=request.GET.get("kpi"),
+    )
+    return team, data
+
+
+@login_required
+def dashboard(request, slug: str):
+    """A team's dashboard: objective progress, KPI cards and charts for the selected period."""
+    team, data = _dashboard(request, slug)
+    json_data = dashboard_as_json(data)
+    context = {
+        "current_team": team,
+        "data": data,
+        "charts": json_data["charts"],
+        "sparklines": [{"unit": c["unit"], "values": c["sparkline"]} for c in json_data["cards"]],
+        "granularities": [(value, label) for value, label in Granularity.choices if value in TREND_GRANULARITIES],
+        "can_edit": has_team_role(request.user, team, Role.MANAGER),
+    }
+    return render(request, "objectives/dashboard.html", context)
+
+
+@login_required
+def dashboard_data(request, slug: str):
+    """The same dashboard as JSON, for scripts and integrations using the browser session."""
+    _team, data = _dashboard(request, slug)
+    return JsonResponse(dashboard_as_json(data))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dashboard_cards_edit(request, slug: str):
+    """Managers pick the dashboard's KPI cards and their order; every button saves at once (no script needed)."""
+    team = team_for_user_or_404(request.user, slug, Role.MANAGER)
+    errors: list[str] = []
+    if request.method == "POST":
+        action, _sep, code = request.POST.get("action", "").partition(":")
+        if action == "reset":
+            codes: list[str] = []
+        else:
+            code = request.POST.get("add_kpi", "") if action == "add" else code
+            codes = dashboard_cards_edited(codes=request.POST.getlist("cards"), action=action, code=code)
+        try:
+            dashboard_cards_set(team=team, kpi_codes=codes)
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            if action in ("reset", "add", "remove"):
+                messages.success(request, _("Dashboard cards saved."))
+            # Back on the same button, so a keyboard user can press it again to keep moving the card.
+            focus = f"{action}:{code}" if action in ("up", "down") else action
+            return redirect(f"{reverse('dashboard-cards', args=[team.slug])}?{urlencode({'focus': focus})}")
+    current = dashboard_cards(team=team)
+    codes = [c["code"] for c in current["cards"]]
+    focus = request.GET.get("focus", "")
+    action, _sep, code = focus.partition(":")
+    # A card moved to an end has that button disabled: the focus goes to its other arrow instead.
+    if code in codes and (action, codes.index(code)) in (("up", 0), ("down", len(codes) - 1)):
+        focus = f"{'down' if action == 'up' else 'up'}:{code}"
+    context = {
+        "current_team": team,
+        "cards": current["cards"],
+        "is_default": current["is_default"],
+        "choices": dashboard_card_choices(exclude=[c["code"] for c in current["cards"]]),
+        "max_cards": MAX_CARDS,
+        "focus": focus,
+        "errors": errors,
+    }
+    return render(request, "objectives/dashboard_cards.html", context, status=400 if errors else 200)
+
+
+@login_required
+def overview(request):
+    """Every team the user sees on one page: key figures of the month, objectives by status, open alerts."""
+    return render(request, "objectives/overview.html", {"overview": organisation_overview(user=request.user)})
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _detail(request, slug: str, code: str):
+    team = team_for_user_or_404(request.user, slug)
+    kpi = kpi_definition_by_code(code=code)
+    if kpi is None:
+        raise Http404("No such KPI.")
+    data = kpi_detail(
+        team=team,
+        kpi=kpi,
+        granularity=request.GET.get("granularity"),
+        range_key=request.GET.get("range"),
+        breakdown_at=request.GET.get("at"),
+    )
+    return team, data
+
+
+def _filename(data: dict, extension: str) -> str:
+    return f"{data['team']['slug']}-{data['kpi']['code']}-{data['granularity']}-{data['range']['key']}.{extension}"
+
+
+@login_required
+def kpi_detail_page(request, slug: str, code: str):
+    """A KPI for a team: definition, formula in plain words, history, breakdown by segment, values, exports."""
+    team, data = _detail(request, slug, code)
+    json_data = kpi_detail_as_json(data)
+    context = {
+        "current_team": team,
+        "data": data,
+        "history": json_data["history"],
+        "can_edit": has_team_role(request.user, team, Role.MANAGER),
+    }
+    return render(request, "objectives/kpi_detail.html", context)
+
+
+@login_required
+def kpi_detail_data(request, slug: str, code: str):
+    """The same detail as JSON."""
+    _team, data = _detail(request, slug, code)
+    return JsonResponse(kpi_detail_as_json(data))
+
+
+@login_required
+def kpi_detail_export_csv(request, slug: str, code: str):
+    """The values table as CSV (UTF-8 with a byte-order mark, so spreadsheets read the accents)."""
+    _team, data = _detail(request, slug, code)
+    response = HttpResponse("\ufeff" + kpi_detail_csv(data), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{_filename(data, "csv")}"'
+    return response
+
+
+@login_required
+def kpi_detail_export_xlsx(request, slug: str, code: str):
+    """The values table as an XLSX workbook."""
+    _team, data = _detail(request, slug, code)
+    response = HttpResponse(kpi_detail_xlsx(data), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{_filename(data, "xlsx")}"'
+    return response

@@ -1,0 +1,262 @@
+"""The periodic digest: per user, their teams' KPIs, objectives and open alerts, and its sending.
+
+A digest is computed with the recipient's permissions (the teams they may see, never
+another's) in a constant number of queries per user, whatever the number of teams. The
+weekly digest covers the last complete week (Monday to Sunday), the daily one yesterday,
+each compared with the period before. The unsubscribe link carries a signed token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.db.models import Prefetch, Q
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from accounts.models import User
+from accounts.selectors import teams_visible_to
+from metrics.engine.periods import local_date, local_midnight, period_floor, period_shift
+from metrics.models import KpiDefinition, KpiValue
+from objectives.dashboards.cards import DEFAULT_CARD_CODES, change_colour, change_percent
+from objectives.models import (
+    Alert,
+    AlertEventKind,
+    AlertState,
+    DigestFrequency,
+    NotificationSettings,
+    Objective,
+    ObjectiveState,
+    Target,
+)
+from objectives.notifications import emails
+from objectives.notifications.preferences import notification_settings_update
+
+logger = logging.getLogger(__name__)
+
+UNSUBSCRIBE_SALT = "digest-unsubscribe"
+GRANULARITY = {DigestFrequency.DAILY: "day", DigestFrequency.WEEKLY: "week"}
+# Alerts a digest lists: those people still have to deal with.
+DIGEST_ALERT_STATES = (AlertState.FIRING, AlertState.ACKNOWLEDGED)
+
+
+# ---------------------------------------------------------------------------
+# Unsubscribe
+# ---------------------------------------------------------------------------
+def unsubscribe_token(*, user: User) -> str:
+    """A signed token naming the user, for the digest's unsubscribe link (no expiry: old e-mails keep working)."""
+    return signing.dumps({"u": user.pk}, salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_url(*, user: User) -> str:
+    """The absolute unsubscribe link of a user's digest."""
+    return settings.SITE_URL + reverse("digest-unsubscribe", kwargs={"token": unsubscribe_token(user=user)})
+
+
+def unsubscribe_user(*, token: str) -> User | None:
+    """The active user a token names; None when it is forged, damaged or the user is gone."""
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    user_id = data.get("u") if isinstance(data, dict) else None
+    return User.objects.filter(pk=user_id, is_active=True).first() if isinstance(user_id, int) else None
+
+
+def digest_unsubscribe(*, user: User) -> NotificationSettings:
+    """Stop the user's digest (digest = never)."""
+    return notification_settings_update(user=user, data={"digest": DigestFrequency.NEVER})
+
+
+# ---------------------------------------------------------------------------
+# Content
+# ---------------------------------------------------------------------------
+def digest_period(*, frequency: str, today: dt.date) -> dict:
+    """The last complete period of the digest's granularity before today, and the one before it."""
+    granularity = GRANULARITY.get(frequency, "week")
+    start = period_shift(period_floor(today, granularity), granularity, -1)
+    previous = period_shift(start, granularity, -1)
+    return {
+        "granularity": granularity,
+        "start": start,
+        "end": period_shift(start, granularity, 1) - dt.timedelta(days=1),
+        "previous_start": previous,
+    }
+
+
+def _kpi_rows(*, team, kpis: dict, cells: dict, period: dict) -> list[dict]:
+    rows = []
+    for code in DEFAULT_CARD_CODES.get(team.kind, DEFAULT_CARD_CODES["other"]):
+        kpi = kpis.get(code)
+        if kpi is None:
+            continue
+        current = cells.get((team.pk, kpi.pk, period["start"]))
+        previous = cells.get((team.pk, kpi.pk, period["previous_start"]))
+        if current is None and previous is None:
+            continue  # never computed for this team: nothing to say
+        change = change_percent(current, previous)
+        rows.append(
+            {
+                "code": code,
+                "name": kpi.name,
+                "unit": kpi.unit,
+                "value": current,
+                "previous_value": previous,
+                "change_percent": change,
+                "colour": change_colour(direction=kpi.direction, change_percent=change),
+            }
+        )
+    return rows
+
+
+def _objective_row(objective: Objective) -> dict:
+    return {
+        "id": objective.pk,
+        "title": objective.title,
+        "status": objective.progress_status,
+        "status_label": objective.get_progress_status_display(),
+        "due_date": objective.due_date,
+        "url": emails.absolute(emails.objective_url(objective)),
+        "targets": [
+            {
+                "kpi_name": target.kpi.name,
+                "unit": target.kpi.unit,
+                "segment": target.segment,
+                "current_value": target.current_value,
+                "target_value": target.target_value,
+                "forecast_value": target.forecast_value,
+                "progress_percent": target.progress_percent,
+                "status": target.status,
+                "status_label": target.get_status_display(),
+            }
+            for target in objective.targets.all()
+        ],
+    }
+
+
+def _alert_row(alert: Alert) -> dict:
+    return {
+        "id": alert.pk,
+        "title": emails.alert_title(alert=alert, kind=AlertEventKind.FIRED),
+        "summary": emails.alert_summary(alert=alert),
+        "severity": alert.severity,
+        "state": alert.state,
+        "state_label": alert.get_state_display(),
+        "period_start": alert.period_start,
+        "url": emails.alert_url(alert),
+    }
+
+
+def digest_for_user(*, user: User, today: dt.date | None = None, frequency: str | None = None) -> dict:
+    """What a user's digest says, in the active language, over the teams this user may see.
+
+    Keys: frequency, period, teams (each: team, kpis, objectives, alerts), unsubscribe_url.
+    Constant number of queries: teams (with the team tree), KPI definitions, values,
+    objectives with targets, alerts.
+    """
+    today = today or timezone.localdate()
+    if frequency is None:
+        prefs = NotificationSettings.objects.filter(user=user).first()
+        frequency = prefs.digest if prefs is not None else DigestFrequency.WEEKLY
+    period = digest_period(frequency=frequency, today=today)
+    teams = list(teams_visible_to(user).order_by("name"))
+    team_ids = [t.pk for t in teams]
+    codes = {code for team in teams for code in DEFAULT_CARD_CODES.get(team.kind, DEFAULT_CARD_CODES["other"])}
+    kpis = {k.code: k for k in KpiDefinition.objects.filter(code__in=codes)} if teams else {}
+    cells = {}
+    if kpis:
+        for team_id, kpi_id, start, value in KpiValue.objects.filter(
+            team_id__in=team_ids,
+            kpi_id__in=[k.pk for k in kpis.values()],
+            granularity=period["granularity"],
+            segment="",
+            period_start__in=[period["start"], period["previous_start"]],
+        ).values_list("team_id", "kpi_id", "period_start", "value"):
+            cells[(team_id, kpi_id, start)] = value
+    objectives_by_team: dict[int, list[Objective]] = {}
+    alerts_by_team: dict[int, list[Alert]] = {}
+    if teams:
+        objectives = (
+            Objective.objects.filter(team_id__in=team_ids, state=ObjectiveState.ACTIVE)
+            .select_related("team")
+            .prefetch_related(Prefetch("targets", queryset=Target.objects.select_related("kpi").order_by("id")))
+            .order_by("due_date", "title")
+        )
+        for objective in objectives:
+            objectives_by_team.setdefault(objective.team_id, []).append(objective)
+        alerts = (
+            Alert.objects.filter(team_id__in=team_ids, state__in=DIGEST_ALERT_STATES)
+            .select_related("team", "rule__kpi", "rule__target__kpi")
+            .order_by("-opened_at", "-id")
+        )
+        for alert in alerts:
+            alerts_by_team.setdefault(alert.team_id, []).append(alert)
+    return {
+        "frequency": frequency,
+        "period": period,
+        "teams": [
+            {
+                "team": {"id": team.pk, "slug": team.slug, "name": team.name},
+                "kpis": _kpi_rows(team=team, kpis=kpis, cells=cells, period=period),
+                "objectives": [_objective_row(o) for o in objectives_by_team.get(team.pk, [])],
+                "alerts": [_alert_row(a) for a in alerts_by_team.get(team.pk, [])],
+            }
+            for team in teams
+        ],
+        "unsubscribe_url": unsubscribe_url(user=user),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Sending
+# ---------------------------------------------------------------------------
+def digest_frequencies_due(*, today: dt.date) -> list[str]:
+    """Daily digests go every day; weekly ones on Mondays."""
+    return [DigestFrequency.DAILY, DigestFrequency.WEEKLY] if today.weekday() == 0 else [DigestFrequency.DAILY]
+
+
+def digests_send(*, now: dt.datetime | None = None) -> int:
+    """Send today's digests to users due one (with an e-mail and at least one team); return how many.
+
+    A user's settings row is claimed (digest_last_sent_at set) before sending, so a second run the
+    same day, or a concurrent one, sends nothing; a failed send releases the claim.
+    """
+    now = now or timezone.now()
+    today = local_date(now)
+    midnight = local_midnight(today)
+    frequencies = digest_frequencies_due(today=today)
+    wanted = Q(notification_settings__digest__in=frequencies)
+    if DigestFrequency.WEEKLY in frequencies:
+        wanted |= Q(notification_settings__isnull=True)  # the default is weekly
+    users = list(
+        User.objects.filter(wanted, is_active=True)
+        .exclude(email="")
+        .exclude(notification_settings__digest_last_sent_at__gte=midnight)
+        .order_by("id")
+    )
+    NotificationSettings.objects.bulk_create([NotificationSettings(user=user) for user in users], ignore_conflicts=True)
+    previous = dict(NotificationSettings.objects.filter(user__in=users).values_list("user_id", "digest"))
+    sent = 0
+    for user in users:
+        claimed = (
+            NotificationSettings.objects.filter(user=user)
+            .filter(Q(digest_last_sent_at__isnull=True) | Q(digest_last_sent_at__lt=midnight))
+            .update(digest_last_sent_at=now)
+        )
+        if not claimed:
+            continue
+        with translation.override(user.language or settings.LANGUAGE_CODE):
+            digest = digest_for_user(user=user, today=today, frequency=previous.get(user.pk))
+        if not digest["teams"]:
+            continue
+        try:
+            emails.digest_email(user=user, digest=digest).send()
+        except Exception as exc:  # SMTP errors come in many classes
+            logger.warning("Digest of user %s failed: %s", user.pk, exc)
+            NotificationSettings.objects.filter(user=user).update(digest_last_sent_at=None)
+            continue
+        sent += 1
+    return sent

@@ -1,0 +1,209 @@
+"""E-mails of alerts and digests, and the wording they share with in-app notifications.
+
+Every message is rendered in its recipient's language (``User.language``) with
+``translation.override``, so numbers and dates take that language's formats
+(French: ``12,5 %``, ``1 234 €``). Links are absolute, from ``settings.SITE_URL``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import formats, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from metrics.engine.periods import period_shift
+from metrics.kpis.selectors import kpi_value_series
+from objectives.models import Alert, AlertCondition, AlertEventKind, Notification, Objective
+from objectives.templatetags.kpi_format import kpi_value
+
+SUBJECT_PREFIX = "[KPI]"
+SPARKLINE_PERIODS = 6
+
+SEVERITY_LABELS = {
+    "critical": gettext_lazy("Critical alert"),
+    "warning": gettext_lazy("Warning alert"),
+    "info": gettext_lazy("Information alert"),
+}
+CONDITION_PHRASES = {
+    AlertCondition.ABOVE: gettext_lazy("above the threshold"),
+    AlertCondition.BELOW: gettext_lazy("below the threshold"),
+    AlertCondition.CHANGE_ABOVE: gettext_lazy("rising beyond the threshold"),
+    AlertCondition.CHANGE_BELOW: gettext_lazy("falling beyond the threshold"),
+    AlertCondition.OFF_TRACK: gettext_lazy("off track"),
+    AlertCondition.AT_RISK: gettext_lazy("at risk"),
+    AlertCondition.NO_DATA: gettext_lazy("without data"),
+}
+
+
+def alert_url(alert: Alert) -> str:
+    """Absolute link to the alert's page."""
+    return f"{settings.SITE_URL}/alerts/{alert.pk}/"
+
+
+def objective_url(objective: Objective) -> str:
+    """The objective's page (site path)."""
+    try:
+        return reverse("objective-detail", kwargs={"slug": objective.team.slug, "pk": objective.pk})
+    except NoReverseMatch:
+        return ""
+
+
+def absolute(path: str) -> str:
+    """An absolute URL for a site path (already absolute URLs are kept)."""
+    return path if path.startswith(("http://", "https://")) else f"{settings.SITE_URL}{path}"
+
+
+def alert_kpi(alert: Alert):
+    """The KPI an alert is about: the rule's, or its objective target's."""
+    rule = alert.rule
+    return rule.kpi if rule.kpi_id else rule.target.kpi
+
+
+def alert_unit(alert: Alert) -> str:
+    """The unit of the alert's value and threshold: % for changes, days for no data, else the KPI's."""
+    condition = alert.rule.condition
+    if condition in (AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW):
+        return "%"
+    if condition == AlertCondition.NO_DATA:
+        return "d"
+    return alert_kpi(alert).unit
+
+
+def alert_title(*, alert: Alert, kind: str) -> str:
+    """One line, in the active language: "Critical alert: Churn rate above the threshold — Sales"."""
+    subject = _("%(kpi)s %(condition)s") % {
+        "kpi": alert_kpi(alert).name,
+        "condition": CONDITION_PHRASES.get(alert.rule.condition, alert.rule.condition),
+    }
+    if alert.segment:
+        subject = f"{subject} ({alert.segment})"
+    if kind == AlertEventKind.RESOLVED:
+        label = _("Alert resolved")
+    elif kind == AlertEventKind.ACKNOWLEDGED:
+        label = _("Alert acknowledged")
+    else:
+        label = str(SEVERITY_LABELS.get(alert.severity, alert.severity))
+    return _("%(label)s: %(subject)s — %(team)s") % {"label": label, "subject": subject, "team": alert.team.name}
+
+
+def alert_summary(*, alert: Alert) -> str:
+    """The value against the threshold, in the active language's number format."""
+    unit = alert_unit(alert)
+    if alert.value is None:
+        return _("No value (threshold %(threshold)s)") % {"threshold": kpi_value(alert.threshold, unit)}
+    return _("Value %(value)s, threshold %(threshold)s") % {
+        "value": kpi_value(alert.value, unit),
+        "threshold": kpi_value(alert.threshold, unit),
+    }
+
+
+def alert_sparkline(*, alert: Alert) -> list[dict]:
+    """The KPI's last SPARKLINE_PERIODS stored values up to the alert's period, for the team and segment."""
+    rule = alert.rule
+    kpi = alert_kpi(alert)
+    start = period_shift(alert.period_start, rule.granularity, -(SPARKLINE_PERIODS - 1))
+    rows = kpi_value_series(
+        kpi=kpi,
+        team=alert.team,
+        granularity=rule.granularity,
+        start=start,
+        end=alert.period_start,
+        segment=alert.segment,
+    )
+    by_start = {row["period_start"]: row["value"] for row in rows}
+    starts = [period_shift(alert.period_start, rule.granularity, -n) for n in range(SPARKLINE_PERIODS - 1, -1, -1)]
+    peak = max((abs(v) for v in by_start.values() if v is not None), default=Decimal(0))
+    return [
+        {
+            "period_start": s,
+            "value": by_start.get(s),
+            "display": kpi_value(by_start.get(s), kpi.unit),
+            # A bar width for the HTML table (no image: mail clients block them).
+            "bar_percent": int(abs(by_start[s]) * 100 / peak) if peak and by_start.get(s) is not None else 0,
+            "current": s == alert.period_start,
+        }
+        for s in starts
+    ]
+
+
+def settings_url() -> str:
+    """Where a recipient changes what they receive (alert e-mails, quiet hours, digest)."""
+    return settings.SITE_URL + reverse("notification-settings")
+
+
+def _sparkline_cached(alert: Alert, sparklines: dict | None) -> list[dict]:
+    if sparklines is None:
+        return alert_sparkline(alert=alert)
+    key = (alert.pk, translation.get_language())  # the values are formatted in the active language
+    if key not in sparklines:
+        sparklines[key] = alert_sparkline(alert=alert)
+    return sparklines[key]
+
+
+def alert_email(*, notification: Notification, sparklines: dict | None = None) -> EmailMultiAlternatives:
+    """The e-mail of an alert notification (HTML with a plain-text alternative) in its user's language.
+
+    `sparklines`, shared by the e-mails of one batch, keeps each alert's recent values per language, so
+    an alert notified to several people is read once.
+    """
+    user = notification.user
+    alert = notification.alert
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        kind = AlertEventKind.RESOLVED if notification.event == "alert.resolved" else AlertEventKind.FIRED
+        kpi = alert_kpi(alert)
+        context = {
+            "user": user,
+            "alert": alert,
+            "title": alert_title(alert=alert, kind=kind),
+            "resolved": kind == AlertEventKind.RESOLVED,
+            "kpi_name": kpi.name,
+            "team_name": alert.team.name,
+            "segment": alert.segment,
+            "period_start": formats.date_format(alert.period_start, "SHORT_DATE_FORMAT"),
+            "value": kpi_value(alert.value, alert_unit(alert)),
+            "threshold": kpi_value(alert.threshold, alert_unit(alert)),
+            "condition": alert.rule.get_condition_display(),
+            "severity": alert.get_severity_display(),
+            "rule_name": alert.rule.name,
+            "sparkline": _sparkline_cached(alert, sparklines),
+            "granularity": alert.rule.get_granularity_display(),
+            "url": alert_url(alert),
+            "settings_url": settings_url(),
+        }
+        subject = f"{SUBJECT_PREFIX} {context['title']}"
+        text = render_to_string("objectives/emails/alert.txt", context)
+        html = render_to_string("objectives/emails/alert.html", context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[user.email])
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def digest_email(*, user, digest: dict) -> EmailMultiAlternatives:
+    """The digest e-mail of one user from objectives.digest.digest_for_user, in the user's language."""
+    with translation.override(user.language or settings.LANGUAGE_CODE):
+        title = _("Your daily KPI digest") if digest["frequency"] == "daily" else _("Your weekly KPI digest")
+        context = {
+            **digest,
+            "user": user,
+            "title": title,
+            "site_url": settings.SITE_URL,
+            "settings_url": settings_url(),
+        }
+        subject = f"{SUBJECT_PREFIX} {title}"
+        text = render_to_string("objectives/emails/digest.txt", context)
+        html = render_to_string("objectives/emails/digest.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        to=[user.email],
+        # One-click unsubscribe for mail clients (RFC 2369); the page still asks for confirmation.
+        headers={"List-Unsubscribe": f"<{digest['unsubscribe_url']}>"},
+    )
+    message.attach_alternative(html, "text/html")
+    return message

@@ -1,0 +1,45 @@
+"""Reads of the notification centre and of a team's webhooks, scoped to a user or a team."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+
+from accounts.models import Team, User
+from objectives.models import (
+    Notification,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+DELIVERY_LOG_SIZE = 50
+
+
+def notifications_of(*, user: User, limit: int | None = None) -> QuerySet[Notification]:
+    """A user's own notifications, unread first, then newest first."""
+    notifications = (
+        Notification.objects.filter(user=user)
+        .select_related("team", "alert")
+        .order_by(ExpressionWrapper(Q(read_at__isnull=True), BooleanField()).desc(), "-created_at", "-id")
+    )
+    return notifications[:limit] if limit else notifications
+
+
+def webhooks_of(*, team: Team) -> QuerySet[WebhookEndpoint]:
+    """A team's webhook endpoints by name."""
+    return WebhookEndpoint.objects.filter(team=team).order_by("name", "id")
+
+
+def webhook_deliveries_of(*, team: Team, limit: int = DELIVERY_LOG_SIZE) -> list[WebhookDelivery]:
+    """The team's latest webhook deliveries, newest first, with their endpoint."""
+    deliveries = WebhookDelivery.objects.filter(endpoint__team=team).select_related("endpoint")
+    return list(deliveries.order_by("-created_at", "-id")[:limit])
+
+
+logger = logging.getLogger(__name__)
+
+
+def notifications_unread_count(*, user: User) -> int:
+    """How many of the user's notifications are unread; one query."""
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
