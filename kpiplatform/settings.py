@@ -318,7 +318,7 @@ SPECTACULAR_SETTINGS = {
         "AlertStateEnum": "objectives.models.AlertState",
         "AlertSeverityEnum": "objectives.models.AlertSeverity",
         "AlertConditionEnum": "objectives.models.AlertCondition",
-        "GranularityEnum": "metrics.engine.periods.Granularity",
+        "GranularityEnum": "metrics.kpis.periods.Granularity",
     },
 }
 # Largest request body accepted by the API and the CSV import.

@@ -9,7 +9,7 @@ import datetime as dt
 from decimal import Decimal
 
 from accounts.models import Team, User
-from metrics.engine.periods import Granularity, period_end, period_floor, today_local
+from metrics.kpis.periods import Granularity, period_end, period_floor, today_local
 from metrics.models import KpiDefinition
 from objectives.alerts.rules import alert_rule_create
 from objectives.models import AlertRule, Objective

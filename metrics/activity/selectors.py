@@ -1,17 +1,19 @@
-"""Reads of CRM activity: team-scoped querysets, records as plain dicts, and a formula-safe CSV export."""
+"""Reads of CRM activity: team-scoped querysets, records as plain dicts, a formula-safe CSV export, and the two
+grouped reads a dashboard falls back on when no segment values are stored (open deals by stage, leads by channel)."""
 
 import csv
 import io
 import json
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from metrics.activity.kinds import KindSpec, kind_spec
-from metrics.models import ActivityRecord
+from metrics.engine.periods import local_midnight
+from metrics.models import ActivityRecord, Deal, DealStatus, Lead
 
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -92,3 +94,30 @@ def activity_csv_lines(*, kind: str, records: QuerySet[ActivityRecord], chunk_si
         if count % chunk_size == 0:
             yield flush()
     yield flush()
+
+
+def open_deals_by_stage(*, team_ids: Iterable[int]) -> list[tuple[str, int, Decimal | None]]:
+    """(stage, count, amount) of the open deals of these teams, largest amount first; one grouped query."""
+    rows = (
+        Deal.objects.filter(team_id__in=list(team_ids), status=DealStatus.OPEN)
+        .values("stage")
+        .annotate(count=Count("id"), amount=Sum("amount"))
+        .order_by("-amount", "stage")
+    )
+    return [(row["stage"], row["count"], row["amount"]) for row in rows]
+
+
+def leads_by_channel(*, team_ids: Iterable[int], start: date, end: date) -> list[tuple[str, int]]:
+    """(channel, count) of the leads of these teams created from day `start` to day `end` included (local days),
+    most first; one grouped query."""
+    rows = (
+        Lead.objects.filter(
+            team_id__in=list(team_ids),
+            created_at__gte=local_midnight(start),
+            created_at__lt=local_midnight(end + timedelta(days=1)),
+        )
+        .values("channel")
+        .annotate(count=Count("id"))
+        .order_by("-count", "channel")
+    )
+    return [(row["channel"], row["count"]) for row in rows]

@@ -35,9 +35,10 @@ from decimal import Decimal
 
 from metrics.engine.aggregates import combine_sum
 from metrics.engine.measures import MeasureSpec, filters_build, to_decimal
-from metrics.engine.periods import Granularity, period_floor, period_starts
+from metrics.engine.periods import Granularity, period_end, period_floor, period_starts
 from metrics.engine.queries import Cells, Window, measures_compute_dimensions
 from metrics.engine.shares import NESTED, Shares, share_kind, share_name, shares_compute
+from metrics.models import KpiValue
 
 # The shorter granularity each one is built from in an incremental recompute.
 FINER: dict[str, str] = {
@@ -87,8 +88,6 @@ def _sources(plans: Sequence, wanted: Iterable[Key]) -> dict[Key, tuple[int, str
 
 def _runs(periods: list[dt.date], granularity: str) -> list[tuple[dt.date, ...]]:
     """Contiguous runs of sorted period starts."""
-    from metrics.engine.periods import period_end
-
     runs: list[list[dt.date]] = []
     for period in periods:
         if runs and period_end(runs[-1][-1], granularity) == period:
@@ -121,8 +120,6 @@ def cells_from_finer(
 
     Pairs neither rollable nor shared, or without a KPI storing them, are left out: the caller queries them.
     """
-    from metrics.models import KpiValue
-
     sources = _sources(plans, wanted)
     if not sources:
         return {}, {}

@@ -7,7 +7,8 @@ number of queries, so its cost does not grow with the volume of activity.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Max, Prefetch, Q, QuerySet
@@ -130,3 +131,64 @@ def kpi_latest_values(
             }
         )
     return items
+
+
+@dataclass(frozen=True)
+class CellQuery:
+    """Which stored cells to read: these KPIs × granularities × segments × period starts.
+
+    Segments: `segments` lists exact ones ("" is the whole team); with `segments=None`, every
+    segment — or, with `dimension`, every segment of that dimension ("channel=…").
+    Periods: the listed `starts`, or every period starting in [first, last].
+    """
+
+    kpi_ids: tuple[int, ...]
+    granularities: tuple[str, ...]
+    segments: tuple[str, ...] | None = ("",)
+    dimension: str = ""
+    starts: tuple[dt.date, ...] | None = None
+    first: dt.date | None = None
+    last: dt.date | None = None
+
+    def condition(self) -> Q:
+        condition = Q(kpi_id__in=self.kpi_ids, granularity__in=self.granularities)
+        if self.segments is not None:
+            condition &= Q(segment__in=self.segments)
+        elif self.dimension:
+            condition &= Q(segment__startswith=f"{self.dimension}=")
+        if self.starts is not None:
+            condition &= Q(period_start__in=self.starts)
+        if self.first is not None:
+            condition &= Q(period_start__gte=self.first)
+        if self.last is not None:
+            condition &= Q(period_start__lte=self.last)
+        return condition
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCell:
+    """One stored KPI value: a team's KPI for one period (and segment), with its components."""
+
+    team_id: int
+    kpi_id: int
+    granularity: str
+    segment: str
+    period_start: dt.date
+    value: Decimal | None
+    components: dict
+    computed_at: dt.datetime
+
+
+CELL_FIELDS = ("team_id", "kpi_id", "granularity", "segment", "period_start", "value", "components", "computed_at")
+
+
+def kpi_cells(*, team_ids: Iterable[int], queries: Iterable[CellQuery]) -> list[StoredCell]:
+    """The stored cells of these teams that the queries ask for; one query whatever their number."""
+    wanted = Q()
+    for query in queries:
+        if query.kpi_ids and query.granularities:
+            wanted |= query.condition()
+    if not wanted:
+        return []
+    rows = KpiValue.objects.filter(wanted, team_id__in=list(team_ids)).values_list(*CELL_FIELDS)
+    return [StoredCell(*row) for row in rows]

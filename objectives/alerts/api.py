@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from accounts.api.access import request_team, request_team_ids
 from accounts.models import User
 from accounts.roles import Role
-from metrics.engine.periods import Granularity
+from metrics.kpis.periods import Granularity
 from objectives.alerts import rules as alert_rules
 from objectives.alerts import selectors as alert_selectors
 from objectives.alerts import services as alert_services

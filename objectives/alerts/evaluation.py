@@ -26,10 +26,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.selectors import team_ids_with_descendants
-from metrics.engine.periods import local_date, local_midnight, period_floor, period_shift, period_starts
 from metrics.kpis.freshness import kpi_latest_record_at
-from metrics.kpis.selectors import value_change
-from metrics.models import KpiValue
+from metrics.kpis.periods import local_date, local_midnight, period_floor, period_shift, period_starts
+from metrics.kpis.selectors import CellQuery, kpi_cells, value_change
 from objectives.alerts.events import alert_event_record
 from objectives.models import (
     Alert,
@@ -389,15 +388,17 @@ def kpi_observations(
         ]
         if not spans:
             continue
-        rows = KpiValue.objects.filter(
-            kpi_id=kpi_id,
-            team_id__in={rule.team_id for rule in kpi_rules},
-            granularity__in={rule.granularity for rule in kpi_rules},
-            segment__in={rule.segment for rule in kpi_rules},
-            period_start__gte=min(s for s, _e in spans),
-            period_start__lte=max(e for _s, e in spans),
-        ).values_list("team_id", "granularity", "segment", "period_start", "value", "components", "computed_at")
-        cells = {(t, g, s, p): (v, c, at) for t, g, s, p, v, c, at in rows}
+        query = CellQuery(
+            kpi_ids=(kpi_id,),
+            granularities=tuple({rule.granularity for rule in kpi_rules}),
+            segments=tuple({rule.segment for rule in kpi_rules}),
+            first=min(s for s, _e in spans),
+            last=max(e for _s, e in spans),
+        )
+        cells = {
+            (c.team_id, c.granularity, c.segment, c.period_start): (c.value, c.components, c.computed_at)
+            for c in kpi_cells(team_ids={rule.team_id for rule in kpi_rules}, queries=[query])
+        }
         for rule in kpi_rules:
             found = []
             for start in wanted[rule.pk]:

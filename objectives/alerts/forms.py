@@ -7,7 +7,7 @@ per-field errors the views put back on the form (see `add_service_errors`).
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from metrics.engine.periods import Granularity
+from metrics.kpis.periods import Granularity
 from metrics.models import KpiDefinition
 from objectives.alerts import selectors as alert_selectors
 from objectives.models import AlertCondition, AlertSeverity

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, Team, User
 from accounts.selectors import team_ids_with_ancestors
-from metrics.engine.periods import Granularity
+from metrics.kpis.periods import Granularity
 from metrics.models import KpiDefinition, KpiMeasure
 from objectives.models import (
     AlertCondition,

@@ -8,7 +8,7 @@ from django.db.models import Count, Prefetch, QuerySet
 
 from accounts.models import Membership, Team, User
 from accounts.selectors import team_ids_with_ancestors
-from metrics.engine.periods import period_shift
+from metrics.kpis.periods import period_shift
 from metrics.kpis.selectors import kpi_value_series
 from objectives.models import (
     Alert,

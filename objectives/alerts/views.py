@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
 from accounts.selectors import team_ids_visible_to, teams_visible_to
-from metrics.engine.periods import business_tz
+from metrics.kpis.periods import business_tz
 from objectives.alerts import rules as alert_rules
 from objectives.alerts import selectors as alert_selectors
 from objectives.alerts import services as alert_services

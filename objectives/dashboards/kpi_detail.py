@@ -1,7 +1,7 @@
 """A KPI's detail page for one team, as plain dicts: its formula in plain words, its history, its breakdown
 by segment and a table of values — also what the CSV and XLSX exports write (DESIGN.md §8).
 
-Everything comes from the KPI definition with its measures and from stored KpiValue rows
+Everything comes from the KPI definition with its measures and from stored KPI values
 (one query for every period and segment of the range), never from raw activity.
 """
 
@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Team
-from metrics.engine.periods import Granularity, period_floor, period_shift, period_starts, today_local
-from metrics.kpis.selectors import kpi_name, value_change
+from metrics.kpis.periods import Granularity, period_floor, period_shift, period_starts, today_local
+from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name, value_change
 from metrics.kpis.words import capitalised, formula_in_words, measure_in_words
-from metrics.models import KpiDefinition, KpiValue
+from metrics.models import KpiDefinition
 from objectives.dashboards.cards import change_percent as dashboard_change_percent
 from objectives.dashboards.cards import dashboard_as_json
 
@@ -112,10 +112,10 @@ def kpi_detail(
 
     measures = list(kpi.measures.order_by("position", "id"))  # 1 query
     stored: dict[str, dict[dt.date, dict]] = {}
-    for row in KpiValue.objects.filter(  # 1 query: every segment of every period of the range
-        kpi=kpi, team=team, granularity=gran, period_start__gte=before, period_start__lte=starts[-1]
-    ).values("segment", "period_start", "value", "components"):
-        stored.setdefault(row["segment"], {})[row["period_start"]] = row
+    # 1 query: every segment of every period of the range
+    every_segment = CellQuery(kpi_ids=(kpi.pk,), granularities=(gran,), segments=None, first=before, last=starts[-1])
+    for cell in kpi_cells(team_ids=[team.pk], queries=[every_segment]):
+        stored.setdefault(cell.segment, {})[cell.period_start] = {"value": cell.value, "components": cell.components}
 
     overall = stored.get("", {})
     rows = []

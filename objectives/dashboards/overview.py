@@ -12,8 +12,9 @@ from django.db.models import Count
 
 from accounts.models import User
 from accounts.selectors import teams_visible_to
-from metrics.engine.periods import Granularity, period_floor, period_shift, today_local
-from metrics.models import KpiDefinition, KpiValue
+from metrics.kpis.periods import Granularity, period_floor, period_shift, today_local
+from metrics.kpis.selectors import CellQuery, kpi_cells
+from metrics.models import KpiDefinition
 from objectives.dashboards.cards import change_colour, change_percent, default_card_codes
 from objectives.models import Alert, DashboardCard, Objective, ObjectiveState, ProgressStatus
 from objectives.models.alerts import OPEN_STATES
@@ -56,15 +57,12 @@ def organisation_overview(*, user: User, today: dt.date | None = None) -> dict:
         chosen[team_id].append(code)
     codes = {t.pk: (chosen[t.pk] or list(default_card_codes(team=t)))[:CARDS_PER_TEAM] for t in teams}
     kpis = KpiDefinition.objects.in_bulk({c for team_codes in codes.values() for c in team_codes}, field_name="code")
+    query = CellQuery(
+        kpi_ids=tuple(k.pk for k in kpis.values()), granularities=(Granularity.MONTH,), starts=(previous, month)
+    )
     values = {
-        (team_id, kpi_id, start): value
-        for team_id, kpi_id, start, value in KpiValue.objects.filter(
-            team_id__in=team_ids,
-            kpi__in=kpis.values(),
-            granularity=Granularity.MONTH,
-            segment="",
-            period_start__in=[previous, month],
-        ).values_list("team_id", "kpi_id", "period_start", "value")
+        (cell.team_id, cell.kpi_id, cell.period_start): cell.value
+        for cell in kpi_cells(team_ids=team_ids, queries=[query])
     }
 
     return {

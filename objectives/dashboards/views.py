@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
-from metrics.engine.periods import Granularity
+from metrics.kpis.periods import Granularity
 from metrics.kpis.selectors import kpi_definition_by_code
 from objectives.dashboards.cards import (
     MAX_CARDS,

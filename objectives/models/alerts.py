@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
-from metrics.engine.periods import Granularity
+from metrics.kpis.periods import Granularity
 from objectives.models.objectives import VALUE, Target
 
 

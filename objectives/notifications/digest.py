@@ -19,8 +19,9 @@ from django.utils import timezone, translation
 
 from accounts.models import User
 from accounts.selectors import teams_visible_to
-from metrics.engine.periods import local_date, local_midnight, period_floor, period_shift
-from metrics.models import KpiDefinition, KpiValue
+from metrics.kpis.periods import local_date, local_midnight, period_floor, period_shift
+from metrics.kpis.selectors import CellQuery, kpi_cells
+from metrics.models import KpiDefinition
 from objectives.dashboards.cards import DEFAULT_CARD_CODES, change_colour, change_percent
 from objectives.models import (
     Alert,
@@ -168,14 +169,13 @@ def digest_for_user(*, user: User, today: dt.date | None = None, frequency: str 
     kpis = {k.code: k for k in KpiDefinition.objects.filter(code__in=codes)} if teams else {}
     cells = {}
     if kpis:
-        for team_id, kpi_id, start, value in KpiValue.objects.filter(
-            team_id__in=team_ids,
-            kpi_id__in=[k.pk for k in kpis.values()],
-            granularity=period["granularity"],
-            segment="",
-            period_start__in=[period["start"], period["previous_start"]],
-        ).values_list("team_id", "kpi_id", "period_start", "value"):
-            cells[(team_id, kpi_id, start)] = value
+        query = CellQuery(
+            kpi_ids=tuple(k.pk for k in kpis.values()),
+            granularities=(period["granularity"],),
+            starts=(period["start"], period["previous_start"]),
+        )
+        for cell in kpi_cells(team_ids=team_ids, queries=[query]):
+            cells[(cell.team_id, cell.kpi_id, cell.period_start)] = cell.value
     objectives_by_team: dict[int, list[Objective]] = {}
     alerts_by_team: dict[int, list[Alert]] = {}
     if teams:

@@ -17,7 +17,7 @@ from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from metrics.engine.periods import period_shift
+from metrics.kpis.periods import period_shift
 from metrics.kpis.selectors import kpi_value_series
 from objectives.models import Alert, AlertCondition, AlertEventKind, Notification, Objective
 from objectives.templatetags.kpi_format import kpi_value

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Membership, User
 from accounts.roles import Role
 from accounts.selectors import team_ids_with_ancestors, team_tree
-from metrics.engine.periods import business_tz
+from metrics.kpis.periods import business_tz
 from objectives.models import (
     AlertRule,
     NotificationSettings,
