@@ -1,6 +1,7 @@
 """Admin of objectives, alert rules, alerts, notifications and webhooks.
 
-Alert rules are validated and saved by objectives.alert_rules, like on the pages and in the API;
+Alert rules are validated and saved by objectives.alerts.rules, webhooks by objectives.notifications.endpoints,
+like on the pages and in the API;
 alerts, their history and webhook deliveries are read-only here (they change through their services).
 """
 

@@ -28,7 +28,7 @@ from objectives.selectors import (
 TARGET_FIELDS = ("kpi", "segment", "target_value", "baseline_value", "judged", "warning_percent", "critical_percent")
 
 
-# Progress statuses whose arrival is announced (objectives.notify), with their event.
+# Progress statuses whose arrival is announced (objectives.notifications.outbox), with their event.
 NOTIFIED_STATUSES = {"at_risk": "objective.at_risk", "achieved": "objective.achieved"}
 
 

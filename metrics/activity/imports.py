@@ -32,8 +32,6 @@ from metrics.activity.kinds import KindSpec, kind_spec
 
 # Errors kept in a report (the count says how many there were in all).
 MAX_REPORTED_ERRORS = 1000
-
-
 IMPORT_COLUMNS = ("external_id", "team", "attributes")
 
 

@@ -25,20 +25,10 @@ from metrics.models.activity import SURVEY_SCALES
 
 # Columns every record has, handled outside the per-kind field specs.
 COMMON_FIELDS = ("external_id", "team", "attributes")
-
-
 _NOT_INGESTED = {"id", "team", "external_id", "attributes", "ingested_at", "updated_at"}
-
-
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
 _INT_RE = re.compile(r"^[+-]?\d+$")
-
-
 _TRUE = {"true", "1", "yes", "y", "oui", "vrai", "t"}
-
-
 _FALSE = {"false", "0", "no", "n", "non", "faux", "f"}
 
 

@@ -4,7 +4,7 @@ An order is broken down by its customer's segment, and new-customer revenue comp
 date with the customer's acquisition: when a customer's segment or acquisition date
 changes, the KPI cells of that customer's orders are stale although no order changed.
 Ingestion asks `related_reads` which fields matter, and marks the dates of the records
-reading a changed one (metrics.ingest).
+reading a changed one (metrics.activity.ingest).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Celery task of the CSV/XLSX import, and the door that queues it."""
+"""Celery task of the CSV/XLSX import, and the door that queues it (its name is the one it had in
+`metrics.import_tasks`: queued messages refer to it)."""
 
 from collections.abc import Sequence
 

@@ -3,7 +3,7 @@
 One view class per record kind, generated from the registry, so that the OpenAPI schema
 documents every kind with its own fields and example. The views only translate HTTP:
 scoping comes from accounts.api.access, writing from metrics.activity.ingest, reading from
-metrics.activity_selectors.
+metrics.activity.selectors.
 """
 
 import django_filters

@@ -7,7 +7,7 @@ period stores its *share* of every longer period containing it:
   of its year is the number of values whose n-th record of that year falls on that day, and
   the year's count is the sum of its days' shares. A day's shares depend on the records
   before it in the longer period, so a change on a day makes the shares of the later days of
-  its year stale: the dirty-mark jobs recompute those too (metrics.services.dirty_marks_jobs);
+  its year stale: the dirty-mark jobs recompute those too (metrics.recompute.services.dirty_marks_jobs);
 * counts, sums, minimums and maximums with an `in_period` filter (revenue from customers
   acquired in the same period): a day's share of its month is the measure over that day's
   records whose related date falls in that month.

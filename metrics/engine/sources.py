@@ -71,7 +71,7 @@ SOURCES["logins"] = RecordSource(
     model=LoginEvent,
     # A login counts for every team its user is a member of (and, through the roll-up, their parents).
     team_path="user__memberships__team",
-    # Dirty marks: a login marks its user's teams, a membership change its team (metrics.signals).
+    # Dirty marks: a login marks its user's teams, a membership change its team (metrics.recompute.receivers).
     record_kinds=frozenset({"logins", "memberships"}),
     dimensions={},
 )

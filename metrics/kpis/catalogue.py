@@ -1,7 +1,7 @@
 """The KPI catalogue the product ships (shared/KPI_CATALOGUE.md), as declarative data.
 
 `manage.py load_kpi_catalogue` creates or updates every KPI below (see
-metrics.services.kpi_catalogue_load). Each KPI is a formula over named measures; a
+metrics.kpis.services.kpi_catalogue_load). Each KPI is a formula over named measures; a
 measure is one aggregate over one record source, bound to the period by an event date
 (`event(...)`) or as a state of an active interval (`state(...)`). Adding a KPI here is a
 data change plus a test with hand-computed numbers — never engine code.

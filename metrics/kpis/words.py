@@ -108,8 +108,6 @@ def measure_in_words(measure: KpiMeasure) -> str:
 
 
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
-
-
 _SYMBOLS = {"+": "+", "-": "−", "*": "×", "/": "÷"}
 
 

@@ -54,8 +54,6 @@ def dirty_marks_widen(*, ranges: dict[tuple[int, str], tuple[date, date]]) -> No
 
 
 DIRTY_BATCH_SIZE = 500
-
-
 FULL_RECOMPUTE_CLAIM = 100_000  # marks are per (team, record kind): all of them
 
 

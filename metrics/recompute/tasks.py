@@ -1,4 +1,5 @@
-"""Celery tasks of the recompute: thin wrappers around metrics.recompute.services.
+"""Celery tasks of the recompute: thin wrappers around metrics.recompute.services (named as they were in
+`metrics.tasks`: beat's rows and queued messages refer to them by name).
 
 Ingestion and the login/membership receivers call `recompute_dirty_enqueue()` in the
 transaction that wrote their dirty marks; the message is sent after the commit. The task is

@@ -20,8 +20,6 @@ from objectives.alerts import services as alert_services
 from objectives.models import AlertCondition, AlertSeverity, AlertState
 
 NUMBER = {"max_digits": 20, "decimal_places": 6, "coerce_to_string": False}
-
-
 STATE_FILTERS = [alert_selectors.STATE_OPEN, alert_selectors.STATE_ALL, *AlertState.values]
 
 

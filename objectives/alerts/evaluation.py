@@ -14,7 +14,6 @@ holding its row lock, so concurrent workers take turns; an observation of data a
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,15 +41,8 @@ from objectives.models import (
 )
 from objectives.models.alerts import FRESHNESS_CONDITIONS, KPI_CONDITIONS, OPEN_STATES, TARGET_CONDITIONS
 
-logger = logging.getLogger(__name__)
-
-
 VALUE_QUANTUM = Decimal("1e-10")
-
-
 DAYS_QUANTUM = Decimal("0.01")
-
-
 SECONDS_PER_DAY = Decimal(86400)
 
 

@@ -1,6 +1,6 @@
 """Forms of the alert pages: rules, snooze, acknowledge/resolve, webhooks.
 
-Forms parse the fields; the rules themselves are checked by objectives.alert_rules, whose
+Forms parse the fields; the rules themselves are checked by objectives.alerts.rules, whose
 per-field errors the views put back on the form (see `add_service_errors`).
 """
 

@@ -52,8 +52,6 @@ RULE_FIELDS = (
 
 
 BOOLEAN_FIELDS = ("notify_in_app", "notify_email", "notify_webhook", "active")
-
-
 DECIMAL_FIELDS = ("threshold", "recovery_threshold", "change_floor")
 
 

@@ -22,14 +22,8 @@ from objectives.models.alerts import OPEN_STATES
 
 # The `state` filter: one state, "open" (pending, firing, acknowledged) or "all".
 STATE_OPEN = "open"
-
-
 STATE_ALL = "all"
-
-
 CHART_PERIODS = 12
-
-
 ALERT_JOINS = ("rule", "team", "rule__kpi", "rule__target__kpi", "rule__target__objective", "acknowledged_by")
 
 

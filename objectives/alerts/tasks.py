@@ -1,4 +1,6 @@
-"""Celery tasks of alert evaluation: thin wrappers around objectives.alerts; safe to run twice."""
+"""Celery tasks of alert evaluation: thin wrappers around objectives.alerts.evaluation; safe to run twice.
+
+Tasks keep the names they had in `objectives.alert_tasks`: beat's rows and queued messages refer to them."""
 
 import datetime as dt
 

@@ -74,8 +74,6 @@ def _jsonable(value):
 
 
 MAX_CARDS = 12
-
-
 CARD_ACTIONS = ("up", "down", "remove")
 
 

@@ -33,8 +33,6 @@ RANGES: dict[str, tuple[object, int | None]] = {
 
 
 DEFAULT_RANGE = "12m"
-
-
 GRANULARITIES = tuple(Granularity.values)
 
 

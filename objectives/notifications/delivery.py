@@ -27,18 +27,12 @@ logger = logging.getLogger(__name__)
 
 
 WEBHOOK_MAX_ATTEMPTS = 6
-
-
 WEBHOOK_BACKOFF_SECONDS = 30
 
 
 # While an attempt is in flight the sweep leaves the row alone (longer than the HTTP timeout).
 WEBHOOK_LEASE = dt.timedelta(seconds=webhooks.TIMEOUT_SECONDS * 6)
-
-
 EMAIL_MAX_ATTEMPTS = 5
-
-
 EMAIL_BATCH_SIZE = 200
 
 

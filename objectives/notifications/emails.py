@@ -185,7 +185,7 @@ def alert_email(*, notification: Notification, sparklines: dict | None = None) -
 
 
 def digest_email(*, user, digest: dict) -> EmailMultiAlternatives:
-    """The digest e-mail of one user from objectives.digest.digest_for_user, in the user's language."""
+    """The digest e-mail of one user from objectives.notifications.digest.digest_for_user, in the user's language."""
     with translation.override(user.language or settings.LANGUAGE_CODE):
         title = _("Your daily KPI digest") if digest["frequency"] == "daily" else _("Your weekly KPI digest")
         context = {

@@ -13,7 +13,7 @@ from objectives.notifications.webhooks import webhook_url_errors
 
 
 def webhook_endpoint_clean(*, data: dict, instance: WebhookEndpoint | None = None) -> dict:
-    """Validate a webhook's name, URL (public addresses only, see objectives.webhooks) and events."""
+    """Validate a webhook's name, URL (public addresses only, see objectives.notifications.webhooks) and events."""
     merged = {"name": "", "url": "", "events": [], "active": True}
     if instance is not None:
         merged.update(name=instance.name, url=instance.url, events=instance.events, active=instance.active)

@@ -41,8 +41,6 @@ ALERT_WEBHOOK_EVENTS = {
 
 # People are told when an alert fires and when it is over; an acknowledgement only goes to webhooks.
 USER_NOTIFIED_KINDS = {AlertEventKind.FIRED, AlertEventKind.RESOLVED}
-
-
 OBJECTIVE_EVENTS = {WebhookEvent.OBJECTIVE_AT_RISK, WebhookEvent.OBJECTIVE_ACHIEVED}
 
 

@@ -4,7 +4,6 @@ who may still see the team, their settings and quiet hours."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable
 
 from django.db.models import Q
@@ -18,8 +17,6 @@ from objectives.models import (
     AlertRule,
     NotificationSettings,
 )
-
-logger = logging.getLogger(__name__)
 
 
 def team_managers(*, team_id: int) -> list[User]:

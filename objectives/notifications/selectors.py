@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from accounts.models import Team, User
@@ -35,9 +33,6 @@ def webhook_deliveries_of(*, team: Team, limit: int = DELIVERY_LOG_SIZE) -> list
     """The team's latest webhook deliveries, newest first, with their endpoint."""
     deliveries = WebhookDelivery.objects.filter(endpoint__team=team).select_related("endpoint")
     return list(deliveries.order_by("-created_at", "-id")[:limit])
-
-
-logger = logging.getLogger(__name__)
 
 
 def notifications_unread_count(*, user: User) -> int:

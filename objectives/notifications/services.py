@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.utils import timezone
 
 from accounts.models import User
@@ -11,8 +9,6 @@ from objectives.models import (
     Alert,
     Notification,
 )
-
-logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------
