@@ -1,5 +1,5 @@
-"""The cards of a team's dashboard: the default KPIs of each kind of team, the panels (charts) registry, the
-change and colour shared by every screen, and the JSON the pages' scripts read."""
+"""The cards of a team's dashboard: the default KPIs of each kind of team, a team's own choice, the change and
+colour shared by every screen, and the JSON the pages' scripts read (the charts are registered in `panels`)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,11 @@
 """Fixtures for objectives: KPI definitions and stored KPI values written directly (no engine needed)."""
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
-from metrics.models import KpiDefinition, KpiValue
+from metrics.models import KpiDefinition
+from tests import factories
 
 
 @pytest.fixture
@@ -47,13 +46,8 @@ def store():
     """Write KPI values: store(kpi, team, granularity, period_start, value)."""
 
     def write(kpi, team, granularity: str, period_start: date, value, segment: str = ""):
-        KpiValue.objects.update_or_create(
-            kpi=kpi,
-            team=team,
-            granularity=granularity,
-            period_start=period_start,
-            segment=segment,
-            defaults={"value": None if value is None else Decimal(str(value)), "computed_at": timezone.now()},
+        factories.kpi_value(
+            kpi=kpi, team=team, granularity=granularity, period_start=period_start, value=value, segment=segment
         )
 
     return write

@@ -9,20 +9,24 @@ from django.utils import translation
 
 from objectives import selectors, services
 from objectives.models import Objective, Phasing
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 
 def q1_revenue(team, owner, revenue, **extra) -> Objective:
-    return services.objective_create(
+    """Q1 2025 revenue objective, 90 000 as of 1 February; `extra` goes to its target."""
+    return factories.objective(
         team=team,
         owner=owner,
+        kpi=revenue,
         title="Grow Q1 revenue online",
         description="More revenue from the web shop this quarter.",
         start_date=date(2025, 1, 1),
         due_date=date(2025, 3, 31),
-        targets=[{"kpi": revenue, "target_value": D("90000"), **extra}],
+        target_value=D("90000"),
         today=date(2025, 2, 1),
+        **extra,
     )
 
 

@@ -4,12 +4,12 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from accounts.services import api_key_create
-from objectives.models import Alert, AlertEvent, AlertRule, AlertState, Notification
+from objectives.models import Alert, AlertRule, AlertState, Notification
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -24,30 +24,14 @@ def key_client(team, scopes: str) -> APIClient:
     return client
 
 
-def make_alert(team, kpi, *, state=AlertState.FIRING, name="CA élevé", period=date(2026, 3, 1)) -> Alert:
-    rule = AlertRule.objects.create(team=team, name=name, condition="above", kpi=kpi, threshold=Decimal(1000))
-    alert = Alert.objects.create(
-        rule=rule,
-        team=team,
-        period_start=period,
-        state=state,
-        severity="warning",
-        value=Decimal("1250.5"),
-        threshold=Decimal(1000),
-        fired_at=timezone.now(),
-    )
-    AlertEvent.objects.create(alert=alert, kind="fired", value=alert.value, threshold=alert.threshold)
-    return alert
-
-
 @pytest.fixture
 def alert_a(team_a, revenue):
-    return make_alert(team_a, revenue)
+    return factories.alert_with_rule(team=team_a, kpi=revenue)
 
 
 @pytest.fixture
 def alert_b(team_b, revenue):
-    return make_alert(team_b, revenue, name="CA B")
+    return factories.alert_with_rule(team=team_b, kpi=revenue, name="CA B")
 
 
 def test_manager_creates_a_rule_as_in_the_contract(api_client, manager_a, revenue):
@@ -134,7 +118,9 @@ def test_alert_list_items_carry_the_contract_fields(api_client, viewer_a, alert_
 
 
 def test_alert_list_filters_by_state_and_severity(api_client, manager_a, team_a, revenue, alert_a):
-    resolved = make_alert(team_a, revenue, state=AlertState.RESOLVED, name="old", period=date(2026, 1, 1))
+    resolved = factories.alert_with_rule(
+        team=team_a, kpi=revenue, state=AlertState.RESOLVED, name="old", period_start=date(2026, 1, 1)
+    )
     api_client.force_authenticate(manager_a)
     assert [a["id"] for a in api_client.get(ALERTS, {"state": "open"}).json()["results"]] == [alert_a.pk]
     assert [a["id"] for a in api_client.get(ALERTS, {"state": "resolved"}).json()["results"]] == [resolved.pk]
@@ -147,7 +133,7 @@ def test_alert_list_costs_a_constant_number_of_queries(
     api_client, manager_a, team_a, revenue, alert_a, django_assert_max_num_queries
 ):
     for month in range(1, 3):
-        make_alert(team_a, revenue, name=f"r{month}", period=date(2025, month, 1))
+        factories.alert_with_rule(team=team_a, kpi=revenue, name=f"r{month}", period_start=date(2025, month, 1))
     api_client.force_authenticate(manager_a)
     # session user: memberships, team tree, count, page — and nothing per alert (3 alerts here)
     with django_assert_max_num_queries(6):

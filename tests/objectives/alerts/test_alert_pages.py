@@ -7,30 +7,15 @@ import pytest
 from django.utils import timezone
 
 from accounts.roles import Role
-from objectives.models import Alert, AlertEvent, AlertRule, AlertState, Objective, Target
+from objectives.models import AlertRule, AlertState, Objective, Target
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 
-def make_alert(team, kpi, *, state=AlertState.FIRING, name="CA élevé", period=date(2026, 3, 1), severity="warning"):
-    rule = AlertRule.objects.create(team=team, name=name, condition="above", kpi=kpi, threshold=Decimal(1000))
-    alert = Alert.objects.create(
-        rule=rule,
-        team=team,
-        period_start=period,
-        state=state,
-        severity=severity,
-        value=Decimal("1250.5"),
-        threshold=Decimal(1000),
-        fired_at=timezone.now(),
-    )
-    AlertEvent.objects.create(alert=alert, kind="fired", value=alert.value, threshold=alert.threshold)
-    return alert
-
-
 @pytest.fixture
 def alert_a(team_a, revenue):
-    return make_alert(team_a, revenue)
+    return factories.alert_with_rule(team=team_a, kpi=revenue)
 
 
 @pytest.fixture
@@ -46,8 +31,10 @@ def rows(response) -> list[int]:
 
 
 def test_alert_list_shows_open_alerts_of_my_teams_by_default(client, viewer_a, team_a, team_b, revenue, alert_a):
-    resolved = make_alert(team_a, revenue, state=AlertState.RESOLVED, name="ancien", period=date(2026, 1, 1))
-    make_alert(team_b, revenue, name="CA de B")
+    resolved = factories.alert_with_rule(
+        team=team_a, kpi=revenue, state=AlertState.RESOLVED, name="ancien", period_start=date(2026, 1, 1)
+    )
+    factories.alert_with_rule(team=team_b, kpi=revenue, name="CA de B")
     client.force_login(viewer_a)
     response = client.get("/alerts/")
     assert response.status_code == 200
@@ -61,7 +48,7 @@ def test_alert_list_shows_open_alerts_of_my_teams_by_default(client, viewer_a, t
 
 def test_alert_list_filters_by_team_and_severity(client, manager_a, make_team, team_a, revenue, alert_a):
     child = make_team("team-a-web", name="Web", parent=team_a)
-    critical = make_alert(child, revenue, name="critique", severity="critical")
+    critical = factories.alert_with_rule(team=child, kpi=revenue, name="critique", severity="critical")
     client.force_login(manager_a)
     assert rows(client.get("/alerts/?team=team-a-web")) == [critical.pk]
     assert rows(client.get("/alerts/?severity=critical")) == [critical.pk]
@@ -82,7 +69,7 @@ def test_alert_list_costs_a_constant_number_of_queries(
     client.force_login(manager_a)
     client.get("/alerts/")
     for month in range(1, 6):
-        make_alert(team_a, revenue, name=f"r{month}", period=date(2025, month, 1))
+        factories.alert_with_rule(team=team_a, kpi=revenue, name=f"r{month}", period_start=date(2025, month, 1))
 
     def count() -> int:
         from django.db import connection
@@ -94,7 +81,7 @@ def test_alert_list_costs_a_constant_number_of_queries(
 
     baseline = count()
     for month in range(6, 12):
-        make_alert(team_a, revenue, name=f"s{month}", period=date(2025, month, 1))
+        factories.alert_with_rule(team=team_a, kpi=revenue, name=f"s{month}", period_start=date(2025, month, 1))
     # 12 alerts instead of 6: the same queries (session, user, teams, counts, page, bell)
     with django_assert_num_queries(baseline):
         response = client.get("/alerts/")

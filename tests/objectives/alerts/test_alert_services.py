@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 from django.utils.translation import override
 
 from accounts.roles import Role
 from objectives.alerts import events as alert_events
 from objectives.alerts.services import AlertTransitionError, alert_acknowledge, alert_resolve, alert_rule_snooze
-from objectives.models import Alert, AlertEvent, AlertRule, AlertState
+from objectives.models import Alert, AlertEvent, AlertState
 from objectives.notifications.recipients import alert_rule_recipients
+from tests import factories
 
 MAR = dt.date(2026, 3, 1)
 
@@ -37,14 +36,15 @@ def notified(monkeypatch):
 
 @pytest.fixture
 def churn_rule(team_a, churn):
-    return AlertRule.objects.create(team=team_a, name="Churn", kpi=churn, condition="above", threshold=Decimal(20))
+    return factories.alert_rule(team=team_a, name="Churn", kpi=churn, condition="above", threshold=Decimal(20))
 
 
 @pytest.fixture
 def make_alert(churn_rule, team_a):
+    """make_alert(state): an alert of the churn rule, 25 % against 20 % in March, fired now unless pending."""
+
     def make(state: str, **fields) -> Alert:
-        fired = state != AlertState.PENDING
-        return Alert.objects.create(
+        return factories.alert(
             rule=churn_rule,
             team=team_a,
             period_start=MAR,
@@ -52,7 +52,6 @@ def make_alert(churn_rule, team_a):
             severity="warning",
             value=Decimal(25),
             threshold=Decimal(20),
-            fired_at=timezone.now() if fired else None,
             **fields,
         )
 
@@ -182,9 +181,6 @@ def test_recipients_default_to_the_team_managers_else_the_nearest_parent_manager
     assert alert_rule_recipients(rule=churn_rule) == [manager]
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("objectives.notify") is None, reason="objectives.notify is not in this checkout yet"
-)
 def test_fire_and_acknowledge_with_the_real_notification_module(churn_rule, churn, team_a, manager_a, store):
     # given churn 25 % in March and the real notification module (no fake)
     from objectives.alerts.evaluation import alerts_evaluate_cells

@@ -33,6 +33,7 @@ from objectives.alerts.evaluation import (
 from objectives.alerts.services import alert_rule_snooze
 from objectives.models import Alert, AlertEvent, AlertRule, AlertState, Objective, Target
 from objectives.notifications.recipients import alert_rule_recipients
+from tests import factories
 
 D = dt.date
 JAN, FEB, MAR, APR = D(2026, 1, 1), D(2026, 2, 1), D(2026, 3, 1), D(2026, 4, 1)
@@ -68,17 +69,15 @@ def cell(db):
     """Write one KPI cell with an explicit computation time."""
 
     def write(kpi, team, period, value, *, at, granularity="month", segment="", components=None):
-        KpiValue.objects.update_or_create(
+        factories.kpi_value(
             kpi=kpi,
             team=team,
             granularity=granularity,
             period_start=period,
             segment=segment,
-            defaults={
-                "value": None if value is None else Decimal(str(value)),
-                "components": components or {},
-                "computed_at": at,
-            },
+            value=value,
+            components=components or {},
+            computed_at=at,
         )
 
     return write
@@ -89,7 +88,7 @@ def rule(team_a, churn):
     def make(**fields):
         values = {"team": team_a, "name": "Churn", "kpi": churn, "condition": "above", "threshold": Decimal(20)}
         values.update(fields)
-        return AlertRule.objects.create(**values)
+        return factories.alert_rule(**values)
 
     return make
 

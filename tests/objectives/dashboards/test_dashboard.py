@@ -8,11 +8,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
-from metrics.models import KpiValue
 from metrics.models.activity import Deal
 from objectives.dashboards.cards import change_colour
 from objectives.dashboards.team import dashboard_period, team_dashboard
 from objectives.models import Objective, Target
+from tests import factories
 
 TODAY = date(2026, 3, 15)
 
@@ -134,14 +134,13 @@ def test_nps_distribution_from_components(make_team, make_kpi):
     team = make_team("support", kind="support")
     nps = make_kpi("nps", unit="pts", additive=False)
     # 10 answers: 5 promoters, 2 detractors → 3 passives; NPS = 100 × (5 − 2) / 10 = 30
-    KpiValue.objects.create(
+    factories.kpi_value(
         kpi=nps,
         team=team,
         granularity="month",
         period_start=date(2026, 3, 1),
         value=Decimal("30"),
         components={"promoters": 5, "detractors": 2, "responses": 10},
-        computed_at=timezone.now(),
     )
 
     chart = team_dashboard(team=team, today=TODAY)["charts"]["nps"]

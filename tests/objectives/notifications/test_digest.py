@@ -16,8 +16,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from accounts.roles import Role
-from objectives.models import Alert, AlertRule, NotificationSettings, Objective, Target
+from objectives.models import NotificationSettings, Objective, Target
 from objectives.notifications import digest
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 PARIS = ZoneInfo("Europe/Paris")
@@ -65,10 +66,10 @@ def world(team_a, team_b, revenue, orders, churn, store):
     Objective.objects.create(team=team_b, title="Secret B", start_date=date(2026, 10, 1), due_date=date(2026, 12, 31))
     alerts = {}
     for team, state in [(team_a, "firing"), (team_a, "pending"), (team_a, "resolved"), (team_b, "firing")]:
-        rule = AlertRule.objects.create(
+        rule = factories.alert_rule(
             team=team, name=f"{team.slug} {state}", condition="above", kpi=churn, threshold=D("10"), severity="critical"
         )
-        alerts[(team.slug, state)] = Alert.objects.create(
+        alerts[(team.slug, state)] = factories.alert(
             rule=rule,
             team=team,
             period_start=date(2026, 11, 1),
@@ -76,6 +77,7 @@ def world(team_a, team_b, revenue, orders, churn, store):
             severity="critical",
             value=D("12.5"),
             threshold=D("10"),
+            fired_at=None,
         )
     return {"objective": objective, "alerts": alerts}
 

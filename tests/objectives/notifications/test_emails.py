@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.roles import Role
 from objectives.models import Alert, AlertEvent, AlertRule, Notification
 from objectives.notifications import delivery, outbox
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 NBSP = "\u00a0"
@@ -35,11 +36,11 @@ def churn_history(churn, ventes, make_team, store):
 
 
 def alert_email_for(user, kpi, team, *, value, threshold, condition="above", kind="fired", site_url=None):
-    rule = AlertRule.objects.create(
+    rule = factories.alert_rule(
         team=team, name="Seuil", condition=condition, kpi=kpi, threshold=D(threshold), severity="critical"
     )
     rule.recipients.set([user])
-    alert = Alert.objects.create(
+    alert = factories.alert(
         rule=rule,
         team=team,
         period_start=date(2026, 11, 1),
@@ -49,7 +50,7 @@ def alert_email_for(user, kpi, team, *, value, threshold, condition="above", kin
         threshold=D(threshold),
         fired_at=timezone.now(),
     )
-    event = AlertEvent.objects.create(alert=alert, kind=kind, value=alert.value, threshold=alert.threshold)
+    event = factories.alert_event(alert=alert, kind=kind)
     outbox.alert_notify(alert=alert, event=event)
     assert delivery.notifications_email_send() == 1
     assert len(mail.outbox) == 1

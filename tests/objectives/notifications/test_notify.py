@@ -19,8 +19,6 @@ from accounts.roles import Role
 from objectives import services
 from objectives.models import (
     Alert,
-    AlertEvent,
-    AlertRule,
     Notification,
     NotificationSettings,
     WebhookDelivery,
@@ -31,6 +29,7 @@ from objectives.notifications import selectors as notification_selectors
 from objectives.notifications import services as notification_services
 from objectives.notifications import tasks as notification_tasks
 from objectives.notifications.tasks import notifications_email_send_task, webhook_delivery_send_task
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 PARIS = ZoneInfo("Europe/Paris")
@@ -38,26 +37,21 @@ PARIS = ZoneInfo("Europe/Paris")
 
 @pytest.fixture
 def rule_a(team_a, churn):
-    return AlertRule.objects.create(
+    return factories.alert_rule(
         team=team_a, name="Attrition haute", condition="above", kpi=churn, threshold=D("10"), severity="critical"
     )
 
 
 def alert_of(rule, *, state="firing") -> Alert:
-    return Alert.objects.create(
+    """An alert of `rule` in November 2026: 12.5 against 10, fired now."""
+    return factories.alert(
         rule=rule,
-        team=rule.team,
         period_start=date(2026, 11, 1),
         state=state,
-        severity=rule.severity,
         value=D("12.5"),
         threshold=D("10"),
         fired_at=timezone.now(),
     )
-
-
-def event_of(alert: Alert, kind: str, **extra) -> AlertEvent:
-    return AlertEvent.objects.create(alert=alert, kind=kind, value=alert.value, threshold=alert.threshold, **extra)
 
 
 # --------------------------------------------------------------------------- recipients and channels
@@ -72,7 +66,7 @@ def test_a_fired_alert_notifies_the_team_managers_in_app_and_by_email(
     alert = alert_of(rule_a)
     # when the alert fires
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        notified = outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        notified = outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="fired"))
     # then only team A's manager (no chosen recipients) and team A's webhook
     assert notified == [
         {"user": manager_a.pk, "username": "manager-a", "channels": ["in_app", "email"]},
@@ -101,7 +95,7 @@ def test_chosen_recipients_replace_the_managers_and_must_still_see_the_team(
     rule_a.recipients.set([viewer_a, leaver])
     Membership.objects.filter(user=leaver).delete()
     alert = alert_of(rule_a)
-    notified = outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
+    notified = outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="fired"))
     # then only the viewer, not the manager nor the leaver
     assert notified == [{"user": viewer_a.pk, "username": "viewer-a", "channels": ["in_app", "email"]}]
     assert list(Notification.objects.values_list("user_id", flat=True)) == [viewer_a.pk]
@@ -110,7 +104,9 @@ def test_chosen_recipients_replace_the_managers_and_must_still_see_the_team(
 def test_an_acknowledgement_goes_to_webhooks_only(rule_a, manager_a):
     hook = WebhookEndpoint.objects.create(team=rule_a.team, name="A", url="https://93.184.216.34/a")
     alert = alert_of(rule_a, state="acknowledged")
-    notified = outbox.alert_notify(alert=alert, event=event_of(alert, "acknowledged", actor=manager_a, comment="Vu"))
+    notified = outbox.alert_notify(
+        alert=alert, event=factories.alert_event(alert=alert, kind="acknowledged", actor=manager_a, comment="Vu")
+    )
     assert notified == [{"webhook": hook.pk, "url": "https://93.184.216.34/a"}]
     assert Notification.objects.count() == 0
     delivery = WebhookDelivery.objects.get()
@@ -121,9 +117,9 @@ def test_an_acknowledgement_goes_to_webhooks_only(rule_a, manager_a):
 
 def test_a_resolved_alert_is_notified_and_other_events_are_not(rule_a, manager_a):
     alert = alert_of(rule_a, state="resolved")
-    assert outbox.alert_notify(alert=alert, event=event_of(alert, "updated")) == []
+    assert outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="updated")) == []
     assert Notification.objects.count() == 0
-    outbox.alert_notify(alert=alert, event=event_of(alert, "resolved"))
+    outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="resolved"))
     notification = Notification.objects.get()
     assert notification.event == "alert.resolved"
     assert notification.title.startswith("Alerte résolue\u00a0: ")
@@ -135,7 +131,7 @@ def test_webhooks_get_only_the_events_they_want(rule_a, manager_a):
     )
     WebhookEndpoint.objects.create(team=rule_a.team, name="Off", url="https://93.184.216.34/o", active=False)
     alert = alert_of(rule_a)
-    outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
+    outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="fired"))
     assert WebhookDelivery.objects.count() == 0
 
 
@@ -146,7 +142,7 @@ def test_email_settings_and_rule_channels_are_respected(rule_a, manager_a, make_
     no_address.email = ""
     no_address.save()
     alert = alert_of(rule_a)
-    notified = outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
+    notified = outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="fired"))
     assert [n["channels"] for n in notified] == [["in_app"], ["in_app"]]
     assert set(Notification.objects.values_list("email_state", flat=True)) == {"none"}
 
@@ -157,7 +153,7 @@ def test_an_email_only_rule_leaves_nothing_unread(rule_a, manager_a):
     rule_a.save()
     WebhookEndpoint.objects.create(team=rule_a.team, name="A", url="https://93.184.216.34/a")
     alert = alert_of(rule_a)
-    notified = outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
+    notified = outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="fired"))
     assert notified == [{"user": manager_a.pk, "username": "manager-a", "channels": ["email"]}]
     assert Notification.objects.get().email_state == "pending"
     assert notification_selectors.notifications_unread_count(user=manager_a) == 0
@@ -177,7 +173,7 @@ def test_a_broker_outage_never_fails_the_caller_and_rows_stay_pending(
     alert = alert_of(rule_a)
     # when the alert fires and the transaction commits (callbacks executed)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="fired"))
     # then no exception, and everything waits for the sweep
     assert len(callbacks) == 1
     assert Notification.objects.get().email_state == "pending"
@@ -193,7 +189,7 @@ def test_after_commit_the_email_is_sent(rule_a, manager_a, monkeypatch, django_c
         time_machine.travel(dt.datetime(2026, 11, 23, 10, 0, tzinfo=PARIS), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="fired"))
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["manager-a@example.test"]
     notification = Notification.objects.get()
@@ -231,7 +227,7 @@ def test_an_email_is_held_during_quiet_hours_across_midnight_and_sent_by_the_swe
     NotificationSettings.objects.create(user=manager_a, quiet_start=dt.time(22), quiet_end=dt.time(7))
     alert = alert_of(rule_a)
     with time_machine.travel(dt.datetime(2026, 11, 21, 23, 30, tzinfo=PARIS), tick=False):
-        outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="fired"))
         notification = Notification.objects.get()
         # when the task runs at once: held
         assert delivery.notifications_email_send(notification_ids=[notification.pk]) == 0
@@ -256,7 +252,7 @@ def test_an_email_is_held_during_quiet_hours_across_midnight_and_sent_by_the_swe
 
 def test_a_failing_mail_server_keeps_the_email_pending_then_gives_up(rule_a, manager_a, monkeypatch):
     alert = alert_of(rule_a)
-    outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
+    outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="fired"))
 
     def broken_send(self, *args, **kwargs):
         raise OSError("SMTP down")
@@ -302,18 +298,6 @@ def test_unread_count_is_one_query_and_mark_read_touches_only_ones_own(
 # --------------------------------------------------------------------------- objectives
 
 
-def q1_revenue(team, owner, revenue):
-    return services.objective_create(
-        team=team,
-        owner=owner,
-        title="Grow Q1 revenue online",
-        start_date=date(2025, 1, 1),
-        due_date=date(2025, 3, 31),
-        targets=[{"kpi": revenue, "target_value": D("90000"), "baseline_value": D("0")}],
-        today=date(2025, 2, 1),
-    )
-
-
 def test_an_objective_turning_at_risk_then_achieved_is_announced_once_each(
     team_a, manager_a, make_user, manager_b, revenue, store_daily
 ):
@@ -321,7 +305,9 @@ def test_an_objective_turning_at_risk_then_achieved_is_announced_once_each(
     owner = make_user("owner", team=team_a, language="en")
     hook = WebhookEndpoint.objects.create(team=team_a, name="A", url="https://93.184.216.34/a")
     store_daily(revenue, team_a, date(2025, 1, 1), date(2025, 2, 1), 900)
-    objective = q1_revenue(team_a, owner, revenue)
+    objective = factories.objective(
+        team=team_a, owner=owner, kpi=revenue, target_value=D("90000"), baseline_value=D("0")
+    )
     # then on track on 1 February (27 900 of 31 000 expected = 90 %): nothing sent
     assert objective.progress_status == "on_track"
     assert Notification.objects.count() == 0
@@ -361,7 +347,7 @@ def test_held_emails_do_not_block_the_batch(rule_a, manager_a, make_user, team_a
     awake = make_user("awake", team=team_a, role=Role.MANAGER)
     alert = alert_of(rule_a)
     with time_machine.travel(dt.datetime(2026, 11, 21, 23, 30, tzinfo=PARIS), tick=False):
-        outbox.alert_notify(alert=alert, event=event_of(alert, "fired"))
+        outbox.alert_notify(alert=alert, event=factories.alert_event(alert=alert, kind="fired"))
         held, ready = Notification.objects.order_by("id")
         assert (held.user, ready.user) == (manager_a, awake)
         # when the sweep runs during manager A's quiet hours

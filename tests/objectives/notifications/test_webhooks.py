@@ -16,9 +16,6 @@ import pytest
 from django.utils import timezone, translation
 
 from objectives.models import (
-    Alert,
-    AlertEvent,
-    AlertRule,
     WebhookDelivery,
     WebhookDeliveryState,
     WebhookEndpoint,
@@ -27,6 +24,7 @@ from objectives.notifications import delivery as deliveries
 from objectives.notifications import outbox, webhooks
 from objectives.notifications import tasks as notification_tasks
 from objectives.notifications.tasks import webhook_delivery_send_task
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -103,10 +101,10 @@ def allow_private(settings):
 
 @pytest.fixture
 def firing_alert(team_a, churn):
-    rule = AlertRule.objects.create(
+    rule = factories.alert_rule(
         team=team_a, name="Attrition haute", condition="above", kpi=churn, threshold=D("10"), severity="critical"
     )
-    return Alert.objects.create(
+    return factories.alert(
         rule=rule,
         team=team_a,
         period_start=dt.date(2026, 11, 1),
@@ -122,10 +120,6 @@ def endpoint_for(receiver: Receiver, team, **extra) -> WebhookEndpoint:
     endpoint = WebhookEndpoint.objects.create(team=team, name="Receiver", url=receiver.url, **extra)
     receiver.secret = endpoint.secret
     return endpoint
-
-
-def fired(alert: Alert) -> AlertEvent:
-    return AlertEvent.objects.create(alert=alert, kind="fired", value=alert.value, threshold=alert.threshold)
 
 
 # --------------------------------------------------------------------------- signing
@@ -155,7 +149,7 @@ def test_an_alert_is_delivered_after_a_500_then_a_200_with_every_signature_verif
     # given a team endpoint whose receiver answers 500 once, then 200
     endpoint = endpoint_for(receiver, team_a)
     receiver.statuses = [500]
-    notified = outbox.alert_notify(alert=firing_alert, event=fired(firing_alert))
+    notified = outbox.alert_notify(alert=firing_alert, event=factories.alert_event(alert=firing_alert, kind="fired"))
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
     assert {"webhook": endpoint.pk, "url": receiver.url} in notified
     countdowns = []
