@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from accounts.models import Team
 from metrics.kpis.selectors import kpi_name, value_change
@@ -37,18 +37,44 @@ DEFAULT_CARD_CODES: dict[str, tuple[str, ...]] = {
 DEFAULT_CARD_CODES["other"] = ("revenue", "orders", "leads", "win_rate", "csat", "nps")
 
 
-def change_colour(*, direction: str, change_percent: Decimal | None) -> str:
+# Rates and scores move in points: 37,9 % → 40,3 % is +2,4 pts, not +6,3 %.
+POINT_UNITS = frozenset({"%", "pts"})
+TENTH = Decimal("0.1")
+
+
+def change_colour(*, direction: str, change: Decimal | None) -> str:
     """good / bad / neutral: whether the change is in the KPI's better direction."""
-    if change_percent is None or change_percent == 0 or direction not in ("higher", "lower"):
+    if change is None or change == 0 or direction not in ("higher", "lower"):
         return "neutral"
-    better = change_percent > 0 if direction == "higher" else change_percent < 0
+    better = change > 0 if direction == "higher" else change < 0
     return "good" if better else "bad"
 
 
 def change_percent(value: Decimal | None, previous: Decimal | None) -> Decimal | None:
-    """The change vs the previous value in %, to one decimal, as cards show it (None: not computable)."""
+    """The change vs the previous value in % of |previous|, to one decimal (None: not computable)."""
     percent = value_change(value, previous)[1]
-    return None if percent is None else percent.quantize(Decimal("0.1"))
+    return None if percent is None else percent.quantize(TENTH)
+
+
+def kpi_change(*, unit: str, direction: str, value: Decimal | None, previous: Decimal | None) -> dict:
+    """How a KPI moved from `previous` to `value`, in its own terms: the one function every screen uses.
+
+    Rates and scores (unit % or pts) change in points, amounts and counts in % of the previous value.
+    Keys: `change` (the number shown, to one decimal; None when not computable), `change_unit` ("pts" or
+    "%"), `change_percent` (always relative), `change_delta` (value − previous, in the KPI's unit) and
+    `colour` (good / bad / neutral after the KPI's direction).
+    """
+    delta = value_change(value, previous)[0]
+    in_points = unit in POINT_UNITS
+    # Points to one decimal, half up like the values beside them (5,3 % − 4,0 % reads +1,3 pts).
+    shown = delta.quantize(TENTH, ROUND_HALF_UP) if in_points and delta is not None else change_percent(value, previous)
+    return {
+        "change": shown,
+        "change_unit": "pts" if in_points else "%",
+        "change_percent": change_percent(value, previous),
+        "change_delta": delta,
+        "colour": change_colour(direction=direction, change=shown),
+    }
 
 
 def default_card_codes(*, team: Team) -> tuple[str, ...]:

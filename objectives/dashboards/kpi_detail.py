@@ -16,11 +16,10 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Team
 from metrics.kpis.periods import Granularity, period_floor, period_shift, period_starts, today_local
-from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name, value_change
+from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name
 from metrics.kpis.words import capitalised, formula_in_words, measure_in_words
 from metrics.models import KpiDefinition
-from objectives.dashboards.cards import change_percent as dashboard_change_percent
-from objectives.dashboards.cards import dashboard_as_json
+from objectives.dashboards.cards import dashboard_as_json, kpi_change
 
 # range key → (label, months back from the current month; None for a calendar year)
 RANGES: dict[str, tuple[object, int | None]] = {
@@ -123,8 +122,7 @@ def kpi_detail(
         previous = overall.get(period_shift(start, gran, -1))
         value = row["value"] if row else None
         previous_value = previous["value"] if previous else None
-        change = value_change(value, previous_value)[0]
-        change_percent = dashboard_change_percent(value, previous_value)
+        moved = kpi_change(unit=kpi.unit, direction=kpi.direction, value=value, previous=previous_value)
         components = (row or {}).get("components") or {}
         component_names.update(components)
         rows.append(
@@ -134,8 +132,11 @@ def kpi_detail(
                 "has_data": row is not None,
                 "value": value,
                 "previous_value": previous_value,
-                "change": change,
-                "change_percent": change_percent,
+                # The change in the KPI's unit (the export's column), and as the cards show it.
+                "change": moved["change_delta"],
+                "change_percent": moved["change_percent"],
+                "change_shown": moved["change"],
+                "change_unit": moved["change_unit"],
                 "components": components,
             }
         )

@@ -15,7 +15,7 @@ from accounts.selectors import teams_visible_to
 from metrics.kpis.periods import Granularity, period_floor, period_shift, today_local
 from metrics.kpis.selectors import CellQuery, kpi_cells
 from metrics.models import KpiDefinition
-from objectives.dashboards.cards import change_colour, change_percent, default_card_codes
+from objectives.dashboards.cards import default_card_codes, kpi_change
 from objectives.models import Alert, DashboardCard, Objective, ObjectiveState, ProgressStatus
 from objectives.models.alerts import OPEN_STATES
 
@@ -89,11 +89,10 @@ def organisation_overview(*, user: User, today: dt.date | None = None) -> dict:
 
 def _card(kpi: KpiDefinition, values: dict, team_id: int, month: dt.date, previous: dt.date) -> dict:
     value: Decimal | None = values.get((team_id, kpi.pk, month))
-    change = change_percent(value, values.get((team_id, kpi.pk, previous)))
+    before = values.get((team_id, kpi.pk, previous))
     return {
         "kpi": kpi,
         "value": value,
         "has_data": (team_id, kpi.pk, month) in values,
-        "change_percent": change,
-        "colour": change_colour(direction=kpi.direction, change_percent=change),
+        **kpi_change(unit=kpi.unit, direction=kpi.direction, value=value, previous=before),
     }

@@ -19,7 +19,7 @@ from accounts.models import Team
 from metrics.kpis.periods import period_end, period_floor, period_shift, today_local
 from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name
 from metrics.models import KpiDefinition
-from objectives.dashboards.cards import change_colour, change_percent, default_card_codes
+from objectives.dashboards.cards import default_card_codes, kpi_change
 from objectives.dashboards.panels import PANELS, Cells, PanelFrame, number
 from objectives.models import DashboardCard, Objective, ObjectiveState, Target
 
@@ -171,7 +171,10 @@ def _card(code, kpi, cells, granularity, starts, target_by_kpi) -> dict:
             "has_data": False,
             "value": None,
             "previous_value": None,
+            "change": None,
+            "change_unit": "%",
             "change_percent": None,
+            "change_delta": None,
             "colour": "neutral",
             "sparkline": [],
             "target": None,
@@ -182,7 +185,6 @@ def _card(code, kpi, cells, granularity, starts, target_by_kpi) -> dict:
     previous = cells.get((kpi.pk, granularity, "", starts[-2])) if len(starts) > 1 else None
     value = row.value if row else None
     previous_value = previous.value if previous else None
-    change = change_percent(value, previous_value)
     target = target_by_kpi.get(kpi.pk)
     return {
         "code": code,
@@ -192,8 +194,7 @@ def _card(code, kpi, cells, granularity, starts, target_by_kpi) -> dict:
         "has_data": row is not None,
         "value": value,
         "previous_value": previous_value,
-        "change_percent": change,
-        "colour": change_colour(direction=kpi.direction, change_percent=change),
+        **kpi_change(unit=kpi.unit, direction=kpi.direction, value=value, previous=previous_value),
         "sparkline": [
             number(cells[(kpi.pk, granularity, "", s)].value) if (kpi.pk, granularity, "", s) in cells else None
             for s in starts

@@ -22,7 +22,7 @@ from accounts.selectors import teams_visible_to
 from metrics.kpis.periods import local_date, local_midnight, period_floor, period_shift
 from metrics.kpis.selectors import CellQuery, kpi_cells
 from metrics.models import KpiDefinition
-from objectives.dashboards.cards import DEFAULT_CARD_CODES, change_colour, change_percent
+from objectives.dashboards.cards import DEFAULT_CARD_CODES, kpi_change
 from objectives.models import (
     Alert,
     AlertEventKind,
@@ -98,7 +98,6 @@ def _kpi_rows(*, team, kpis: dict, cells: dict, period: dict) -> list[dict]:
         previous = cells.get((team.pk, kpi.pk, period["previous_start"]))
         if current is None and previous is None:
             continue  # never computed for this team: nothing to say
-        change = change_percent(current, previous)
         rows.append(
             {
                 "code": code,
@@ -106,8 +105,7 @@ def _kpi_rows(*, team, kpis: dict, cells: dict, period: dict) -> list[dict]:
                 "unit": kpi.unit,
                 "value": current,
                 "previous_value": previous,
-                "change_percent": change,
-                "colour": change_colour(direction=kpi.direction, change_percent=change),
+                **kpi_change(unit=kpi.unit, direction=kpi.direction, value=current, previous=previous),
             }
         )
     return rows

@@ -28,6 +28,16 @@ def kpi_value(value, unit: str = "") -> str:
 
 
 @register.filter
+def signed_change(value, unit: str = "%") -> str:
+    """A change with its sign in its unit: +2,4 pts for rates and scores, −12,3 % for amounts and counts."""
+    if value is None:
+        return "—"
+    sign = "+" if value > 0 else ("−" if value < 0 else "")
+    suffix = "\u00a0pts" if unit == "pts" else "\u00a0%"
+    return f"{sign}{floatformat(abs(value), '-1g')}{suffix}"
+
+
+@register.filter
 def signed_percent(value) -> str:
     """A change in percent with its sign: +12,5 %, −3 %."""
     if value is None:

@@ -1,9 +1,11 @@
 """The team dashboard: selectors with hand-computed values, the page, its JSON twin and team isolation."""
 
+import datetime as dt
 from datetime import date
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -56,7 +58,7 @@ def test_periods_select_granularity_and_dates():
     ],
 )
 def test_change_colour_follows_the_kpi_direction(direction, change, colour):
-    assert change_colour(direction=direction, change_percent=change) == colour
+    assert change_colour(direction=direction, change=change) == colour
 
 
 def test_card_value_previous_change_and_sparkline(team_a, revenue, store):
@@ -88,6 +90,43 @@ def test_lower_is_better_kpi_turns_bad_when_it_rises(team_a, make_kpi, store):
 
     assert card(data, "average_purchase_value")["change_percent"] == Decimal("25.0")
     assert card(data, "average_purchase_value")["colour"] == "bad"
+
+
+def test_rates_change_in_points_and_amounts_in_percent(client, manager_a, team_a, revenue, win_rate, store):
+    # given a win rate of 37.9 % in February and 40.3 % in March (+2.4 points, which is +6.3 % of 37.9),
+    # and revenue from 1000 to 1250 (+25 %)
+    store(win_rate, team_a, "month", date(2026, 2, 1), Decimal("37.9"))
+    store(win_rate, team_a, "month", date(2026, 3, 1), Decimal("40.3"))
+    store(revenue, team_a, "month", date(2026, 2, 1), 1000)
+    store(revenue, team_a, "month", date(2026, 3, 1), 1250)
+
+    data = team_dashboard(team=team_a, today=TODAY)
+
+    rate = card(data, "win_rate")
+    assert (rate["change"], rate["change_unit"], rate["change_delta"]) == (Decimal("2.4"), "pts", Decimal("2.4"))
+    assert rate["change_percent"] == Decimal("6.3")  # 2.4 / 37.9 = 6.33 %, kept for the API, not shown
+    assert rate["colour"] == "good"
+    amount = card(data, "revenue")
+    assert (amount["change"], amount["change_unit"], amount["change_delta"]) == (Decimal("25.0"), "%", Decimal("250"))
+    # and the page shows the points, in French
+    client.force_login(manager_a)
+    with time_machine.travel(dt.datetime(2026, 3, 15, 12, tzinfo=dt.UTC), tick=False):
+        html = client.get(reverse("dashboard", args=[team_a.slug]), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "+2,4\u00a0pts" in html
+    assert "+25\u00a0%" in html
+
+
+def test_a_score_crossing_zero_changes_in_points(team_a, make_kpi, store):
+    # given an NPS of −10 then +5: +15 points (a relative change, 15 / |−10| = +150 %, would mean nothing)
+    nps = make_kpi("nps", unit="pts", additive=False)
+    store(nps, team_a, "month", date(2026, 2, 1), -10)
+    store(nps, team_a, "month", date(2026, 3, 1), 5)
+    team_a.kind = "support"
+    team_a.save()
+
+    data = team_dashboard(team=team_a, today=TODAY)
+
+    assert (card(data, "nps")["change"], card(data, "nps")["change_unit"]) == (Decimal("15.0"), "pts")
 
 
 def test_no_value_is_not_no_data(team_a, revenue, win_rate, orders, store):

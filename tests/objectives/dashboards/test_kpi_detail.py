@@ -235,7 +235,8 @@ def test_page_in_french(client, team_a, viewer_a, page_data):
     assert "Clients perdus sur la période ÷ clients actifs au début de la période × 100" in html
     assert "100 * lost / customers_start" in html
     assert "5,3\u00a0%" in html  # March, 5.25 shown with one decimal and a French decimal comma
-    assert "+31,2\u00a0%" in html  # 100 × 1.25 / 4 = 31.25, stored rounded half-even to 31.2
+    # a rate changes in points: 5.25 % − 4.00 % = +1.25 pts, shown half up to one decimal like the values
+    assert "+1,3\u00a0pts" in html
     assert "mars 2026" in html
     assert "Canal" in html
     assert reverse("kpi-detail-xlsx", args=[team_a.slug, "churn_rate"]) in html
