@@ -25,8 +25,17 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.selectors import team_ids_with_descendants
+from metrics.kpis.comparisons import Comparison, comparison_values
 from metrics.kpis.freshness import kpi_latest_record_at
-from metrics.kpis.periods import local_date, local_midnight, period_floor, period_shift, period_starts
+from metrics.kpis.periods import (
+    local_date,
+    local_midnight,
+    period_end,
+    period_floor,
+    period_shift,
+    period_starts,
+    today_local,
+)
 from metrics.kpis.selectors import CellQuery, kpi_cells, value_change
 from objectives.alerts.events import alert_event_record
 from objectives.models import (
@@ -41,6 +50,7 @@ from objectives.models import (
 )
 from objectives.models.alerts import FRESHNESS_CONDITIONS, KPI_CONDITIONS, OPEN_STATES, TARGET_CONDITIONS
 
+CHANGE_CONDITIONS = {AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW}
 VALUE_QUANTUM = Decimal("1e-10")
 DAYS_QUANTUM = Decimal("0.01")
 SECONDS_PER_DAY = Decimal(86400)
@@ -364,9 +374,16 @@ def alert_rule_apply(
 
 
 def kpi_observations(
-    *, rules: Sequence[AlertRule], periods: Callable[[AlertRule], Iterable[dt.date]]
+    *, rules: Sequence[AlertRule], periods: Callable[[AlertRule], Iterable[dt.date]], today: dt.date | None = None
 ) -> dict[int, list[Observation]]:
-    """Observations of KPI rules on their periods: one query per KPI for all its rules, previous periods included."""
+    """Observations of KPI rules on their periods: one query per KPI for all its rules, previous periods included.
+
+    A change rule on a period still running on `today` compares it like for like, with the same first days of
+    the previous period (metrics.kpis.comparisons: 2 queries per KPI and granularity); without such a value
+    (a segment, a median…) it has no previous value and judges nothing, rather than raise a false alarm
+    against a whole period.
+    """
+    today = today or today_local()
     by_kpi: dict[int, list[AlertRule]] = defaultdict(list)
     for rule in rules:
         by_kpi[rule.kpi_id].append(rule)
@@ -391,6 +408,7 @@ def kpi_observations(
             (c.team_id, c.granularity, c.segment, c.period_start): (c.value, c.components, c.computed_at)
             for c in kpi_cells(team_ids={rule.team_id for rule in kpi_rules}, queries=[query])
         }
+        to_date = _running_comparisons(kpi_rules, wanted, today)
         for rule in kpi_rules:
             found = []
             for start in wanted[rule.pk]:
@@ -399,6 +417,10 @@ def kpi_observations(
                     continue
                 previous = period_shift(start, rule.granularity, -1)
                 before = cells.get((rule.team_id, rule.granularity, rule.segment, previous))
+                running = to_date.get((rule.granularity, start))
+                if running is not None:
+                    same_days = running.value(rule.team_id, rule.kpi_id) if not rule.segment else None
+                    before = (same_days,) if not rule.segment and running.has(rule.team_id, rule.kpi_id) else None
                 found.append(
                     Observation(
                         team_id=rule.team_id,
@@ -412,6 +434,25 @@ def kpi_observations(
                 )
             observations[rule.pk] = found
     return observations
+
+
+def _running_comparisons(
+    rules: Sequence[AlertRule], wanted: dict[int, list[dt.date]], today: dt.date
+) -> dict[tuple[str, dt.date], Comparison]:
+    """For the change rules of one KPI, the like-for-like comparison of each period running on `today`."""
+    running: dict[tuple[str, dt.date], set[int]] = defaultdict(set)
+    for rule in rules:
+        if rule.condition not in CHANGE_CONDITIONS:
+            continue
+        for start in wanted[rule.pk]:
+            if start <= today < period_end(start, rule.granularity):
+                running[(rule.granularity, start)].add(rule.team_id)
+    return {
+        (granularity, start): comparison_values(
+            kpis=[rules[0].kpi], team_ids=team_ids, granularity=granularity, period_start=start, today=today
+        )
+        for (granularity, start), team_ids in running.items()
+    }
 
 
 def target_observations(*, rules: Sequence[AlertRule]) -> dict[int, list[Observation]]:
@@ -509,7 +550,7 @@ def alerts_evaluate_cells(
         first = period_shift(period_floor(today, rule.granularity), rule.granularity, -LOOKBACK_PERIODS)
         return [p for p in period_starts(start=start, end=end, granularity=rule.granularity) if p >= first]
 
-    observations = kpi_observations(rules=kpi_rules, periods=periods)
+    observations = kpi_observations(rules=kpi_rules, periods=periods, today=today)
     freshness = [r for r in rules if r.condition in FRESHNESS_CONDITIONS]
     observations.update(freshness_observations(rules=freshness, now=now))
     return _apply_all(observations=observations, now=now)
@@ -540,7 +581,9 @@ def alerts_evaluate_scheduled(*, now: dt.datetime | None = None) -> EvaluationRe
         current = period_floor(today, rule.granularity)
         return [period_shift(current, rule.granularity, -1), current]
 
-    observations = kpi_observations(rules=[r for r in rules if r.condition in KPI_CONDITIONS], periods=periods)
+    observations = kpi_observations(
+        rules=[r for r in rules if r.condition in KPI_CONDITIONS], periods=periods, today=today
+    )
     observations.update(target_observations(rules=[r for r in rules if r.condition in TARGET_CONDITIONS]))
     observations.update(
         freshness_observations(rules=[r for r in rules if r.condition in FRESHNESS_CONDITIONS], now=now)

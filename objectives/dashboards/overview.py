@@ -12,7 +12,8 @@ from django.db.models import Count
 
 from accounts.models import User
 from accounts.selectors import teams_visible_to
-from metrics.kpis.periods import Granularity, period_floor, period_shift, today_local
+from metrics.kpis.comparisons import Comparison, comparison_values
+from metrics.kpis.periods import Granularity, period_floor, today_local
 from metrics.kpis.selectors import CellQuery, kpi_cells
 from metrics.models import KpiDefinition
 from objectives.dashboards.cards import default_card_codes, kpi_change
@@ -28,8 +29,8 @@ def organisation_overview(*, user: User, today: dt.date | None = None) -> dict:
     """Teams the user sees, each with objective counts by status, open alerts by severity and its first cards."""
     teams = list(teams_visible_to(user).select_related("parent").order_by("name"))
     team_ids = [t.pk for t in teams]
-    month = period_floor(today or today_local(), Granularity.MONTH)
-    previous = period_shift(month, Granularity.MONTH, -1)
+    today = today or today_local()
+    month = period_floor(today, Granularity.MONTH)
 
     statuses: dict[int, Counter] = defaultdict(Counter)
     for row in (
@@ -57,13 +58,15 @@ def organisation_overview(*, user: User, today: dt.date | None = None) -> dict:
         chosen[team_id].append(code)
     codes = {t.pk: (chosen[t.pk] or list(default_card_codes(team=t)))[:CARDS_PER_TEAM] for t in teams}
     kpis = KpiDefinition.objects.in_bulk({c for team_codes in codes.values() for c in team_codes}, field_name="code")
-    query = CellQuery(
-        kpi_ids=tuple(k.pk for k in kpis.values()), granularities=(Granularity.MONTH,), starts=(previous, month)
-    )
+    query = CellQuery(kpi_ids=tuple(k.pk for k in kpis.values()), granularities=(Granularity.MONTH,), starts=(month,))
     values = {
         (cell.team_id, cell.kpi_id, cell.period_start): cell.value
         for cell in kpi_cells(team_ids=team_ids, queries=[query])
     }
+    # The running month against the same days of the previous one (metrics.kpis.comparisons).
+    compared = comparison_values(
+        kpis=list(kpis.values()), team_ids=team_ids, granularity=Granularity.MONTH, period_start=month, today=today
+    )
 
     return {
         "month": month,
@@ -79,7 +82,7 @@ def organisation_overview(*, user: User, today: dt.date | None = None) -> dict:
                 "alerts": dict(alerts[team.pk]),
                 "alerts_total": sum(alerts[team.pk].values()),
                 "cards": [
-                    _card(kpis[code], values, team.pk, month, previous) for code in codes[team.pk] if code in kpis
+                    _card(kpis[code], values, team.pk, month, compared) for code in codes[team.pk] if code in kpis
                 ],
             }
             for team in teams
@@ -87,12 +90,13 @@ def organisation_overview(*, user: User, today: dt.date | None = None) -> dict:
     }
 
 
-def _card(kpi: KpiDefinition, values: dict, team_id: int, month: dt.date, previous: dt.date) -> dict:
+def _card(kpi: KpiDefinition, values: dict, team_id: int, month: dt.date, compared: Comparison) -> dict:
     value: Decimal | None = values.get((team_id, kpi.pk, month))
-    before = values.get((team_id, kpi.pk, previous))
+    before = compared.value(team_id, kpi.pk)
     return {
         "kpi": kpi,
         "value": value,
         "has_data": (team_id, kpi.pk, month) in values,
+        "compared_with": compared.span.label,
         **kpi_change(unit=kpi.unit, direction=kpi.direction, value=value, previous=before),
     }

@@ -16,6 +16,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
+from metrics.kpis.comparisons import Comparison, comparison_values
 from metrics.kpis.periods import period_end, period_floor, period_shift, today_local
 from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name
 from metrics.models import KpiDefinition
@@ -146,7 +147,15 @@ def team_dashboard(
                 if not target.segment:
                     target_by_kpi.setdefault(target.kpi_id, target)
 
-    cards = [_card(code, kpis.get(code), cells, card_gran, card_starts, target_by_kpi) for code in codes]
+    # 1 query (2 on a running period): what each card is compared with — the same days of the previous period.
+    compared = comparison_values(
+        kpis=[kpis[c] for c in codes if c in kpis],
+        team_ids=[team.pk],
+        granularity=card_gran,
+        period_start=start,
+        today=today,
+    )
+    cards = [_card(code, kpis.get(code), cells, card_gran, card_starts, target_by_kpi, compared) for code in codes]
     charts = {"trend": _trend_chart(kpis.get(trend_code), cells, trend_gran, trend_starts, target_by_kpi)}
     charts |= {panel.key: panel.draw(kpis.get(panel.kpi_code), cells, frame) for panel in PANELS}
     return {
@@ -161,7 +170,7 @@ def team_dashboard(
     }
 
 
-def _card(code, kpi, cells, granularity, starts, target_by_kpi) -> dict:
+def _card(code, kpi, cells, granularity, starts, target_by_kpi, compared: Comparison) -> dict:
     if kpi is None:
         return {
             "code": code,
@@ -180,11 +189,11 @@ def _card(code, kpi, cells, granularity, starts, target_by_kpi) -> dict:
             "target": None,
             "computed_at": None,
             "period_start": starts[-1],
+            **_compared_with(compared, comparable=False),
         }
     row = cells.get((kpi.pk, granularity, "", starts[-1]))
-    previous = cells.get((kpi.pk, granularity, "", starts[-2])) if len(starts) > 1 else None
     value = row.value if row else None
-    previous_value = previous.value if previous else None
+    previous_value = compared.value(row.team_id if row else 0, kpi.pk) if row else None
     target = target_by_kpi.get(kpi.pk)
     return {
         "code": code,
@@ -209,7 +218,13 @@ def _card(code, kpi, cells, granularity, starts, target_by_kpi) -> dict:
         },
         "computed_at": row.computed_at if row else None,
         "period_start": starts[-1],
+        **_compared_with(compared, comparable=row is not None and compared.has(row.team_id, kpi.pk)),
     }
+
+
+def _compared_with(compared: Comparison, *, comparable: bool) -> dict:
+    """The span a card is compared with, in words, and whether a like-for-like value exists for it."""
+    return {"compared_with": compared.span.label, "like_for_like": compared.span.to_date, "comparable": comparable}
 
 
 def _objective_row(objective: Objective) -> dict:

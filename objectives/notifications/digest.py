@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 
 from accounts.models import User
 from accounts.selectors import teams_visible_to
+from metrics.kpis.comparisons import Comparison, comparison_values
 from metrics.kpis.periods import local_date, local_midnight, period_floor, period_shift
 from metrics.kpis.selectors import CellQuery, kpi_cells
 from metrics.models import KpiDefinition
@@ -88,14 +89,14 @@ def digest_period(*, frequency: str, today: dt.date) -> dict:
     }
 
 
-def _kpi_rows(*, team, kpis: dict, cells: dict, period: dict) -> list[dict]:
+def _kpi_rows(*, team, kpis: dict, cells: dict, compared: Comparison, period: dict) -> list[dict]:
     rows = []
     for code in DEFAULT_CARD_CODES.get(team.kind, DEFAULT_CARD_CODES["other"]):
         kpi = kpis.get(code)
         if kpi is None:
             continue
         current = cells.get((team.pk, kpi.pk, period["start"]))
-        previous = cells.get((team.pk, kpi.pk, period["previous_start"]))
+        previous = compared.value(team.pk, kpi.pk)
         if current is None and previous is None:
             continue  # never computed for this team: nothing to say
         rows.append(
@@ -153,8 +154,8 @@ def digest_for_user(*, user: User, today: dt.date | None = None, frequency: str 
     """What a user's digest says, in the active language, over the teams this user may see.
 
     Keys: frequency, period, teams (each: team, kpis, objectives, alerts), unsubscribe_url.
-    Constant number of queries: teams (with the team tree), KPI definitions, values,
-    objectives with targets, alerts.
+    Constant number of queries: teams (with the team tree), KPI definitions, values, the values compared
+    with, objectives with targets, alerts.
     """
     today = today or timezone.localdate()
     if frequency is None:
@@ -170,10 +171,18 @@ def digest_for_user(*, user: User, today: dt.date | None = None, frequency: str 
         query = CellQuery(
             kpi_ids=tuple(k.pk for k in kpis.values()),
             granularities=(period["granularity"],),
-            starts=(period["start"], period["previous_start"]),
+            starts=(period["start"],),
         )
         for cell in kpi_cells(team_ids=team_ids, queries=[query]):
             cells[(cell.team_id, cell.kpi_id, cell.period_start)] = cell.value
+    # What each value is compared with, as on the dashboard (the period is over: the whole previous one).
+    compared = comparison_values(
+        kpis=list(kpis.values()),
+        team_ids=team_ids,
+        granularity=period["granularity"],
+        period_start=period["start"],
+        today=today,
+    )
     objectives_by_team: dict[int, list[Objective]] = {}
     alerts_by_team: dict[int, list[Alert]] = {}
     if teams:
@@ -198,7 +207,7 @@ def digest_for_user(*, user: User, today: dt.date | None = None, frequency: str 
         "teams": [
             {
                 "team": {"id": team.pk, "slug": team.slug, "name": team.name},
-                "kpis": _kpi_rows(team=team, kpis=kpis, cells=cells, period=period),
+                "kpis": _kpi_rows(team=team, kpis=kpis, cells=cells, compared=compared, period=period),
                 "objectives": [_objective_row(o) for o in objectives_by_team.get(team.pk, [])],
                 "alerts": [_alert_row(a) for a in alerts_by_team.get(team.pk, [])],
             }

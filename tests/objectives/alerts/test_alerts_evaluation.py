@@ -755,3 +755,45 @@ def test_a_rebuilt_history_alerts_only_on_the_current_period_and_the_two_before(
     # then only April (current), March and February alert: the older months are history, not news
     assert sorted(Alert.objects.values_list("period_start", flat=True)) == [FEB, MAR, APR]
     assert len(notified) == 3
+
+
+# --------------------------------------------------------------------------- like for like
+
+
+@pytest.fixture
+def daily_leads(make_kpi, team_a, cell):
+    """Leads (a count the days add up to): `per_day` in every day of March, `april` per day on 1–4 April."""
+    leads = make_kpi("leads", unit="n")
+    KpiMeasure.objects.create(kpi=leads, name="x", source="leads", aggregate="count", date_field="created_at")
+
+    def store(*, per_day: int, april: int):
+        for day in range(1, 32):
+            cell(leads, team_a, D(2026, 3, day), per_day, at=t(0), granularity="day", components={"x": per_day})
+        for day in range(1, 5):
+            cell(leads, team_a, D(2026, 4, day), april, at=t(0), granularity="day", components={"x": april})
+        cell(leads, team_a, MAR, per_day * 31, at=t(0))
+        cell(leads, team_a, APR, april * 4, at=t(0))
+        return leads
+
+    return store
+
+
+def test_a_change_rule_compares_a_running_month_with_the_same_days_of_the_last_one(rule, daily_leads, notified):
+    # given 10 leads a day in March and on 1–4 April: April has 40 leads on the 4th, March had 310 in all
+    # but 40 on its first 4 days; and a rule "leads fall by more than 30 %"
+    leads = daily_leads(per_day=10, april=10)
+    rule(kpi=leads, name="Leads en baisse", condition="change_below", threshold=Decimal(30))
+    # when it is evaluated on 4 April
+    evaluate(start=MAR, end=D(2026, 5, 1), now=dt.datetime(2026, 4, 4, 12, tzinfo=dt.UTC))
+    # then nothing fires: 40 vs 40 is no change (against all of March it would read −87 %)
+    assert not Alert.objects.exists()
+    assert notified == []
+
+
+def test_a_real_drop_of_a_running_month_fires(rule, daily_leads, notified):
+    # given 10 leads a day in March but 2 a day on 1–4 April: 8 vs 40 on the same days = −80 %
+    leads = daily_leads(per_day=10, april=2)
+    rule(kpi=leads, name="Leads en baisse", condition="change_below", threshold=Decimal(30))
+    evaluate(start=MAR, end=D(2026, 5, 1), now=dt.datetime(2026, 4, 4, 12, tzinfo=dt.UTC))
+    alert = Alert.objects.get()
+    assert (alert.period_start, alert.state, alert.value) == (APR, AlertState.FIRING, Decimal("-80"))

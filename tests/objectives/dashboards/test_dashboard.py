@@ -17,6 +17,8 @@ from objectives.models import Objective, Target
 from tests import factories
 
 TODAY = date(2026, 3, 15)
+# March seen once it is over ("last month" on 2 April): compared with the whole of February.
+AFTER_MARCH = {"today": date(2026, 4, 2), "period": "last_month"}
 
 
 def card(data: dict, code: str) -> dict:
@@ -66,7 +68,7 @@ def test_card_value_previous_change_and_sparkline(team_a, revenue, store):
     store(revenue, team_a, "month", date(2026, 2, 1), 1000)
     store(revenue, team_a, "month", date(2026, 3, 1), 1250)
 
-    data = team_dashboard(team=team_a, today=TODAY)
+    data = team_dashboard(team=team_a, **AFTER_MARCH)
 
     revenue_card = card(data, "revenue")
     assert revenue_card["value"] == Decimal("1250")
@@ -86,7 +88,7 @@ def test_lower_is_better_kpi_turns_bad_when_it_rises(team_a, make_kpi, store):
     store(kpi, team_a, "month", date(2026, 2, 1), 40)
     store(kpi, team_a, "month", date(2026, 3, 1), 50)
 
-    data = team_dashboard(team=team_a, today=TODAY)
+    data = team_dashboard(team=team_a, **AFTER_MARCH)
 
     assert card(data, "average_purchase_value")["change_percent"] == Decimal("25.0")
     assert card(data, "average_purchase_value")["colour"] == "bad"
@@ -100,7 +102,7 @@ def test_rates_change_in_points_and_amounts_in_percent(client, manager_a, team_a
     store(revenue, team_a, "month", date(2026, 2, 1), 1000)
     store(revenue, team_a, "month", date(2026, 3, 1), 1250)
 
-    data = team_dashboard(team=team_a, today=TODAY)
+    data = team_dashboard(team=team_a, **AFTER_MARCH)
 
     rate = card(data, "win_rate")
     assert (rate["change"], rate["change_unit"], rate["change_delta"]) == (Decimal("2.4"), "pts", Decimal("2.4"))
@@ -110,8 +112,9 @@ def test_rates_change_in_points_and_amounts_in_percent(client, manager_a, team_a
     assert (amount["change"], amount["change_unit"], amount["change_delta"]) == (Decimal("25.0"), "%", Decimal("250"))
     # and the page shows the points, in French
     client.force_login(manager_a)
-    with time_machine.travel(dt.datetime(2026, 3, 15, 12, tzinfo=dt.UTC), tick=False):
-        html = client.get(reverse("dashboard", args=[team_a.slug]), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    with time_machine.travel(dt.datetime(2026, 4, 2, 12, tzinfo=dt.UTC), tick=False):
+        url = reverse("dashboard", args=[team_a.slug]) + "?period=last_month"
+        html = client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
     assert "+2,4\u00a0pts" in html
     assert "+25\u00a0%" in html
 
@@ -124,7 +127,7 @@ def test_a_score_crossing_zero_changes_in_points(team_a, make_kpi, store):
     team_a.kind = "support"
     team_a.save()
 
-    data = team_dashboard(team=team_a, today=TODAY)
+    data = team_dashboard(team=team_a, **AFTER_MARCH)
 
     assert (card(data, "nps")["change"], card(data, "nps")["change_unit"]) == (Decimal("15.0"), "pts")
 
@@ -158,7 +161,8 @@ def test_target_and_objective_progress(team_a, revenue, store, django_assert_num
     )
 
     # kpis, values, objectives, their targets, the targets' KPIs, team tree, pipeline, leads by channel
-    with django_assert_num_queries(8):
+    # 8 + 2 on a running month: the cards' measures and the first days of February (like for like)
+    with django_assert_num_queries(10):
         data = team_dashboard(team=team_a, today=TODAY)
 
     assert card(data, "revenue")["target"]["value"] == Decimal("5000")
@@ -234,12 +238,13 @@ def test_query_count_does_not_grow_with_values(
 ):
     store(revenue, team_a, "month", date(2026, 3, 1), 1)
     # kpis, values, objectives, team tree, pipeline, leads by channel (no stored channel values)
-    with django_assert_num_queries(6):
+    # 6 + 2 on a running month: the cards' measures and the first days of February (like for like)
+    with django_assert_num_queries(8):
         team_dashboard(team=team_a, today=TODAY)
 
     _fill(team_a, [revenue, orders, win_rate], store, 15)
     make_team("team-a-north", parent=team_a)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(8):
         data = team_dashboard(team=team_a, today=TODAY)
     assert card(data, "orders")["value"] == Decimal("15")
 
@@ -253,8 +258,8 @@ def test_page_shows_cards_in_french(client, team_a, viewer_a, revenue, orders, w
 
     from unittest import mock
 
-    with mock.patch("objectives.dashboards.team.today_local", return_value=TODAY):
-        response = client.get(reverse("dashboard", args=[team_a.slug]))
+    with mock.patch("objectives.dashboards.team.today_local", return_value=AFTER_MARCH["today"]):
+        response = client.get(reverse("dashboard", args=[team_a.slug]), {"period": "last_month"})
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -380,7 +385,8 @@ def test_pipeline_and_leads_from_stored_segments_read_no_activity(team_a, make_k
     Deal.objects.create(team=team_a, external_id="D1", stage="ignored", amount=Decimal(5), created_at=timezone.now())
 
     # kpis, values, objectives: no team tree, no deals, no leads query
-    with django_assert_num_queries(3):
+    # 3 + 2 on a running month: the cards' measures and the first days of February (like for like)
+    with django_assert_num_queries(5):
         charts = team_dashboard(team=team_a, today=TODAY)["charts"]
 
     assert charts["pipeline"] == {

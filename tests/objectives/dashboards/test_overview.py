@@ -5,8 +5,10 @@ from decimal import Decimal
 
 import pytest
 
+from metrics.models import KpiMeasure
 from objectives.dashboards.overview import organisation_overview
 from objectives.models import Alert, AlertRule, Objective
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 TODAY = dt.date(2026, 3, 15)
@@ -21,9 +23,32 @@ def org(make_team, make_user, make_kpi, store):
 
     membership_set(user=user, team=support, role="viewer")
     revenue, orders = make_kpi("revenue"), make_kpi("orders", unit="n")
-    # March 1,500 € vs February 1,200 € → +25 %; orders 30 in March, none stored in February
-    store(revenue, sales, "month", dt.date(2026, 3, 1), 1500)
-    store(revenue, sales, "month", dt.date(2026, 2, 1), 1200)
+    KpiMeasure.objects.create(
+        kpi=revenue, name="x", source="orders", aggregate="sum", field="amount", date_field="ordered_at"
+    )
+    # On 15 March, revenue 50 € a day so far (750 € to date) against 40 € a day in February: the same 15 days
+    # of February made 600 €, so +25 % (150 / 600) — not −33 % against all of February (1,120 €).
+    for day in range(1, 29):
+        factories.kpi_value(
+            kpi=revenue,
+            team=sales,
+            granularity="day",
+            period_start=dt.date(2026, 2, day),
+            value=40,
+            components={"x": 40},
+        )
+    for day in range(1, 16):
+        factories.kpi_value(
+            kpi=revenue,
+            team=sales,
+            granularity="day",
+            period_start=dt.date(2026, 3, day),
+            value=50,
+            components={"x": 50},
+        )
+    store(revenue, sales, "month", dt.date(2026, 3, 1), 750)
+    store(revenue, sales, "month", dt.date(2026, 2, 1), 1120)
+    # orders 30 in March, no day of February stored: no comparison
     store(orders, sales, "month", dt.date(2026, 3, 1), 30)
     store(revenue, other, "month", dt.date(2026, 3, 1), 999)
     for team, status in ((sales, "at_risk"), (sales, "at_risk"), (sales, "on_track"), (other, "off_track")):
@@ -38,8 +63,9 @@ def org(make_team, make_user, make_kpi, store):
 def test_overview_sums_up_each_visible_team(org, django_assert_num_queries):
     user, sales, support = org
     # visible teams (team tree, memberships, teams: 3), objectives by status, open alerts, chosen cards,
-    # KPI definitions, values: 8 queries, whatever the number of teams
-    with django_assert_num_queries(8):
+    # KPI definitions, values, and the like-for-like comparison (the KPIs' measures, February's first 15 days):
+    # 10 queries, whatever the number of teams
+    with django_assert_num_queries(10):
         overview = organisation_overview(user=user, today=TODAY)
     rows = {row["team"].slug: row for row in overview["teams"]}
     assert set(rows) == {"ventes", "sav"}  # not "autre"
@@ -47,7 +73,7 @@ def test_overview_sums_up_each_visible_team(org, django_assert_num_queries):
     assert [(s["status"], s["count"]) for s in ventes["objectives"]] == [("at_risk", 2), ("on_track", 1)]
     assert (ventes["objectives_total"], ventes["alerts"], ventes["alerts_total"]) == (3, {"critical": 1}, 1)
     cards = {c["kpi"].code: c for c in ventes["cards"]}
-    assert (cards["revenue"]["value"], cards["revenue"]["change_percent"]) == (Decimal(1500), Decimal("25.0"))
+    assert (cards["revenue"]["value"], cards["revenue"]["change_percent"]) == (Decimal(750), Decimal("25.0"))
     assert cards["revenue"]["colour"] == "good"
     assert (cards["orders"]["value"], cards["orders"]["change_percent"]) == (Decimal(30), None)
     assert rows["sav"]["objectives_total"] == rows["sav"]["alerts_total"] == 0

@@ -147,8 +147,9 @@ def test_the_digest_costs_the_same_queries_for_one_team_or_four(world, team_a, t
         counts.append(len(queries))
     assert len(data["teams"]) == 4
     assert counts[0] == counts[1]
-    # membership, team tree, teams, KPI definitions, values, objectives, targets, alerts
-    assert counts[0] == 8
+    # membership, team tree, teams, KPI definitions, values, the previous period's values, objectives, targets,
+    # alerts
+    assert counts[0] == 9
 
 
 def test_the_french_digest_email(world, team_a, team_b, make_user):

@@ -1,0 +1,109 @@
+"""What a period is compared with: the one definition every screen and alert rule uses.
+
+A closed period is compared with the whole previous period. A running one (today falls in it)
+is compared *like for like*: with the same first days of the previous period (1–4 December vs
+1–4 November; a quarter or a year to date likewise), so a month does not start all red. The
+earlier span's values are rebuilt exactly from the stored day cells (metrics.engine.to_date);
+a KPI that cannot be rebuilt that way (medians, means, new or lost states, prev()) has no
+comparison on a running period rather than a misleading one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Prefetch, prefetch_related_objects
+from django.utils import formats
+
+from metrics.engine.compute import KpiPlan
+from metrics.engine.periods import period_end, period_shift
+from metrics.engine.to_date import values_to_date
+from metrics.models import KpiDefinition, KpiMeasure, KpiValue
+
+
+@dataclass(frozen=True)
+class ComparisonSpan:
+    """The span a period is compared with: [start, end] (both included), and whether it is like for like."""
+
+    start: dt.date
+    end: dt.date
+    to_date: bool
+
+    @property
+    def label(self) -> str:
+        """« 1–4 nov. » for the first days of a month, « 1 oct. – 15 nov. » across months, or the period's
+        own first day and last day when the whole previous period is compared."""
+        if self.start.month == self.end.month and self.start.year == self.end.year:
+            return f"{self.start.day}–{formats.date_format(self.end, 'j N')}"
+        return f"{formats.date_format(self.start, 'j N')} – {formats.date_format(self.end, 'j N Y')}"
+
+
+def comparison_span(*, granularity: str, period_start: dt.date, today: dt.date) -> ComparisonSpan:
+    """The span the period of `granularity` starting on `period_start` is compared with, as of `today`."""
+    previous = period_shift(period_start, granularity, -1)
+    previous_last = period_end(previous, granularity) - dt.timedelta(days=1)
+    last = period_end(period_start, granularity) - dt.timedelta(days=1)
+    if not period_start <= today <= last:
+        return ComparisonSpan(start=previous, end=previous_last, to_date=False)
+    elapsed = (today - period_start).days
+    # The 31st of a month is compared with the whole of a 30-day month before it.
+    return ComparisonSpan(start=previous, end=min(previous + dt.timedelta(days=elapsed), previous_last), to_date=True)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The values a period is compared with, by (team id, kpi id); a missing pair has no comparison."""
+
+    span: ComparisonSpan
+    values: dict[tuple[int, int], Decimal | None] = field(default_factory=dict)
+
+    def has(self, team_id: int, kpi_id: int) -> bool:
+        return (team_id, kpi_id) in self.values
+
+    def value(self, team_id: int, kpi_id: int) -> Decimal | None:
+        return self.values.get((team_id, kpi_id))
+
+
+def comparison_values(
+    *,
+    kpis: Sequence[KpiDefinition],
+    team_ids: Iterable[int],
+    granularity: str,
+    period_start: dt.date,
+    today: dt.date,
+) -> Comparison:
+    """What each KPI of these teams is compared with for the period (see the module docstring): one query on a
+    closed period (the previous period's cells), two on a running one (the KPIs' measures, the earlier days'
+    cells), whatever the number of KPIs and teams."""
+    span = comparison_span(granularity=granularity, period_start=period_start, today=today)
+    kpi_ids = [kpi.pk for kpi in kpis]
+    teams = list(team_ids)
+    if not kpi_ids or not teams:
+        return Comparison(span=span)
+    if not span.to_date:
+        rows = KpiValue.objects.filter(
+            kpi_id__in=kpi_ids, team_id__in=teams, granularity=granularity, segment="", period_start=span.start
+        ).values_list("team_id", "kpi_id", "value")
+        return Comparison(span=span, values={(team_id, kpi_id): value for team_id, kpi_id, value in rows})
+    # The caller's definitions get their measures (1 query), the formula's inputs.
+    definitions = list(kpis)
+    prefetch_related_objects(definitions, Prefetch("measures", queryset=KpiMeasure.objects.order_by("position", "id")))
+    days = KpiValue.objects.filter(
+        kpi_id__in=kpi_ids,
+        team_id__in=teams,
+        granularity="day",
+        segment="",
+        period_start__gte=span.start,
+        period_start__lte=span.end,
+    ).values_list("team_id", "kpi_id", "period_start", "components", "shares")
+    values = values_to_date(
+        plans=[KpiPlan.of(definition) for definition in definitions],
+        days=days,
+        granularity=granularity,
+        first=span.start,
+        last=span.end,
+    )
+    return Comparison(span=span, values=values)
