@@ -48,9 +48,11 @@ def comparison_span(*, granularity: str, period_start: dt.date, today: dt.date) 
     last = period_end(period_start, granularity) - dt.timedelta(days=1)
     if not period_start <= today <= last:
         return ComparisonSpan(start=previous, end=previous_last, to_date=False)
-    elapsed = (today - period_start).days
-    # The 31st of a month is compared with the whole of a 30-day month before it.
-    return ComparisonSpan(start=previous, end=min(previous + dt.timedelta(days=elapsed), previous_last), to_date=True)
+    same_days = previous + dt.timedelta(days=(today - period_start).days)
+    if same_days >= previous_last:
+        # As many days as the whole previous period or more (31 March against February): all of it.
+        return ComparisonSpan(start=previous, end=previous_last, to_date=False)
+    return ComparisonSpan(start=previous, end=same_days, to_date=True)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Team
+from metrics.kpis.comparisons import comparison_values
 from metrics.kpis.periods import Granularity, period_floor, period_shift, period_starts, today_local
 from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name
 from metrics.kpis.words import capitalised, formula_in_words, measure_in_words
@@ -115,6 +116,9 @@ def kpi_detail(
         stored.setdefault(cell.segment, {})[cell.period_start] = {"value": cell.value, "components": cell.components}
 
     overall = stored.get("", {})
+    # The period still running is compared like for like (1 query: the previous period's first days), the
+    # others with the whole period before them, as on the cards (metrics.kpis.comparisons).
+    running = comparison_values(kpis=[kpi], team_ids=[team.pk], granularity=gran, period_start=starts[-1], today=today)
     rows = []
     component_names: set[str] = set()
     for start in starts:
@@ -122,6 +126,8 @@ def kpi_detail(
         previous = overall.get(period_shift(start, gran, -1))
         value = row["value"] if row else None
         previous_value = previous["value"] if previous else None
+        if start == starts[-1] and running.span.to_date:
+            previous_value = running.value(team.pk, kpi.pk)
         moved = kpi_change(unit=kpi.unit, direction=kpi.direction, value=value, previous=previous_value)
         components = (row or {}).get("components") or {}
         component_names.update(components)
@@ -137,6 +143,7 @@ def kpi_detail(
                 "change_percent": moved["change_percent"],
                 "change_shown": moved["change"],
                 "change_unit": moved["change_unit"],
+                "compared_with": running.span.label if start == starts[-1] else "",
                 "components": components,
             }
         )

@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from metrics.kpis.comparisons import comparison_span, comparison_values
 from metrics.models import KpiDefinition
@@ -24,7 +25,7 @@ def test_a_running_month_is_compared_with_the_same_days_of_the_previous_one():
     span = comparison_span(granularity="quarter", period_start=D(2026, 10, 1), today=D(2026, 11, 15))
     assert (span.start, span.end) == (D(2026, 7, 1), D(2026, 8, 15))  # 46 days each
     span = comparison_span(granularity="month", period_start=D(2026, 12, 1), today=D(2026, 12, 31))
-    assert (span.start, span.end) == (D(2026, 11, 1), D(2026, 11, 30))
+    assert (span.start, span.end, span.to_date) == (D(2026, 11, 1), D(2026, 11, 30), False)
     # a closed period: the whole previous one
     span = comparison_span(granularity="month", period_start=D(2026, 11, 1), today=D(2026, 12, 4))
     assert (span.start, span.end, span.to_date) == (D(2026, 10, 1), D(2026, 10, 31), False)
@@ -57,7 +58,10 @@ def test_steady_activity_shows_no_change_on_the_4th_of_a_month(team_a):
         "average_purchase_value": Decimal("100.0000000000"),
         "repeat_purchase_rate": Decimal("20.0000000000"),
     }
-    assert compared.span.label == "1–4 fév."  # the organisation's language by default
+    with translation.override("fr"):
+        assert compared.span.label == "1–4 fév."
+    with translation.override("en"):
+        assert compared.span.label == "1–4 Feb."
     # and March to date (its stored value) is the same: steady activity, no change
     from metrics.models import KpiValue
 

@@ -17,6 +17,8 @@ from metrics.models import KpiMeasure
 from objectives.dashboards.kpi_detail import detail_range, kpi_detail, period_label
 
 TODAY = date(2026, 3, 15)
+# The last day of March: as many days as all of February, so March is compared with the whole of it.
+MARCH_31 = date(2026, 3, 31)
 
 
 @pytest.fixture
@@ -165,8 +167,8 @@ def test_rows_changes_history_and_breakdown(team_a, churn_kpi, store, django_ass
     store(churn_kpi, team_a, "month", date(2026, 2, 1), 2, segment="channel=web")
     store(churn_kpi, team_a, "month", date(2026, 2, 1), 6, segment="segment=smb")
 
-    # the measures and every stored cell of the range
-    with django_assert_num_queries(2):
+    # the measures and every stored cell of the range; March is running: its measures and February's first days
+    with django_assert_num_queries(4):
         data = kpi_detail(team=team_a, kpi=churn_kpi, granularity="month", range_key="3m", today=TODAY)
 
     assert [r["period_start"] for r in data["rows"]] == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]
@@ -228,7 +230,7 @@ def page_data(team_a, churn_kpi, store):
 def test_page_in_french(client, team_a, viewer_a, page_data):
     client.force_login(viewer_a)
 
-    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=MARCH_31):
         html = client.get(_url("kpi-detail", team_a, page_data, "?range=3m")).content.decode()
 
     assert "Taux d&#x27;attrition" in html or "Taux d'attrition" in html
@@ -276,7 +278,7 @@ def test_page_query_count_does_not_grow_with_values(client, team_a, viewer_a, pa
 def test_csv_export_has_the_table_rows_in_french(client, team_a, viewer_a, page_data):
     client.force_login(viewer_a)
 
-    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=MARCH_31):
         response = client.get(_url("kpi-detail-csv", team_a, page_data, "?range=3m&granularity=month"))
 
     assert response.status_code == 200
@@ -310,7 +312,7 @@ def test_csv_export_is_formula_safe(client, make_team, make_user, make_kpi, stor
 def test_xlsx_export_has_numbers_and_dates(client, team_a, viewer_a, page_data):
     client.force_login(viewer_a)
 
-    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=MARCH_31):
         response = client.get(_url("kpi-detail-xlsx", team_a, page_data, "?range=3m&granularity=month"))
 
     assert response.status_code == 200
