@@ -313,6 +313,31 @@ def status_of(plan: TargetPlan, current: Decimal | None, today: date) -> str:
     return ON_TRACK
 
 
+def target_for_span(plan: TargetPlan, first: date, last: date) -> Decimal | None:
+    """What the target asks of the days [first, last] (both included), e.g. a month shown on a dashboard; None
+    when none of them is in the objective.
+
+    A cumulative target is shared among its days: by its monthly phases when it has some (each month's
+    phase pro rata of that month's days in the span), else pro rata of the days. A level (a rate, an
+    average, an end value) is aimed at as is — or, phased, at the phase of the span's last month.
+    """
+    low, high = max(first, plan.start), min(last + timedelta(days=1), plan.end)
+    if high <= low or plan.total_days <= 0:
+        return None
+    phases = sorted(plan.phases, key=lambda p: p.month)
+    if not plan.cumulative:
+        current = [p.value for p in phases if p.month <= high - timedelta(days=1)]
+        return current[-1] if current else plan.target
+    if phases:
+        share = ZERO
+        for phase in phases:
+            in_objective = month_days_in(phase.month, plan.start, plan.end)
+            if in_objective:
+                share += phase.value * Decimal(month_days_in(phase.month, low, high)) / Decimal(in_objective)
+        return share
+    return plan.target * Decimal((high - low).days) / Decimal(plan.total_days)
+
+
 def target_progress(*, plan: TargetPlan, current_value: Decimal | None, today: date) -> TargetProgress:
     """Everything the pages and the API show about a target on `today`."""
     elapsed = (elapsed_end(plan, today) - plan.start).days

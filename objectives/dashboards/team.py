@@ -20,9 +20,11 @@ from metrics.kpis.comparisons import Comparison, comparison_values
 from metrics.kpis.periods import period_end, period_floor, period_shift, today_local
 from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name
 from metrics.models import KpiDefinition
+from objectives import progress
 from objectives.dashboards.cards import default_card_codes, kpi_change
 from objectives.dashboards.panels import PANELS, Cells, PanelFrame, number
 from objectives.models import DashboardCard, Objective, ObjectiveState, Target
+from objectives.selectors import target_plan
 
 SPARKLINE_PERIODS = 12
 TREND_PERIODS = 12
@@ -136,7 +138,7 @@ def team_dashboard(
     # 2 queries: the team's open objectives and their targets with KPIs.
     objectives = list(
         Objective.objects.filter(team=team, state__in=OPEN_STATE)
-        .prefetch_related("targets__kpi")
+        .prefetch_related("targets__kpi", "targets__phases")
         .order_by("due_date", "title")
     )
     target_by_kpi: dict[int, Target] = {}
@@ -155,7 +157,11 @@ def team_dashboard(
         period_start=start,
         today=today,
     )
-    cards = [_card(code, kpis.get(code), cells, card_gran, card_starts, target_by_kpi, compared) for code in codes]
+    frame_today = (selected["start"], selected["end"], today)
+    cards = [
+        _card(code, kpis.get(code), cells, card_gran, card_starts, target_by_kpi, compared, frame_today)
+        for code in codes
+    ]
     charts = {"trend": _trend_chart(kpis.get(trend_code), cells, trend_gran, trend_starts, target_by_kpi)}
     charts |= {panel.key: panel.draw(kpis.get(panel.kpi_code), cells, frame) for panel in PANELS}
     return {
@@ -170,7 +176,7 @@ def team_dashboard(
     }
 
 
-def _card(code, kpi, cells, granularity, starts, target_by_kpi, compared: Comparison) -> dict:
+def _card(code, kpi, cells, granularity, starts, target_by_kpi, compared: Comparison, frame_today) -> dict:
     if kpi is None:
         return {
             "code": code,
@@ -208,18 +214,41 @@ def _card(code, kpi, cells, granularity, starts, target_by_kpi, compared: Compar
             number(cells[(kpi.pk, granularity, "", s)].value) if (kpi.pk, granularity, "", s) in cells else None
             for s in starts
         ],
-        "target": None
-        if target is None
-        else {
-            "value": target.target_value,
-            "progress_percent": target.progress_percent,
-            "status": target.status,
-            "objective_id": target.objective_id,
-        },
+        "target": None if target is None else _card_target(target, value, *frame_today),
         "computed_at": row.computed_at if row else None,
         "period_start": starts[-1],
         **_compared_with(compared, comparable=row is not None and compared.has(row.team_id, kpi.pk)),
     }
+
+
+def _card_target(target: Target, value: Decimal | None, first: dt.date, last: dt.date, today: dt.date) -> dict:
+    """The target of the period the card shows (never a quarter's target against a month's value), how far the
+    value is from it, what was expected by today in a running period, and the target's one status."""
+    plan = target_plan(target=target)
+    aimed = progress.target_for_span(plan, first, last)
+    running = first <= today <= last
+    expected = None
+    if running and plan.cumulative:
+        expected = progress.target_for_span(plan, first, today - dt.timedelta(days=1)) if today > first else Decimal(0)
+    reached = None
+    if value is not None and aimed is not None:
+        reached = value <= aimed if plan.lower_is_better else value >= aimed
+    return {
+        "value": _cents(aimed),
+        "objective_value": target.target_value,
+        "for_the_period": aimed is not None and aimed != target.target_value,
+        "expected": _cents(expected),
+        # Sums: the share of the period's target reached; rates and averages: the gap, in the KPI's unit.
+        "progress_percent": _cents(100 * value / aimed) if plan.cumulative and value is not None and aimed else None,
+        "gap": value - aimed if not plan.cumulative and value is not None and aimed is not None else None,
+        "reached": reached,
+        "status": target.status,
+        "objective_id": target.objective_id,
+    }
+
+
+def _cents(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.01"))
 
 
 def _compared_with(compared: Comparison, *, comparable: bool) -> dict:
@@ -263,20 +292,12 @@ def _trend_chart(kpi, cells, granularity, starts, target_by_kpi) -> dict:
 def _target_line(kpi, target: Target, granularity: str, starts: list[dt.date]) -> list[float | None]:
     """The target per period, over the periods the objective covers (None elsewhere).
 
-    A rate or average is aimed at in every period; an additive KPI's target over the whole
-    objective is shared among the periods pro rata of the days each has within the objective.
+    The same share of the target as the cards show (objectives.progress.target_for_span): a rate or
+    average as is, a sum shared among the periods by its phases or pro rata of their days.
     """
-    objective = target.objective
-    first, last = objective.start_date, objective.due_date
-    total_days = (last - first).days + 1
+    plan = target_plan(target=target)
     line: list[float | None] = []
     for start in starts:
-        end = period_end(start, granularity) - dt.timedelta(days=1)
-        overlap = (min(end, last) - max(start, first)).days + 1
-        if overlap <= 0:
-            line.append(None)
-        elif kpi.additive:
-            line.append(round(float(target.target_value) * overlap / total_days, 2))
-        else:
-            line.append(float(target.target_value))
+        part = progress.target_for_span(plan, start, period_end(start, granularity) - dt.timedelta(days=1))
+        line.append(None if part is None else round(float(part), 2))
     return line

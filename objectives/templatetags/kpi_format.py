@@ -38,6 +38,15 @@ def signed_change(value, unit: str = "%") -> str:
 
 
 @register.filter
+def signed_value(value, unit: str = "") -> str:
+    """A difference with its sign in the KPI's unit (a rate's in points): −7,1 pts, +1 250 €."""
+    if value is None:
+        return "—"
+    sign = "+" if value > 0 else ("−" if value < 0 else "")
+    return sign + kpi_value(abs(Decimal(str(value))), "pts" if unit == "%" else unit)
+
+
+@register.filter
 def signed_percent(value) -> str:
     """A change in percent with its sign: +12,5 %, −3 %."""
     if value is None:

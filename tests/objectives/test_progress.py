@@ -198,3 +198,29 @@ def test_sum_check():
     check = p.sum_check(parts=[D("30000"), D("30000")], whole=D("90000"))
     assert not check.ok
     assert check.difference == D("-30000")
+
+
+def test_the_target_of_a_span_follows_the_phases_or_the_days():
+    # given a Q1 revenue target of 9000 phased 2000 / 3000 / 4000 and the same target unphased
+    phased = p.TargetPlan(
+        start=date(2026, 1, 1),
+        end=date(2026, 4, 1),
+        target=D(9000),
+        phases=(
+            p.Phase(date(2026, 1, 1), D(2000)),
+            p.Phase(date(2026, 2, 1), D(3000)),
+            p.Phase(date(2026, 3, 1), D(4000)),
+        ),
+    )
+    even = p.TargetPlan(start=date(2026, 1, 1), end=date(2026, 4, 1), target=D(9000))
+    span = p.target_for_span
+    # March is its phase; its first 14 days 14/31 of it; 15 Jan – 14 Feb: 17/31 of January + 14/28 of February
+    assert span(phased, date(2026, 3, 1), date(2026, 3, 31)) == D(4000)
+    assert span(phased, date(2026, 3, 1), date(2026, 3, 14)) == D(4000) * 14 / 31
+    assert span(phased, date(2026, 1, 15), date(2026, 2, 14)) == D(2000) * 17 / 31 + D(3000) * 14 / 28
+    # unphased: pro rata of the days (March: 31 of 90)
+    assert span(even, date(2026, 3, 1), date(2026, 3, 31)) == D(9000) * 31 / 90
+    # a rate is aimed at as is, and a span outside the objective has no target
+    rate = p.TargetPlan(start=date(2026, 1, 1), end=date(2026, 4, 1), target=D(45), additive=False)
+    assert span(rate, date(2026, 3, 1), date(2026, 3, 31)) == D(45)
+    assert span(even, date(2026, 4, 1), date(2026, 4, 30)) is None

@@ -160,17 +160,41 @@ def test_target_and_objective_progress(team_a, revenue, store, django_assert_num
         objective=objective, kpi=revenue, target_value=Decimal("5000"), progress_percent=Decimal("60"), status="at_risk"
     )
 
-    # kpis, values, objectives, their targets, the targets' KPIs, team tree, pipeline, leads by channel
-    # 8 + 2 on a running month: the cards' measures and the first days of February (like for like)
-    with django_assert_num_queries(10):
+    # kpis, values, objectives, their targets, the targets' KPIs and phases, team tree, pipeline, leads by channel
+    # 9 + 2 on a running month: the cards' measures and the first days of February (like for like)
+    with django_assert_num_queries(11):
         data = team_dashboard(team=team_a, today=TODAY)
 
-    assert card(data, "revenue")["target"]["value"] == Decimal("5000")
-    assert card(data, "revenue")["target"]["status"] == "at_risk"
+    # the month's share of the quarter's 5000 € (31 of its 90 days), not the quarter's target against a month
+    target = card(data, "revenue")["target"]
+    assert (target["value"], target["objective_value"], target["for_the_period"]) == (
+        Decimal("1722.22"),
+        Decimal("5000"),
+        True,
+    )
+    assert target["progress_percent"] == Decimal("72.58")  # 1250 / 1722.22
+    assert target["expected"] == Decimal("777.78")  # 14 finished days of March: 5000 × 14 / 90
+    assert (target["gap"], target["reached"]) == (None, False)
+    assert target["status"] == "at_risk"
     assert data["objectives"][0]["progress_percent"] == Decimal("60")
     # additive KPI: 5000 over Jan–Mar (90 days) → 31/90, 28/90 and 31/90 of it; nothing before January
     expected = [None] * 9 + [round(5000 * 31 / 90, 2), round(5000 * 28 / 90, 2), round(5000 * 31 / 90, 2)]
     assert data["charts"]["trend"]["target"] == expected
+
+
+def test_a_rate_target_shows_the_gap_in_points(team_a, win_rate, store):
+    # given a win rate of 37.9 % in March under a quarterly objective of 45 %
+    store(win_rate, team_a, "month", date(2026, 3, 1), Decimal("37.9"))
+    objective = Objective.objects.create(
+        team=team_a, title="Taux de réussite du trimestre", start_date=date(2026, 1, 1), due_date=date(2026, 3, 31)
+    )
+    Target.objects.create(objective=objective, kpi=win_rate, target_value=Decimal("45"), status="off_track")
+
+    target = card(team_dashboard(team=team_a, today=TODAY), "win_rate")["target"]
+
+    # then the target as is (a rate is aimed at in every period), the gap in points, no % of the way
+    assert (target["value"], target["for_the_period"], target["gap"]) == (Decimal("45.00"), False, Decimal("-7.1"))
+    assert (target["progress_percent"], target["expected"], target["reached"]) == (None, None, False)
 
 
 def test_nps_distribution_from_components(make_team, make_kpi):
