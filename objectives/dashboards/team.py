@@ -242,7 +242,11 @@ def _card_target(target: Target, value: Decimal | None, first: dt.date, last: dt
         "progress_percent": _cents(100 * value / aimed) if plan.cumulative and value is not None and aimed else None,
         "gap": value - aimed if not plan.cumulative and value is not None and aimed is not None else None,
         "reached": reached,
+        # The status judges the objective's whole period: say so when the card shows another period.
         "status": target.status,
+        "status_due": None
+        if (first, last) == (target.objective.start_date, target.objective.due_date)
+        else target.objective.due_date,
         "objective_id": target.objective_id,
     }
 
