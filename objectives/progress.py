@@ -23,9 +23,13 @@ Conventions
 Status, from worst to best (an objective takes its worst target's status):
 ``missed`` (the period is over and the target was not reached, or a cumulative "at most"
 budget is already exceeded) and ``off_track`` (below the critical threshold of the expected
-pace) are the worst, then ``at_risk`` (below the warning threshold), ``on_track``, and
-``achieved`` (reached: a cumulative "at least" target as soon as the value so far reaches it,
-every other target when the period is over).
+pace) are the worst, then ``at_risk`` (the forecast falls short of the target), ``on_track``
+(the forecast reaches the target: never when it misses it), and ``achieved`` (reached: a
+cumulative "at least" target as soon as the value so far reaches it, every other target when
+the period is over). The forecast is the pace so far carried to the end (run rate for sums, on
+the phased plan when there is one; the path from the baseline for levels), so the status and the
+forecast never disagree. The warning threshold no longer splits statuses: a target short of its
+pace is at risk until it falls below the critical threshold.
 """
 
 from __future__ import annotations
@@ -265,15 +269,26 @@ def progress_percent(plan: TargetPlan, current: Decimal) -> Decimal | None:
 
 
 def forecast(plan: TargetPlan, current: Decimal | None, today: date) -> Decimal | None:
-    """The expected end value: run rate for cumulative targets, the current value for levels."""
+    """The expected end value at the pace so far (see the module docstring); it reaches the target exactly when
+    the pace ratio of `status_of` is 1 or more."""
     if current is None:
         return None
-    if not plan.cumulative:
-        return current
     elapsed = (elapsed_end(plan, today) - plan.start).days
     if elapsed <= 0:
-        return None
-    return current * Decimal(plan.total_days) / Decimal(elapsed)
+        return None if plan.cumulative else current
+    expected = expected_value(plan, today)
+    if plan.cumulative:
+        if plan.phases and not plan.lower_is_better:
+            # On the plan's own curve: the target scaled by the pace so far against the phased plan.
+            return plan.target * current / expected if expected > 0 else None
+        return current * Decimal(plan.total_days) / Decimal(elapsed)
+    origin = _origin(plan)
+    if _reached(plan, current):
+        return current  # already there: the level itself, not an overshoot extrapolated
+    if origin != plan.target and expected != origin:
+        # A level moving from its baseline: where the same pace along the path leads by the end.
+        return origin + (current - origin) * (plan.target - origin) / (expected - origin)
+    return current
 
 
 def required_daily_rate(plan: TargetPlan, current: Decimal | None, today: date) -> Decimal | None:
@@ -308,7 +323,8 @@ def status_of(plan: TargetPlan, current: Decimal | None, today: date) -> str:
         return ON_TRACK
     if ratio * HUNDRED < plan.critical_percent:
         return OFF_TRACK
-    if ratio * HUNDRED < plan.warning_percent:
+    # On track only when the forecast reaches the target (pace ratio 1): a forecast short of it is at risk.
+    if ratio < 1:
         return AT_RISK
     return ON_TRACK
 
@@ -336,6 +352,60 @@ def target_for_span(plan: TargetPlan, first: date, last: date) -> Decimal | None
                 share += phase.value * Decimal(month_days_in(phase.month, low, high)) / Decimal(in_objective)
         return share
     return plan.target * Decimal((high - low).days) / Decimal(plan.total_days)
+
+
+MAINTAIN = "maintain"
+REINFORCE = "reinforce"
+REVISE = "revise"
+# Less than this share of the period left and behind: too late to catch up by effort alone.
+NEARLY_OVER = Decimal("0.1")
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Push harder or drop it: the pace so far, the pace still required, the best the team ever did over a span
+    as long as what is left, and the recommendation with its reason."""
+
+    pace_so_far: Decimal | None
+    required_pace: Decimal | None
+    best_pace: Decimal | None
+    recommendation: str  # maintain / reinforce / revise, or "" once the period is over
+    reason: str  # on_track / within_best / beyond_best / no_history / nearly_over / missed / over
+
+
+def target_outlook(
+    *, plan: TargetPlan, current: Decimal | None, status: str, today: date, best_pace: Decimal | None
+) -> Outlook:
+    """What to do about a running target, from its status and paces.
+
+    Sums (cumulative targets): the pace so far is the value per elapsed day, the required pace what is still
+    missing per remaining day, the best pace the team's highest daily average over any span of the remaining
+    length (`best_pace`, from its history). *maintain* when on track or achieved; *reinforce* when the required
+    pace is within what the team has done before; *revise or drop* when it is beyond anything in its history,
+    or when less than a tenth of the period is left. Levels (rates, averages): `best_pace` is the team's best
+    value over a comparable period, and the same rule applies to the target itself.
+    """
+    elapsed = (elapsed_end(plan, today) - plan.start).days
+    remaining = (plan.end - elapsed_end(plan, today)).days
+    if remaining <= 0:
+        return Outlook(None, None, best_pace, "", "over")
+    pace = required = None
+    if plan.cumulative and current is not None:
+        pace = current / Decimal(elapsed) if elapsed > 0 else None
+        required = max(plan.target - current, ZERO) / Decimal(remaining)
+    if status in (ON_TRACK, ACHIEVED):
+        return Outlook(pace, required, best_pace, MAINTAIN, "on_track")
+    if status == MISSED:
+        return Outlook(pace, required, best_pace, REVISE, "missed")
+    if Decimal(remaining) / Decimal(plan.total_days) < NEARLY_OVER:
+        return Outlook(pace, required, best_pace, REVISE, "nearly_over")
+    needed = required if plan.cumulative else plan.target
+    if needed is None or best_pace is None:
+        return Outlook(pace, required, best_pace, REINFORCE, "no_history")
+    within = needed >= best_pace if plan.lower_is_better else needed <= best_pace
+    return Outlook(
+        pace, required, best_pace, REINFORCE if within else REVISE, "within_best" if within else "beyond_best"
+    )
 
 
 def target_progress(*, plan: TargetPlan, current_value: Decimal | None, today: date) -> TargetProgress:

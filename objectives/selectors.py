@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Team, User
 from metrics.kpis.ranges import monthly_values, value_over, values_over
@@ -45,6 +46,17 @@ def bar_percent(target: Target) -> float:
     return float(min(max(target.progress_percent, Decimal(0)), Decimal(100)))
 
 
+# Why a target gets its recommendation (objectives.progress.target_outlook), in words.
+RECOMMENDATION_REASONS = {
+    "on_track": gettext_lazy("On track: keep the current effort."),
+    "within_best": gettext_lazy("The team has reached the pace required before."),
+    "beyond_best": gettext_lazy("The pace required is beyond anything in the team's history."),
+    "no_history": gettext_lazy("Not enough history to weigh the pace required."),
+    "nearly_over": gettext_lazy("Less than a tenth of the period is left."),
+    "missed": gettext_lazy("The target can no longer be met."),
+}
+
+
 def target_rows(*, objective: Objective) -> list[dict]:
     """The targets of an objective with everything the detail page shows."""
     rows = []
@@ -62,6 +74,10 @@ def target_rows(*, objective: Objective) -> list[dict]:
                 "months": len(plan_months),
                 "phases": phases,
                 "phasing_check": phasing_check(target=target, phases=phases),
+                "reason": str(RECOMMENDATION_REASONS.get(target.recommendation_reason, "")),
+                "pace_ratio": target.required_pace / target.pace_so_far
+                if target.required_pace is not None and target.pace_so_far
+                else None,
             }
         )
     return rows

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from accounts import selectors as account_selectors
 from accounts.models import Team, User
 from metrics.kpis.ranges import value_over
+from metrics.kpis.selectors import kpi_best_pace, kpi_best_value
 from objectives import progress
 from objectives.models import Judged, Objective, ObjectiveState, Phasing, Target, TargetPhase
 from objectives.notifications.outbox import objective_notify
@@ -256,6 +257,14 @@ def objective_progress_refresh(*, objective: Objective, today: date | None = Non
         target.forecast_value = _round(result.forecast_value)
         target.required_daily_rate = _round(result.required_daily_rate)
         target.status = result.status
+        outlook = progress.target_outlook(
+            plan=plan, current=current, status=result.status, today=today, best_pace=_best(target, plan, today)
+        )
+        target.pace_so_far = _round(outlook.pace_so_far)
+        target.required_pace = _round(outlook.required_pace)
+        target.best_pace = _round(outlook.best_pace)
+        target.recommendation = outlook.recommendation
+        target.recommendation_reason = outlook.reason
         target.computed_at = now
         target.chart = target_chart(target=target, plan=plan, today=today, result=result)
         statuses.append(result.status)
@@ -267,6 +276,11 @@ def objective_progress_refresh(*, objective: Objective, today: date | None = Non
             "expected_value_today",
             "forecast_value",
             "required_daily_rate",
+            "pace_so_far",
+            "required_pace",
+            "best_pace",
+            "recommendation",
+            "recommendation_reason",
             "status",
             "computed_at",
             "chart",
@@ -280,6 +294,33 @@ def objective_progress_refresh(*, objective: Objective, today: date | None = Non
         # Only a change is news: refreshing an objective that stays at risk tells nobody again.
         objective_notify(objective=objective, event=NOTIFIED_STATUSES[objective.progress_status])
     return objective
+
+
+def _best(target: Target, plan: progress.TargetPlan, today: date) -> Decimal | None:
+    """The team's best in its history, to weigh the required effort: for a sum, its best daily average over a
+    span as long as what is left of the period (days so far included); for a level, its best value over a
+    whole period like the objective's, before it."""
+    lower = plan.lower_is_better
+    if plan.cumulative:
+        remaining = (plan.end - progress.elapsed_end(plan, today)).days
+        return kpi_best_pace(
+            kpi=target.kpi,
+            team_id=target.objective.team_id,
+            segment=target.segment,
+            days=remaining,
+            before=progress.elapsed_end(plan, today),
+            lower_is_better=lower,
+        )
+    length = plan.total_days
+    granularity = "month" if length <= 31 else "quarter" if length <= 92 else "year"
+    return kpi_best_value(
+        kpi=target.kpi,
+        team_id=target.objective.team_id,
+        segment=target.segment,
+        granularity=granularity,
+        before=plan.start,
+        lower_is_better=lower,
+    )
 
 
 def _round(value: Decimal | None) -> Decimal | None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import Max, Min, Prefetch, Q, QuerySet
 
 from accounts.models import Team
 from metrics.engine.periods import period_floor, period_shift, today_local
@@ -192,3 +192,59 @@ def kpi_cells(*, team_ids: Iterable[int], queries: Iterable[CellQuery]) -> list[
         return []
     rows = KpiValue.objects.filter(wanted, team_id__in=list(team_ids)).values_list(*CELL_FIELDS)
     return [StoredCell(*row) for row in rows]
+
+
+def kpi_best_pace(
+    *, kpi: KpiDefinition, team_id: int, days: int, before: dt.date, segment: str = "", lower_is_better: bool = False
+) -> Decimal | None:
+    """The team's best daily average of an additive KPI over any `days` consecutive stored days before `before`
+    (the highest, or the lowest when lower is better); None without that much history. One query."""
+    if days <= 0:
+        return None
+    values = dict(
+        KpiValue.objects.filter(
+            kpi=kpi, team_id=team_id, granularity="day", segment=segment, period_start__lt=before
+        ).values_list("period_start", "value")
+    )
+    best: Decimal | None = None
+    run: list[Decimal] = []
+    total = Decimal(0)
+    day = min(values, default=before)
+    while day < before:
+        value = values.get(day)
+        if value is None:  # a day never computed (or without a value) breaks the span
+            run, total = [], Decimal(0)
+        else:
+            run.append(value)
+            total += value
+            if len(run) > days:
+                total -= run.pop(0)
+            if len(run) == days:
+                pace = total / days
+                if best is None or (pace < best if lower_is_better else pace > best):
+                    best = pace
+        day += dt.timedelta(days=1)
+    return best
+
+
+def kpi_best_value(
+    *,
+    kpi: KpiDefinition,
+    team_id: int,
+    granularity: str,
+    before: dt.date,
+    segment: str = "",
+    lower_is_better: bool = False,
+) -> Decimal | None:
+    """The team's best stored value of the KPI over one period of `granularity` starting before `before` (the
+    highest, or the lowest when lower is better); None without history. One query."""
+    cells = KpiValue.objects.filter(
+        kpi=kpi,
+        team_id=team_id,
+        granularity=granularity,
+        segment=segment,
+        period_start__lt=before,
+        value__isnull=False,
+    )
+    found = cells.aggregate(best=Min("value") if lower_is_better else Max("value"))["best"]
+    return None if found is None else Decimal(found)

@@ -84,6 +84,20 @@ class TargetOutSerializer(serializers.Serializer):
     expected_value_today = serializers.DecimalField(**NUMBER, allow_null=True)
     forecast_value = serializers.DecimalField(**NUMBER, allow_null=True)
     required_daily_rate = serializers.DecimalField(**NUMBER, allow_null=True)
+    pace_so_far = serializers.DecimalField(**NUMBER, allow_null=True, help_text="Value per elapsed day (sums).")
+    required_pace = serializers.DecimalField(
+        **NUMBER, allow_null=True, help_text="What is still missing per remaining day (sums)."
+    )
+    best_pace = serializers.DecimalField(
+        **NUMBER,
+        allow_null=True,
+        help_text="The team's best daily average over a span as long as what is left (sums), or its best value "
+        "over a period like the objective's (rates, averages).",
+    )
+    recommendation = serializers.CharField(help_text="maintain, reinforce or revise; empty once the period is over.")
+    recommendation_reason = serializers.CharField(
+        help_text="on_track, within_best, beyond_best, no_history, nearly_over, missed or over."
+    )
     status = serializers.ChoiceField(choices=ProgressStatus.choices)
     computed_at = serializers.DateTimeField(allow_null=True)
 

@@ -27,6 +27,7 @@ from objectives.models.objectives import (
     ObjectiveState,
     Phasing,
     ProgressStatus,
+    Recommendation,
     Target,
     TargetPhase,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "Objective",
     "ObjectiveState",
     "Phasing",
+    "Recommendation",
     "ProgressStatus",
     "Target",
     "TargetPhase",

@@ -94,6 +94,14 @@ class Objective(models.Model):
         return self.title
 
 
+class Recommendation(models.TextChoices):
+    """What to do about a running target (objectives.progress.target_outlook)."""
+
+    MAINTAIN = "maintain", _("Maintain")
+    REINFORCE = "reinforce", _("Push harder")
+    REVISE = "revise", _("Revise or drop")
+
+
 class Target(models.Model):
     """A KPI value an objective aims for, with its baseline, how it is judged and its alert thresholds."""
 
@@ -124,6 +132,14 @@ class Target(models.Model):
     expected_value_today = models.DecimalField(_("expected by today"), null=True, blank=True, **VALUE)
     forecast_value = models.DecimalField(_("forecast"), null=True, blank=True, **VALUE)
     required_daily_rate = models.DecimalField(_("needed per day"), null=True, blank=True, **VALUE)
+    # Push harder or drop it (objectives.progress.target_outlook).
+    pace_so_far = models.DecimalField(_("pace so far (per day)"), null=True, blank=True, **VALUE)
+    required_pace = models.DecimalField(_("pace required (per day)"), null=True, blank=True, **VALUE)
+    best_pace = models.DecimalField(_("best pace in the history"), null=True, blank=True, **VALUE)
+    recommendation = models.CharField(
+        _("recommendation"), max_length=10, choices=Recommendation.choices, blank=True, default=""
+    )
+    recommendation_reason = models.CharField(_("reason"), max_length=12, blank=True, default="")
     status = models.CharField(
         _("status"), max_length=10, choices=ProgressStatus.choices, default=ProgressStatus.ON_TRACK
     )

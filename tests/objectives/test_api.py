@@ -50,7 +50,10 @@ def test_manager_creates_and_reads_back_an_objective(api_client, manager_a, reve
     assert revenue_target["expected_value_today"] == 31000
     assert revenue_target["forecast_value"] == 81000
     assert revenue_target["progress_percent"] == 31
-    assert revenue_target["status"] == "on_track"
+    assert revenue_target["status"] == "at_risk"  # the forecast 81 000 misses the 90 000
+    # push harder or drop it (hand-computed in test_services): 900 a day so far, 1 052.54 needed, no 59-day history
+    assert (revenue_target["pace_so_far"], round(revenue_target["required_pace"], 2)) == (900, 1052.54)
+    assert (revenue_target["best_pace"], revenue_target["recommendation"]) == (None, "reinforce")
     assert data["targets"][1]["baseline_value"] == 5
     assert data["status"] in {"on_track", "at_risk", "off_track", "achieved", "missed"}
 

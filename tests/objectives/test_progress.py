@@ -24,19 +24,20 @@ def test_revenue_expected_pace_forecast_and_rate_on_first_of_february():
     result = p.target_progress(plan=revenue_plan(), current_value=D("27900"), today=date(2025, 2, 1))
     # then expected = 90 000 × 31 / 90 = 31 000; forecast = 27 900 / 31 × 90 = 81 000;
     # progress = 27 900 / 90 000 = 31 %; still needed (90 000 − 27 900) / 59 days = 1 052.54 €/day;
-    # pace 27 900 / 31 000 = 90 % → exactly the warning threshold → on track
+    # pace 27 900 / 31 000 = 90 %: the forecast 81 000 misses the 90 000 → at risk, never "on track"
     assert result.expected_value_today == D("31000")
     assert result.forecast_value == D("81000")
     assert result.progress_percent == D("31")
     assert result.required_daily_rate.quantize(D("0.01")) == D("1052.54")
     assert (result.elapsed_days, result.total_days) == (31, 90)
-    assert result.status == p.ON_TRACK
+    assert result.status == p.AT_RISK
 
 
 @pytest.mark.parametrize(
     ("value_so_far", "status"),
     [
         ("31000", p.ON_TRACK),  # 100 % of the expected 31 000
+        ("30999", p.AT_RISK),  # 99.997 %: the forecast misses the target by a hair
         ("27899", p.AT_RISK),  # 89.997 % < 90 %
         ("23250", p.AT_RISK),  # exactly 75 %: below the warning threshold, not below the critical one
         ("23249", p.OFF_TRACK),  # 74.997 % < 75 %
@@ -68,10 +69,11 @@ def test_churn_lower_is_better_moves_from_baseline_to_target():
     # given churn baseline 5 %, target 4 %; on 15 February 45 of 90 days elapsed
     result = p.target_progress(plan=churn_plan(), current_value=D("4.6"), today=date(2025, 2, 15))
     # then expected = 5 + (4 − 5) × 45 / 90 = 4.5; progress (4.6 − 5) / (4 − 5) = 40 %;
-    # pace (4.6 − 5) / (4.5 − 5) = 80 % → at risk; forecast = current rate; no daily rate for a rate
+    # pace (4.6 − 5) / (4.5 − 5) = 80 % → at risk; forecast: the same pace along the path, 5 − 0.8 × 1 = 4.2
+    # (short of 4: consistent with "at risk"); no daily rate for a rate
     assert result.expected_value_today == D("4.5")
     assert result.progress_percent == D("40")
-    assert result.forecast_value == D("4.6")
+    assert result.forecast_value == D("4.2")
     assert result.required_daily_rate is None
     assert result.status == p.AT_RISK
 
@@ -224,3 +226,45 @@ def test_the_target_of_a_span_follows_the_phases_or_the_days():
     rate = p.TargetPlan(start=date(2026, 1, 1), end=date(2026, 4, 1), target=D(45), additive=False)
     assert span(rate, date(2026, 3, 1), date(2026, 3, 31)) == D(45)
     assert span(even, date(2026, 4, 1), date(2026, 4, 30)) is None
+
+
+def test_push_harder_or_drop_it_from_the_paces():
+    # given Q1 revenue of 90 000 (90 days); on 1 March (59 days done, 31 left) 40 000 so far: 677.97 a day so far,
+    # 50 000 still missing = 1 612.90 a day needed
+    plan = revenue_plan()
+    today = date(2025, 3, 1)
+    at_risk = p.target_outlook(plan=plan, current=D(40000), status=p.AT_RISK, today=today, best_pace=D(2000))
+    assert at_risk.pace_so_far == D(40000) / 59
+    assert at_risk.required_pace == D(50000) / 31
+    # the team once did 2 000 a day over 31 days: push harder
+    assert (at_risk.recommendation, at_risk.reason) == (p.REINFORCE, "within_best")
+    # its best was 1 500 a day: beyond anything it has done, revise or drop
+    beyond = p.target_outlook(plan=plan, current=D(40000), status=p.OFF_TRACK, today=today, best_pace=D(1500))
+    assert (beyond.recommendation, beyond.reason) == (p.REVISE, "beyond_best")
+    # on track: maintain, whatever the history
+    fine = p.target_outlook(plan=plan, current=D(60000), status=p.ON_TRACK, today=today, best_pace=None)
+    assert (fine.recommendation, fine.reason) == (p.MAINTAIN, "on_track")
+    # 5 days left of 90 (under a tenth) and behind: too late, revise
+    late = p.target_outlook(plan=plan, current=D(70000), status=p.AT_RISK, today=date(2025, 3, 27), best_pace=D(9999))
+    assert (late.recommendation, late.reason) == (p.REVISE, "nearly_over")
+    # no history to compare with: push harder, and say why
+    unknown = p.target_outlook(plan=plan, current=D(40000), status=p.AT_RISK, today=today, best_pace=None)
+    assert (unknown.recommendation, unknown.reason) == (p.REINFORCE, "no_history")
+    # the period is over: nothing to recommend
+    assert (
+        p.target_outlook(
+            plan=plan, current=D(1), status=p.MISSED, today=date(2025, 4, 2), best_pace=None
+        ).recommendation
+        == ""
+    )
+
+
+def test_a_level_target_is_weighed_against_the_best_level_reached():
+    # churn to bring from 5 % to 4 % (lower is better), at risk: the team's best quarter was 3.8 % → push harder
+    plan = churn_plan()
+    today = date(2025, 2, 1)
+    within = p.target_outlook(plan=plan, current=D("4.8"), status=p.AT_RISK, today=today, best_pace=D("3.8"))
+    assert (within.recommendation, within.pace_so_far, within.required_pace) == (p.REINFORCE, None, None)
+    # never better than 4.5 %: revise
+    beyond = p.target_outlook(plan=plan, current=D("4.8"), status=p.AT_RISK, today=today, best_pace=D("4.5"))
+    assert beyond.recommendation == p.REVISE

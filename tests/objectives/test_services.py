@@ -50,15 +50,40 @@ def test_progress_snapshot_of_a_revenue_target(team_a, manager_a, revenue, store
     store_daily(revenue, team_a, date(2025, 1, 1), date(2025, 2, 1), 900)
     objective = q1_revenue(team_a, manager_a, revenue)
     target = objective.targets.get()
-    # then (see test_progress): expected 31 000, forecast 81 000, 31 %, on track
+    # then (see test_progress): expected 31 000, forecast 81 000, 31 %: at risk (the forecast misses 90 000)
     assert target.current_value == D("27900")
     assert target.expected_value_today == D("31000")
     assert target.forecast_value == D("81000")
     assert target.progress_percent == D("31")
-    assert target.status == "on_track"
-    assert objective.progress_status == "on_track"
+    assert target.status == "at_risk"
+    assert objective.progress_status == "at_risk"
+    # push harder or drop it: 900 a day so far, (90 000 − 27 900) / 59 days left = 1 052.54 a day needed, and no
+    # 59-day span in the history (31 days of it) to compare with
+    assert (target.pace_so_far, target.required_pace.quantize(D("0.01")), target.best_pace) == (
+        D("900"),
+        D("1052.54"),
+        None,
+    )
+    assert (target.recommendation, target.recommendation_reason) == ("reinforce", "no_history")
     assert target.chart["labels"][0] == "2025-01-01"
     assert target.chart["target"][0] == 90000.0
+
+
+@pytest.mark.parametrize(
+    ("autumn_per_day", "recommendation", "reason"),
+    [("1100", "reinforce", "within_best"), ("1000", "revise", "beyond_best")],
+)
+def test_the_required_pace_is_weighed_against_the_best_in_the_history(
+    team_a, manager_a, revenue, store_daily, autumn_per_day, recommendation, reason
+):
+    # given October–December 2024 at `autumn_per_day` and January at 900 €/day: on 1 February 1 052.54 a day is
+    # needed for 59 days; the best 59-day span of the history is the autumn's daily average
+    store_daily(revenue, team_a, date(2024, 10, 1), date(2025, 1, 1), D(autumn_per_day))
+    store_daily(revenue, team_a, date(2025, 1, 1), date(2025, 2, 1), 900)
+    target = q1_revenue(team_a, manager_a, revenue).targets.get()
+    # then 1 100 a day was done before (push harder), 1 000 never covers 1 052.54 (revise or drop)
+    assert target.best_pace == D(autumn_per_day)
+    assert (target.recommendation, target.recommendation_reason) == (recommendation, reason)
 
 
 def test_past_objective_missed_and_achieved(team_a, manager_a, revenue, store_daily):
@@ -83,7 +108,8 @@ def test_past_objective_missed_and_achieved(team_a, manager_a, revenue, store_da
 
 
 def test_objective_status_is_its_worst_targets(team_a, manager_a, revenue, churn, store_daily, store):
-    # revenue 27 900 on 1 February: on track; churn for January stored 5 % (end-judged, from 5 to 4): no move
+    # revenue 27 900 on 1 February: at risk (forecast 81 000 < 90 000); churn for January stored 5 % (end-judged,
+    # from 5 to 4): no move
     store_daily(revenue, team_a, date(2025, 1, 1), date(2025, 2, 1), 900)
     store(churn, team_a, "month", date(2025, 1, 1), "5")
     objective = services.objective_create(
@@ -100,7 +126,7 @@ def test_objective_status_is_its_worst_targets(team_a, manager_a, revenue, churn
     )
     statuses = dict(objective.targets.values_list("kpi__code", "status"))
     # churn: expected 5 − 31/90 = 4.656, value 5 (January's stored month) → 0 % of the way → off track
-    assert statuses == {"revenue": "on_track", "churn_rate": "off_track"}
+    assert statuses == {"revenue": "at_risk", "churn_rate": "off_track"}
     assert objective.progress_status == "off_track"
 
 

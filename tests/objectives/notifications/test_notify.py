@@ -301,18 +301,18 @@ def test_unread_count_is_one_query_and_mark_read_touches_only_ones_own(
 def test_an_objective_turning_at_risk_then_achieved_is_announced_once_each(
     team_a, manager_a, make_user, manager_b, revenue, store_daily
 ):
-    # given an owner (member) and the team's manager; 900 €/day in January (27 900 € by 1 February)
+    # given an owner (member) and the team's manager; 1 000 €/day in January (31 000 € by 1 February)
     owner = make_user("owner", team=team_a, language="en")
     hook = WebhookEndpoint.objects.create(team=team_a, name="A", url="https://93.184.216.34/a")
-    store_daily(revenue, team_a, date(2025, 1, 1), date(2025, 2, 1), 900)
+    store_daily(revenue, team_a, date(2025, 1, 1), date(2025, 2, 1), 1000)
     objective = factories.objective(
         team=team_a, owner=owner, kpi=revenue, target_value=D("90000"), baseline_value=D("0")
     )
-    # then on track on 1 February (27 900 of 31 000 expected = 90 %): nothing sent
+    # then on track on 1 February (31 000 of 31 000 expected: the forecast reaches 90 000): nothing sent
     assert objective.progress_status == "on_track"
     assert Notification.objects.count() == 0
-    # when on 5 February nothing more came in: 27 900 of 35 000 expected (90 000 × 35/90) = 79.7 %,
-    # under the 90 % warning but over the 75 % critical line → at risk
+    # when on 5 February nothing more came in: 31 000 of 35 000 expected (90 000 × 35/90) = 88.6 %,
+    # the forecast misses the target but stays over the 75 % critical line → at risk
     services.objective_progress_refresh(objective=objective, today=date(2025, 2, 5))
     assert objective.progress_status == "at_risk"
     rows = list(Notification.objects.order_by("user__username").values_list("user__username", "event", "title"))
@@ -323,7 +323,7 @@ def test_an_objective_turning_at_risk_then_achieved_is_announced_once_each(
     delivery = WebhookDelivery.objects.get()
     assert (delivery.endpoint, delivery.event) == (hook, "objective.at_risk")
     assert delivery.payload["data"]["status"] == "at_risk"
-    assert delivery.payload["data"]["targets"][0]["current_value"] == 27900.0
+    assert delivery.payload["data"]["targets"][0]["current_value"] == 31000.0
     # when refreshed again while still at risk: nothing new
     services.objective_progress_refresh(objective=objective, today=date(2025, 2, 5))
     assert Notification.objects.count() == 2
