@@ -75,6 +75,10 @@ def target_rows(*, objective: Objective) -> list[dict]:
                 "phases": phases,
                 "phasing_check": phasing_check(target=target, phases=phases),
                 "reason": str(RECOMMENDATION_REASONS.get(target.recommendation_reason, "")),
+                # A level (rate, average, end value) is read as its gap to the target, in the KPI's unit.
+                "gap": target.current_value - target.target_value
+                if target.current_value is not None and not (target.kpi.additive and target.judged == "period")
+                else None,
                 "pace_ratio": target.required_pace / target.pace_so_far
                 if target.required_pace is not None and target.pace_so_far
                 else None,

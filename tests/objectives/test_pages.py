@@ -115,3 +115,35 @@ def test_list_filters_by_status(client, viewer_a, objective):
     assert objective.progress_status == "at_risk"
     assert "Grow Q1 revenue online" in client.get("/teams/team-a/objectives/?status=at_risk").content.decode()
     assert "Grow Q1 revenue online" not in client.get("/teams/team-a/objectives/?status=on_track").content.decode()
+
+
+def test_the_objective_page_says_push_harder_or_drop_it_and_a_rate_s_gap(
+    client, viewer_a, team_a, manager_a, revenue, make_kpi, store, store_daily
+):
+    # given 900 €/day in January 2025 against a Q1 target of 90 000 (1 052,54 € a day needed from 1 February),
+    # and a win rate of 37.9 % in January against 45 %
+    store_daily(revenue, team_a, date(2025, 1, 1), date(2025, 2, 1), 900)
+    win_rate = make_kpi("win_rate", unit="%", additive=False)
+    store(win_rate, team_a, "month", date(2025, 1, 1), D("37.9"))
+    objective = services.objective_create(
+        team=team_a,
+        owner=manager_a,
+        title="Grow Q1 revenue and win more deals",
+        start_date=date(2025, 1, 1),
+        due_date=date(2025, 3, 31),
+        targets=[
+            {"kpi": revenue, "target_value": D("90000")},
+            {"kpi": win_rate, "target_value": D("45"), "judged": "end"},
+        ],
+        today=date(2025, 2, 1),
+    )
+    client.force_login(viewer_a)
+    html = client.get(f"/teams/{team_a.slug}/objectives/{objective.pk}/").content.decode()
+    # then the revenue target says to push harder, with the paces (1 052,54 / 900 = ×1,2; euros from 1 000 are
+    # shown without cents)
+    assert 'data-recommendation="reinforce"' in html
+    assert "il faut 1\u00a0053\u00a0€ par jour d'ici le 31 mars, contre 900\u00a0€ par jour jusqu'ici" in html
+    assert "(×1,2)" in html
+    # and the win rate its gap in points: 37,9 − 45 = −7,1 pts
+    assert "Écart à la cible" in html
+    assert "−7,1\u00a0pts" in html

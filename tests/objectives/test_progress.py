@@ -268,3 +268,13 @@ def test_a_level_target_is_weighed_against_the_best_level_reached():
     # never better than 4.5 %: revise
     beyond = p.target_outlook(plan=plan, current=D("4.8"), status=p.AT_RISK, today=today, best_pace=D("4.5"))
     assert beyond.recommendation == p.REVISE
+
+
+def test_a_rate_without_baseline_has_a_gap_not_a_percentage_of_the_way():
+    # given a win rate target of 45 % without baseline, 37.9 % on 15 February
+    plan = p.TargetPlan(**Q1, target=D("45"), additive=False)
+    result = p.target_progress(plan=plan, current_value=D("37.9"), today=date(2025, 2, 15))
+    # then no "0 % of the way" (there is no way without a starting point), and the forecast misses: at risk
+    assert result.progress_percent is None
+    assert result.forecast_value == D("37.9")
+    assert result.status == p.AT_RISK  # 37.9 / 45 = 84 %: short of the target, above the 75 % critical line
