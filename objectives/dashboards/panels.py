@@ -49,14 +49,19 @@ class PanelFrame:
         return self._subtree
 
 
+SALES, MARKETING, SUPPORT, OTHER = "sales", "marketing", "support", "other"
+
+
 @dataclass(frozen=True)
 class Panel:
-    """One chart: `key` in the page's charts, the KPI it reads, the cells it needs and its drawing."""
+    """One chart: `key` in the page's charts, the KPI it reads, the cells it needs, its drawing, and the kinds of
+    team whose job it serves (a support team has no revenue chart)."""
 
     key: str
     kpi_code: str
     reads: Callable[[KpiDefinition, PanelFrame], CellQuery]
     draw: Callable[[KpiDefinition | None, Cells, PanelFrame], dict]
+    kinds: frozenset[str]
 
 
 def _months(kpi: KpiDefinition, frame: PanelFrame) -> CellQuery:
@@ -163,8 +168,16 @@ def leads_chart(kpi: KpiDefinition | None, cells: Cells, frame: PanelFrame) -> d
 
 
 PANELS: tuple[Panel, ...] = (
-    Panel(key="revenue", kpi_code="revenue", reads=_months, draw=revenue_chart),
-    Panel(key="nps", kpi_code="nps", reads=_period, draw=nps_chart),
-    Panel(key="pipeline", kpi_code="pipeline_value", reads=_by("stage"), draw=pipeline_chart),
-    Panel(key="leads_by_channel", kpi_code="leads", reads=_by("channel"), draw=leads_chart),
+    Panel("revenue", "revenue", reads=_months, draw=revenue_chart, kinds=frozenset({SALES, OTHER})),
+    Panel("nps", "nps", reads=_period, draw=nps_chart, kinds=frozenset({SUPPORT, OTHER})),
+    Panel("pipeline", "pipeline_value", reads=_by("stage"), draw=pipeline_chart, kinds=frozenset({SALES, OTHER})),
+    Panel(
+        "leads_by_channel", "leads", reads=_by("channel"), draw=leads_chart, kinds=frozenset({MARKETING, SALES, OTHER})
+    ),
 )
+
+
+def panels_for(*, team_kind: str) -> tuple[Panel, ...]:
+    """The panels of a team's dashboard: those serving its kind of team (any other kind sees them all)."""
+    kind = team_kind if team_kind in (SALES, MARKETING, SUPPORT) else OTHER
+    return tuple(panel for panel in PANELS if kind in panel.kinds)

@@ -22,7 +22,7 @@ from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name
 from metrics.models import KpiDefinition
 from objectives import progress
 from objectives.dashboards.cards import default_card_codes, kpi_change
-from objectives.dashboards.panels import PANELS, Cells, PanelFrame, number
+from objectives.dashboards.panels import Cells, PanelFrame, number, panels_for
 from objectives.models import DashboardCard, Objective, ObjectiveState, Target
 from objectives.selectors import target_plan
 
@@ -104,7 +104,8 @@ def team_dashboard(
     card_gran, start = selected["granularity"], selected["start"]
     trend_gran = granularity if granularity in TREND_GRANULARITIES else DEFAULT_GRANULARITY
     # 1 query: the definitions of the cards (chosen or default) and of the panels' KPIs.
-    kpis, codes = _dashboard_kpis(team, {*default_card_codes(team=team), *(panel.kpi_code for panel in PANELS)})
+    panels = panels_for(team_kind=team.kind)
+    kpis, codes = _dashboard_kpis(team, {*default_card_codes(team=team), *(panel.kpi_code for panel in panels)})
     trend_code = trend_kpi if trend_kpi in codes else codes[0]
 
     card_starts = _starts_back(start, card_gran, SPARKLINE_PERIODS)
@@ -128,7 +129,7 @@ def team_dashboard(
         queries.append(
             CellQuery(kpi_ids=(kpis[trend_code].pk,), granularities=(trend_gran,), starts=tuple(trend_starts))
         )
-    queries += [panel.reads(kpis[panel.kpi_code], frame) for panel in PANELS if panel.kpi_code in kpis]
+    queries += [panel.reads(kpis[panel.kpi_code], frame) for panel in panels if panel.kpi_code in kpis]
     # 1 query: every stored cell the page needs, whatever the number of KPIs and panels.
     cells: Cells = {
         (cell.kpi_id, cell.granularity, cell.segment, cell.period_start): cell
@@ -163,7 +164,7 @@ def team_dashboard(
         for code in codes
     ]
     charts = {"trend": _trend_chart(kpis.get(trend_code), cells, trend_gran, trend_starts, target_by_kpi)}
-    charts |= {panel.key: panel.draw(kpis.get(panel.kpi_code), cells, frame) for panel in PANELS}
+    charts |= {panel.key: panel.draw(kpis.get(panel.kpi_code), cells, frame) for panel in panels}
     return {
         "team": {"slug": team.slug, "name": team.name, "kind": team.kind},
         "period": selected,

@@ -70,11 +70,14 @@
 
     var revenue = charts.revenue || {};
     var revenueCanvas = document.getElementById("chart-revenue");
-    if (revenueCanvas && revenue.labels && revenue.labels.length) {
-      new window.Chart(revenueCanvas, { type: "bar",
-        data: { labels: revenue.labels.map(function (l) { return formatPeriod(l, "month"); }),
-          datasets: [{ label: revenue.name || labels.revenue, data: revenue.values, backgroundColor: PALETTE[0] }] },
-        options: baseOptions(revenue.unit, {}) });
+    if (revenueCanvas) {
+      var anyRevenue = (revenue.values || []).some(function (v) { return v !== null && v !== 0; });
+      if (anyRevenue) {
+        new window.Chart(revenueCanvas, { type: "bar",
+          data: { labels: revenue.labels.map(function (l) { return formatPeriod(l, "month"); }),
+            datasets: [{ label: revenue.name || labels.revenue, data: revenue.values, backgroundColor: PALETTE[0] }] },
+          options: baseOptions(revenue.unit, {}) });
+      } else { showEmpty(revenueCanvas); }
     }
 
     var nps = charts.nps || {};

@@ -420,3 +420,24 @@ def test_pipeline_and_leads_from_stored_segments_read_no_activity(team_a, make_k
         "amounts": [700.0, 150.0],
     }
     assert charts["leads_by_channel"] == {"source": "kpi", "labels": ["email", "web"], "values": [3.0, 7.0]}
+
+
+@pytest.mark.parametrize(
+    ("kind", "panels"),
+    [
+        ("sales", {"trend", "revenue", "pipeline", "leads_by_channel"}),
+        ("marketing", {"trend", "leads_by_channel"}),
+        ("support", {"trend", "nps"}),
+        ("other", {"trend", "revenue", "nps", "pipeline", "leads_by_channel"}),
+    ],
+)
+def test_each_kind_of_team_gets_the_panels_of_its_job(client, make_team, make_user, kind, panels):
+    # given a team of each kind: a support team has no revenue chart nor pipeline, marketing no NPS
+    team = make_team(f"team-{kind}", kind=kind)
+    assert set(team_dashboard(team=team, today=TODAY)["charts"]) == panels
+    # and the page draws only those
+    client.force_login(make_user(f"user-{kind}", team=team))
+    html = client.get(reverse("dashboard", args=[team.slug])).content.decode()
+    assert {key for key in ("revenue", "nps", "pipeline", "leads_by_channel") if f'data-panel="{key}"' in html} == (
+        panels - {"trend"}
+    )
