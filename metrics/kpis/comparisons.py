@@ -90,22 +90,33 @@ def comparison_values(
             kpi_id__in=kpi_ids, team_id__in=teams, granularity=granularity, segment="", period_start=span.start
         ).values_list("team_id", "kpi_id", "value")
         return Comparison(span=span, values={(team_id, kpi_id): value for team_id, kpi_id, value in rows})
-    # The caller's definitions get their measures (1 query), the formula's inputs.
+    values = kpi_values_to_date(kpis=kpis, team_ids=teams, granularity=granularity, first=span.start, last=span.end)
+    return Comparison(span=span, values=values)
+
+
+def kpi_values_to_date(
+    *, kpis: Sequence[KpiDefinition], team_ids: Iterable[int], granularity: str, first: dt.date, last: dt.date
+) -> dict[tuple[int, int], Decimal | None]:
+    """Each KPI of these teams over the first days [first, last] of the `granularity` period starting on `first`,
+    rebuilt from the stored days (metrics.engine.to_date); pairs that cannot be rebuilt are left out. Two
+    queries: the KPIs' measures, the days' cells."""
     definitions = list(kpis)
+    if not definitions:
+        return {}
+    # The caller's definitions get their measures (1 query), the formula's inputs.
     prefetch_related_objects(definitions, Prefetch("measures", queryset=KpiMeasure.objects.order_by("position", "id")))
     days = KpiValue.objects.filter(
-        kpi_id__in=kpi_ids,
-        team_id__in=teams,
+        kpi_id__in=[kpi.pk for kpi in definitions],
+        team_id__in=list(team_ids),
         granularity="day",
         segment="",
-        period_start__gte=span.start,
-        period_start__lte=span.end,
+        period_start__gte=first,
+        period_start__lte=last,
     ).values_list("team_id", "kpi_id", "period_start", "components", "shares")
-    values = values_to_date(
+    return values_to_date(
         plans=[KpiPlan.of(definition) for definition in definitions],
         days=days,
         granularity=granularity,
-        first=span.start,
-        last=span.end,
+        first=first,
+        last=last,
     )
-    return Comparison(span=span, values=values)

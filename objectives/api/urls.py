@@ -1,4 +1,4 @@
-"""API routes of the objectives app: objectives here, alerts and notifications from their packages."""
+"""API routes of the objectives app: objectives here, alerts, notifications and dashboards from their packages."""
 
 from django.urls import include, path
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("objectives/<int:pk>/", ObjectiveDetailView.as_view(), name="api-objective"),
     path("", include("objectives.alerts.api")),
     path("", include("objectives.notifications.api")),
+    path("", include("objectives.dashboards.api")),
 ]

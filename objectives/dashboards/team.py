@@ -9,6 +9,7 @@ renders and what `dashboard/<slug>/data.json` returns (through `dashboard_as_jso
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -16,7 +17,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
-from metrics.kpis.comparisons import Comparison, comparison_values
+from metrics.kpis.comparisons import Comparison, comparison_values, kpi_values_to_date
 from metrics.kpis.periods import period_end, period_floor, period_shift, today_local
 from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name
 from metrics.models import KpiDefinition
@@ -90,10 +91,14 @@ def team_dashboard(
     granularity: str | None = None,
     trend_kpi: str | None = None,
     today: dt.date | None = None,
+    replay: bool = False,
 ) -> dict:
     """Everything the team dashboard shows, for the selected period; a constant number of queries: KPIs, values and
     objectives (+ their targets and the targets' KPIs when there are any), and only without stored pipeline stages or
     lead channels the team tree and one grouped query on deals or leads.
+
+    `replay`: `today` is a past day to see the page as it was then (values of a running period as they stood
+    that day), not merely the day the periods are counted from.
 
     Keys: team, period, granularity, cards, objectives, charts (trend, revenue, nps, pipeline,
     leads_by_channel), has_data. A card without a stored row for the period is "no data"
@@ -151,13 +156,20 @@ def team_dashboard(
                     target_by_kpi.setdefault(target.kpi_id, target)
 
     # 1 query (2 on a running period): what each card is compared with — the same days of the previous period.
+    card_kpis = [kpis[c] for c in codes if c in kpis]
     compared = comparison_values(
-        kpis=[kpis[c] for c in codes if c in kpis],
-        team_ids=[team.pk],
-        granularity=card_gran,
-        period_start=start,
-        today=today,
+        kpis=card_kpis, team_ids=[team.pk], granularity=card_gran, period_start=start, today=today
     )
+    if replay and start <= today <= selected["end"]:
+        # A past day replayed (the scorecard's `date`): the period's value as it stood that day, rebuilt from
+        # its days (2 queries); a KPI the days cannot rebuild has no value as of that day rather than a later one.
+        as_of = kpi_values_to_date(kpis=card_kpis, team_ids=[team.pk], granularity=card_gran, first=start, last=today)
+        for kpi in card_kpis:
+            key = (kpi.pk, card_gran, "", start)
+            if key in cells and (team.pk, kpi.pk) in as_of:
+                cells[key] = dataclasses.replace(cells[key], value=as_of[(team.pk, kpi.pk)])
+            else:
+                cells.pop(key, None)
     frame_today = (selected["start"], selected["end"], today)
     cards = [
         _card(code, kpis.get(code), cells, card_gran, card_starts, target_by_kpi, compared, frame_today)
@@ -245,6 +257,8 @@ def _card_target(target: Target, value: Decimal | None, first: dt.date, last: dt
         "reached": reached,
         # The status judges the objective's whole period: say so when the card shows another period.
         "status": target.status,
+        "forecast": target.forecast_value,
+        "recommendation": target.recommendation,
         "status_due": None
         if (first, last) == (target.objective.start_date, target.objective.due_date)
         else target.objective.due_date,
@@ -258,7 +272,13 @@ def _cents(value: Decimal | None) -> Decimal | None:
 
 def _compared_with(compared: Comparison, *, comparable: bool) -> dict:
     """The span a card is compared with, in words, and whether a like-for-like value exists for it."""
-    return {"compared_with": compared.span.label, "like_for_like": compared.span.to_date, "comparable": comparable}
+    span = compared.span
+    return {
+        "compared_with": span.label,
+        "compared_span": {"start": span.start, "end": span.end, "like_for_like": span.to_date, "label": span.label},
+        "like_for_like": span.to_date,
+        "comparable": comparable,
+    }
 
 
 def _objective_row(objective: Objective) -> dict:
