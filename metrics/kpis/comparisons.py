@@ -36,6 +36,8 @@ class ComparisonSpan:
     def label(self) -> str:
         """« 1–4 nov. » for the first days of a month, « 1 oct. – 15 nov. » across months, or the period's
         own first day and last day when the whole previous period is compared."""
+        if self.start == self.end:
+            return formats.date_format(self.end, "j N")
         if self.start.month == self.end.month and self.start.year == self.end.year:
             return f"{self.start.day}–{formats.date_format(self.end, 'j N')}"
         return f"{formats.date_format(self.start, 'j N')} – {formats.date_format(self.end, 'j N Y')}"

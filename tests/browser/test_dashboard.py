@@ -2,8 +2,10 @@
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone, translation
 
 from accounts.demo import DEMO_PASSWORD
+from metrics.kpis.comparisons import comparison_span
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +29,11 @@ def test_sales_dashboard_shows_cards_and_charts_in_french(live_server, page, scr
     assert page.get_by_role("heading", name="Indicateurs clés").is_visible()
     assert page.locator("[data-kpi]").count() >= 4
     assert page.locator('[data-kpi="revenue"] .kpi-value').inner_text().endswith("€")
+    # this month so far is compared with the same days of the last one, and the card says which
+    today = timezone.localdate()
+    with translation.override("fr"):
+        span = comparison_span(granularity="month", period_start=today.replace(day=1), today=today)
+        assert f"du {span.label}" in page.locator('[data-kpi="revenue"] .kpi-change').inner_text()
     drawn = page.evaluate(
         """() => Array.from(document.querySelectorAll('.chart-box canvas'))
               .filter(c => !c.hidden && c.width > 0 && c.height > 0).length"""
