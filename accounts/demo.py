@@ -11,14 +11,19 @@ from accounts.services import membership_set, team_upsert, user_upsert
 DEMO_PASSWORD = "demo-kpi-2026"
 
 DEMO_TEAMS = [
-    # slug, name, kind, parent slug
-    ("ventes", "Ventes", TeamKind.SALES, None),
-    ("marketing", "Marketing", TeamKind.MARKETING, None),
+    # slug, name, kind, parent slug. The organisation sits above every team, so KPIs that join teams' facts
+    # (acquisition cost: marketing's spend over the new customers sales bring) have a value there.
+    ("organisation", "Organisation", TeamKind.OTHER, None),
+    ("ventes", "Ventes", TeamKind.SALES, "organisation"),
+    ("marketing", "Marketing", TeamKind.MARKETING, "organisation"),
     ("marketing-digital", "Marketing digital", TeamKind.MARKETING, "marketing"),
-    ("service-client", "Service client", TeamKind.SUPPORT, None),
+    ("service-client", "Service client", TeamKind.SUPPORT, "organisation"),
 ]
 
 DEMO_PEOPLE = {
+    "organisation": [
+        ("isabelle.morel", "Isabelle", "Morel", Role.MANAGER),
+    ],
     "ventes": [
         ("claire.martin", "Claire", "Martin", Role.MANAGER),
         ("hugo.bernard", "Hugo", "Bernard", Role.MEMBER),

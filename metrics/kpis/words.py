@@ -164,3 +164,43 @@ def formula_in_words(*, formula: str, measures: Sequence[KpiMeasure]) -> str:
 def capitalised(text: str) -> str:
     """The text with its first letter in capitals (measure words start lower-case to read inside a sentence)."""
     return text[:1].upper() + text[1:]
+
+
+def _names(node) -> list[str]:
+    if isinstance(node, formula_lang.Name):
+        return [node.name]
+    if isinstance(node, formula_lang.Negate):
+        return _names(node.operand)
+    if isinstance(node, formula_lang.BinaryOp):
+        return _names(node.left) + _names(node.right)
+    if isinstance(node, formula_lang.Call):
+        return [name for arg in node.args for name in _names(arg)]
+    return []
+
+
+def zero_divisors(*, formula: str, components: dict) -> list[str]:
+    """The measures the formula divides by that are 0 or missing in a stored cell's `components`: why a ratio
+    has no value there (no new customers, so no acquisition cost per customer)."""
+    try:
+        tree = formula_lang.formula_parse(formula).tree
+    except formula_lang.FormulaError:
+        return []
+    found: list[str] = []
+
+    def walk(node) -> None:
+        if isinstance(node, formula_lang.BinaryOp):
+            if node.op == "/":
+                for name in _names(node.right):
+                    value = components.get(name)
+                    if (value is None or value == 0) and name not in found:
+                        found.append(name)
+            walk(node.left)
+            walk(node.right)
+        elif isinstance(node, formula_lang.Negate):
+            walk(node.operand)
+        elif isinstance(node, formula_lang.Call):
+            for arg in node.args:
+                walk(arg)
+
+    walk(tree)
+    return found

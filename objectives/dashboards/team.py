@@ -17,9 +17,11 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
+from accounts.selectors import team_tree
 from metrics.kpis.comparisons import Comparison, comparison_values, kpi_values_to_date
 from metrics.kpis.periods import period_end, period_floor, period_shift, today_local
-from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name
+from metrics.kpis.selectors import CellQuery, StoredCell, kpi_cells, kpi_name
+from metrics.kpis.words import measure_in_words, zero_divisors
 from metrics.models import KpiDefinition
 from objectives import progress
 from objectives.dashboards.cards import default_card_codes, kpi_change
@@ -175,6 +177,7 @@ def team_dashboard(
         _card(code, kpis.get(code), cells, card_gran, card_starts, target_by_kpi, compared, frame_today)
         for code in codes
     ]
+    _explain_missing_values(team, cards, kpis, cells, card_gran, start)
     charts = {"trend": _trend_chart(kpis.get(trend_code), cells, trend_gran, trend_starts, target_by_kpi)}
     charts |= {panel.key: panel.draw(kpis.get(panel.kpi_code), cells, frame) for panel in panels}
     return {
@@ -232,6 +235,47 @@ def _card(code, kpi, cells, granularity, starts, target_by_kpi, compared: Compar
         "period_start": starts[-1],
         **_compared_with(compared, comparable=row is not None and compared.has(row.team_id, kpi.pk)),
     }
+
+
+def _explain_missing_values(team: Team, cards: list[dict], kpis: dict, cells: Cells, granularity: str, start) -> None:
+    """A card computed without a value says why (the measures it divides by are zero here) and, when a team above
+    has one (CAC: marketing's spend over the whole organisation's new customers), where it can be read. Three
+    queries (team tree, cells above, their names), only when some card has no value."""
+    missing = [card for card in cards if card["has_data"] and card["value"] is None]
+    if not missing:
+        return
+    parents, _children = team_tree()
+    chain: list[int] = []
+    current = parents.get(team.pk)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    found: dict[tuple[int, int], StoredCell] = {}
+    if chain:
+        query = CellQuery(
+            kpi_ids=tuple(kpis[card["code"]].pk for card in missing), granularities=(granularity,), starts=(start,)
+        )
+        found = {(c.team_id, c.kpi_id): c for c in kpi_cells(team_ids=chain, queries=[query]) if c.value is not None}
+    labels = {
+        pk: (slug, name) for pk, slug, name in Team.objects.filter(pk__in=chain).values_list("pk", "slug", "name")
+    }
+    for card in missing:
+        kpi = kpis[card["code"]]
+        cell = cells.get((kpi.pk, granularity, "", start))
+        divisors = zero_divisors(formula=kpi.formula, components=cell.components if cell else {})
+        words = {m.name: measure_in_words(m) for m in kpi.measures.all()} if divisors else {}
+        card["no_value_because"] = [words.get(name, name) for name in divisors]
+        above = next((team_id for team_id in chain if (team_id, kpi.pk) in found), None)
+        card["value_above"] = (
+            None
+            if above is None
+            else {
+                "team_id": above,
+                "slug": labels[above][0],
+                "name": labels[above][1],
+                "value": found[(above, kpi.pk)].value,
+            }
+        )
 
 
 def _card_target(target: Target, value: Decimal | None, first: dt.date, last: dt.date, today: dt.date) -> dict:

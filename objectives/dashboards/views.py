@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
+from accounts.selectors import team_ids_visible_to
 from metrics.kpis.periods import Granularity
 from metrics.kpis.selectors import kpi_definition_by_code
 from objectives.dashboards.cards import (
@@ -54,6 +55,8 @@ def dashboard(request, slug: str):
         "sparklines": [{"unit": c["unit"], "values": c["sparkline"]} for c in json_data["cards"]],
         "granularities": [(value, label) for value, label in Granularity.choices if value in TREND_GRANULARITIES],
         "can_edit": has_team_role(request.user, team, Role.MANAGER),
+        # Where a value missing here can be read: linked only for teams the user may open.
+        "visible_team_ids": team_ids_visible_to(request.user),
     }
     return render(request, "objectives/dashboard.html", context)
 

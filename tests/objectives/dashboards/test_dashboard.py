@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
+from metrics.models import KpiMeasure
 from metrics.models.activity import Deal
 from objectives.dashboards.cards import change_colour
 from objectives.dashboards.team import dashboard_period, team_dashboard
@@ -441,3 +442,45 @@ def test_each_kind_of_team_gets_the_panels_of_its_job(client, make_team, make_us
     assert {key for key in ("revenue", "nps", "pipeline", "leads_by_channel") if f'data-panel="{key}"' in html} == (
         panels - {"trend"}
     )
+
+
+def test_a_card_without_value_says_why_and_where_it_can_be_read(client, make_team, make_kpi, make_user, store):
+    # given marketing under the organisation: 1 000 € spent in March but no new customer in marketing itself
+    # (sales brings them), so its acquisition cost divides by zero; the organisation's is 50 €
+    organisation = make_team("organisation", kind="other")
+    marketing = make_team("marketing", kind="marketing", parent=organisation)
+    cac = make_kpi("customer_acquisition_cost", formula="spend / new_customers", additive=False)
+    KpiMeasure.objects.create(kpi=cac, name="spend", source="spend", aggregate="sum", field="amount", date_field="date")
+    KpiMeasure.objects.create(
+        kpi=cac, name="new_customers", source="customers", aggregate="count", date_field="acquired_at", position=1
+    )
+    factories.kpi_value(
+        kpi=cac,
+        team=marketing,
+        period_start=date(2026, 3, 1),
+        value=None,
+        components={"spend": 1000, "new_customers": 0},
+    )
+    store(cac, organisation, "month", date(2026, 3, 1), 50)
+
+    card_ = card(team_dashboard(team=marketing, today=TODAY), "customer_acquisition_cost")
+
+    # then the card names the zero it divides by, and the organisation's value
+    assert card_["value"] is None and len(card_["no_value_because"]) == 1
+    assert card_["value_above"] == {
+        "team_id": organisation.pk,
+        "slug": "organisation",
+        "name": "Organisation",
+        "value": Decimal("50"),
+    }
+    # a member of marketing reads why, and where, but gets no link to a team they cannot open
+    client.force_login(make_user("lucas", team=marketing))
+    with time_machine.travel(dt.datetime(2026, 3, 15, 12, tzinfo=dt.UTC), tick=False):
+        html = client.get(reverse("dashboard", args=["marketing"])).content.decode()
+    assert "Rien à diviser ici" in html and "Au niveau Organisation : 50\u00a0€" in html
+    assert 'href="/dashboard/organisation/kpi/customer_acquisition_cost/"' not in html
+    # the organisation's manager gets the link
+    client.force_login(make_user("isabelle", team=organisation, role=Role.MANAGER))
+    with time_machine.travel(dt.datetime(2026, 3, 15, 12, tzinfo=dt.UTC), tick=False):
+        html = client.get(reverse("dashboard", args=["marketing"])).content.decode()
+    assert 'href="/dashboard/organisation/kpi/customer_acquisition_cost/"' in html
