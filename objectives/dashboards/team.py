@@ -336,6 +336,10 @@ def _objective_row(objective: Objective) -> dict:
         # The objective's progress is that of its least advanced target.
         "progress_percent": min(progress) if progress else None,
         "bar_percent": float(min(max(min(progress), Decimal(0)), Decimal(100))) if progress else 0.0,
+        # Push harder or drop it: the most pressing of its targets' recommendations.
+        "recommendation": next(
+            (r for r in ("revise", "reinforce", "maintain") if any(t.recommendation == r for t in targets)), ""
+        ),
     }
 
 

@@ -131,6 +131,9 @@ def _objective_row(objective: Objective) -> dict:
                 "progress_percent": target.progress_percent,
                 "status": target.status,
                 "status_label": target.get_status_display(),
+                # Push harder or drop it, as on the objective page.
+                "recommendation": target.recommendation,
+                "recommendation_label": target.get_recommendation_display() if target.recommendation else "",
             }
             for target in objective.targets.all()
         ],

@@ -59,6 +59,7 @@ def world(team_a, team_b, revenue, orders, churn, store):
         current_value=D("27900"),
         forecast_value=D("80000"),
         status="at_risk",
+        recommendation="reinforce",
     )
     Objective.objects.create(
         team=team_a, title="Old draft", start_date=date(2026, 1, 1), due_date=date(2026, 3, 31), state="draft"
@@ -170,6 +171,7 @@ def test_the_french_digest_email(world, team_a, team_b, make_user):
         assert f"\u221225{NBSP}%" in body
         assert "Grow Q4 revenue" in body and "À risque" in body
         assert f"prévision 80{NBSP}000{NBSP}€" in body
+        assert "Renforcer" in body  # push harder or drop it, as on the objective page
         assert "Chiffres de la semaine du 16 novembre 2026 au 22 novembre 2026" in body
         # nothing of team B
         assert "Équipe B" not in body and "Secret B" not in body and "5555" not in body
