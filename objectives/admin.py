@@ -15,6 +15,7 @@ from objectives.models import (
     Alert,
     AlertEvent,
     AlertRule,
+    Budget,
     Notification,
     NotificationSettings,
     Objective,
@@ -185,3 +186,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Budget)
+class BudgetAdmin(admin.ModelAdmin):
+    list_display = ("name", "team", "category", "channel", "start_date", "end_date", "amount")
+    list_filter = ("category", "team")
+    search_fields = ("name", "channel")
+    raw_id_fields = ("campaign",)

@@ -4,16 +4,17 @@ grouped reads a dashboard falls back on when no segment values are stored (open 
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from metrics.activity.kinds import KindSpec, kind_spec
 from metrics.engine.periods import local_midnight
-from metrics.models import ActivityRecord, Deal, DealStatus, Lead
+from metrics.models import ActivityRecord, Deal, DealStatus, Lead, Spend
 
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -121,3 +122,33 @@ def leads_by_channel(*, team_ids: Iterable[int], start: date, end: date) -> list
         .order_by("-count", "channel")
     )
     return [(row["channel"], row["count"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class SpendScope:
+    """Which recorded spend to add up: these teams, days [first, last], one category, optionally a channel or a
+    campaign."""
+
+    team_ids: frozenset[int]
+    first: date
+    last: date
+    category: str
+    channel: str = ""
+    campaign_id: int | None = None
+
+    def condition(self) -> Q:
+        condition = Q(team_id__in=self.team_ids, date__gte=self.first, date__lte=self.last, category=self.category)
+        if self.channel:
+            condition &= Q(channel=self.channel)
+        if self.campaign_id is not None:
+            condition &= Q(campaign_id=self.campaign_id)
+        return condition
+
+
+def spend_totals(*, scopes: Sequence[SpendScope]) -> list[Decimal]:
+    """The recorded spend of each scope (0 when none), in one query whatever the number of scopes."""
+    if not scopes:
+        return []
+    sums = {f"s{i}": Sum("amount", filter=scope.condition()) for i, scope in enumerate(scopes)}
+    found = Spend.objects.filter(team_id__in={t for scope in scopes for t in scope.team_ids}).aggregate(**sums)
+    return [Decimal(found[f"s{i}"] or 0) for i in range(len(scopes))]

@@ -1,4 +1,4 @@
-"""API routes of the objectives app: objectives here, alerts, notifications and dashboards from their packages."""
+"""API routes of the objectives app: objectives here; alerts, notifications, dashboards, budgets from their packages."""
 
 from django.urls import include, path
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("objectives.alerts.api")),
     path("", include("objectives.notifications.api")),
     path("", include("objectives.dashboards.api")),
+    path("", include("objectives.budgets.api")),
 ]

@@ -24,6 +24,7 @@ from metrics.kpis.selectors import CellQuery, StoredCell, kpi_cells, kpi_name
 from metrics.kpis.words import measure_in_words, zero_divisors
 from metrics.models import KpiDefinition
 from objectives import progress
+from objectives.budgets.selectors import budget_burns, budgets_of
 from objectives.dashboards.cards import default_card_codes, kpi_change
 from objectives.dashboards.panels import Cells, PanelFrame, number, panels_for
 from objectives.models import DashboardCard, Objective, ObjectiveState, Target
@@ -188,6 +189,7 @@ def team_dashboard(
         "cards": cards,
         "objectives": [_objective_row(o) for o in objectives],
         "charts": charts,
+        "budgets": _budgets(team, selected["start"], selected["end"], today),
         "has_data": any(card["has_data"] for card in cards),
     }
 
@@ -276,6 +278,31 @@ def _explain_missing_values(team: Team, cards: list[dict], kpis: dict, cells: Ce
                 "value": found[(above, kpi.pk)].value,
             }
         )
+
+
+def _budgets(team: Team, first: dt.date, last: dt.date, today: dt.date) -> list[dict]:
+    """Is the budget off? The marketing team's budgets meeting the period, with their spend so far, expected
+    spend and forecast (1 query, 3 with budgets); other kinds of team plan no spend."""
+    if team.kind not in ("marketing", "other"):
+        return []
+    burns = budget_burns(budgets=budgets_of(team_ids=[team.pk], first=first, last=last), today=today)
+    return [
+        {
+            "id": burn.budget.pk,
+            "name": burn.budget.name,
+            "category": burn.budget.get_category_display(),
+            "channel": burn.budget.channel,
+            "start_date": burn.budget.start_date,
+            "end_date": burn.budget.end_date,
+            "amount": burn.budget.amount,
+            "spent": burn.spent,
+            "spent_percent": burn.spent_percent,
+            "expected": _cents(burn.expected),
+            "forecast": _cents(burn.forecast),
+            "status": burn.status,
+        }
+        for burn in burns
+    ]
 
 
 def _card_target(target: Target, value: Decimal | None, first: dt.date, last: dt.date, today: dt.date) -> dict:

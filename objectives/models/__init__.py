@@ -1,4 +1,4 @@
-"""Models of the objectives app: objectives and targets, alert rules and alerts, notifications."""
+"""Models of the objectives app: objectives and targets, budgets, alert rules and alerts, notifications."""
 
 from objectives.models.alerts import (
     Alert,
@@ -9,6 +9,7 @@ from objectives.models.alerts import (
     AlertSeverity,
     AlertState,
 )
+from objectives.models.budgets import Budget
 from objectives.models.dashboards import DashboardCard
 from objectives.models.notifications import (
     DigestFrequency,
@@ -41,6 +42,7 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "AlertState",
+    "Budget",
     "DashboardCard",
     "DigestFrequency",
     "EmailState",
