@@ -9,10 +9,12 @@ import datetime as dt
 from decimal import Decimal
 
 from accounts.models import Team, User
-from metrics.kpis.periods import Granularity, period_end, period_floor, today_local
+from metrics.activity.selectors import SpendScope, spend_totals
+from metrics.kpis.periods import Granularity, period_end, period_floor, period_shift, today_local
 from metrics.models import KpiDefinition
 from objectives.alerts.rules import alert_rule_create
-from objectives.models import AlertRule, Objective
+from objectives.budgets.services import budget_create
+from objectives.models import AlertRule, Budget, Objective
 from objectives.services import objective_create
 
 # (team slug, title, description, KPI code, target value, why it matters)
@@ -120,6 +122,32 @@ def demo_alert_rules_create(*, teams: dict[str, Team]) -> list[AlertRule]:
         for slug, name, fields in DEMO_RULES
         if (slug, name) not in existing and fields["kpi"] in loaded
     ]
+
+
+def demo_budgets_create(*, teams: dict[str, Team], today: dt.date | None = None) -> list[Budget]:
+    """Give marketing this quarter's acquisition budget: what it spent on acquisition last quarter, so the
+    demo's growing spend shows a budget slightly off (its forecast a few percent over)."""
+    today = today or today_local()
+    start = period_floor(today, Granularity.QUARTER)
+    previous = period_shift(start, Granularity.QUARTER, -1)
+    marketing = teams.get("marketing")
+    if marketing is None or Budget.objects.filter(team=marketing, start_date=start).exists():
+        return []
+    subtree = frozenset(team.pk for team in teams.values() if team.pk == marketing.pk or team.parent_id == marketing.pk)
+    [last_quarter] = spend_totals(
+        scopes=[SpendScope(team_ids=subtree, first=previous, last=start - dt.timedelta(days=1), category="acquisition")]
+    )
+    if not last_quarter:
+        return []
+    budget = budget_create(
+        team=marketing,
+        name="Acquisition du trimestre",
+        category="acquisition",
+        start_date=start,
+        end_date=period_end(start, Granularity.QUARTER) - dt.timedelta(days=1),
+        amount=last_quarter.quantize(Decimal("1")),
+    )
+    return [budget]
 
 
 def _manager(team: Team) -> User | None:

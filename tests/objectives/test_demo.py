@@ -6,8 +6,15 @@ import pytest
 
 from accounts.demo import demo_organisation_create
 from metrics.kpis.services import kpi_catalogue_load
-from objectives.demo import DEMO_OBJECTIVES, DEMO_RULES, demo_alert_rules_create, demo_objectives_create
+from objectives.demo import (
+    DEMO_OBJECTIVES,
+    DEMO_RULES,
+    demo_alert_rules_create,
+    demo_budgets_create,
+    demo_objectives_create,
+)
 from objectives.models import AlertRule, Objective
+from tests.metrics.kpi_support import spend
 
 pytestmark = pytest.mark.django_db
 
@@ -55,3 +62,17 @@ def test_without_the_catalogue_the_demo_has_no_objectives_or_rules():
     teams, _logins = demo_organisation_create()
     assert demo_objectives_create(teams=teams) == []
     assert demo_alert_rules_create(teams=teams) == []
+
+
+def test_the_demo_budget_is_last_quarter_s_acquisition_spend():
+    # given marketing spent 700 + 300 € on acquisition in the third quarter (digital included), 50 on retention
+    teams, _logins = demo_organisation_create()
+    spend(teams["marketing"], dt.date(2026, 8, 3), "acquisition", 700)
+    spend(teams["marketing-digital"], dt.date(2026, 9, 30), "acquisition", 300)
+    spend(teams["marketing"], dt.date(2026, 9, 1), "retention", 50)
+    # when the demo is seeded on 21 November, twice
+    [budget] = demo_budgets_create(teams=teams, today=dt.date(2026, 11, 21))
+    assert demo_budgets_create(teams=teams, today=dt.date(2026, 11, 21)) == []
+    # then the fourth quarter's acquisition budget is 1 000 €
+    assert (budget.team.slug, budget.category, budget.amount) == ("marketing", "acquisition", 1000)
+    assert (budget.start_date, budget.end_date) == (dt.date(2026, 10, 1), dt.date(2026, 12, 31))

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand
 
 from accounts.demo import demo_organisation_create
 from metrics.demo import demo_activity_create
-from objectives.demo import demo_alert_rules_create, demo_objectives_create
+from objectives.demo import demo_alert_rules_create, demo_budgets_create, demo_objectives_create
 
 
 class Command(BaseCommand):
@@ -31,7 +31,10 @@ class Command(BaseCommand):
             self.stdout.write(f"  {kind:<18} {count:>9}")
         objectives = demo_objectives_create(teams=teams)
         rules = demo_alert_rules_create(teams=teams)
-        self.stdout.write(f"Demo objectives: {len(objectives)} new; alert rules: {len(rules)} new")
+        budgets = demo_budgets_create(teams=teams)
+        self.stdout.write(
+            f"Demo objectives: {len(objectives)} new; alert rules: {len(rules)} new; budgets: {len(budgets)} new"
+        )
         self.stdout.write("")
         self.stdout.write("Demo users (username / password, team, role):")
         for login in logins:
