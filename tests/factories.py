@@ -55,6 +55,15 @@ def kpi_value(
     return stored
 
 
+def daily_values(*, kpi: KpiDefinition, team: Team, first: dt.date, last: dt.date, value, measure: str = "x") -> None:
+    """Store the same day cell on every day of [first, last], its one measure `measure` as the component (so the
+    days can rebuild the first days of a period, metrics.kpis.comparisons)."""
+    day = first
+    while day <= last:
+        kpi_value(kpi=kpi, team=team, granularity="day", period_start=day, value=value, components={measure: value})
+        day += dt.timedelta(days=1)
+
+
 # --------------------------------------------------------------------------- objectives
 
 

@@ -28,24 +28,8 @@ def org(make_team, make_user, make_kpi, store):
     )
     # On 15 March, revenue 50 € a day so far (750 € to date) against 40 € a day in February: the same 15 days
     # of February made 600 €, so +25 % (150 / 600) — not −33 % against all of February (1,120 €).
-    for day in range(1, 29):
-        factories.kpi_value(
-            kpi=revenue,
-            team=sales,
-            granularity="day",
-            period_start=dt.date(2026, 2, day),
-            value=40,
-            components={"x": 40},
-        )
-    for day in range(1, 16):
-        factories.kpi_value(
-            kpi=revenue,
-            team=sales,
-            granularity="day",
-            period_start=dt.date(2026, 3, day),
-            value=50,
-            components={"x": 50},
-        )
+    factories.daily_values(kpi=revenue, team=sales, first=dt.date(2026, 2, 1), last=dt.date(2026, 2, 28), value=40)
+    factories.daily_values(kpi=revenue, team=sales, first=dt.date(2026, 3, 1), last=dt.date(2026, 3, 15), value=50)
     store(revenue, sales, "month", dt.date(2026, 3, 1), 750)
     store(revenue, sales, "month", dt.date(2026, 2, 1), 1120)
     # orders 30 in March, no day of February stored: no comparison

@@ -30,14 +30,8 @@ def daily_revenue(team_a, revenue):
     KpiMeasure.objects.create(
         kpi=revenue, name="x", source="orders", aggregate="sum", field="amount", date_field="ordered_at"
     )
-    for day in range(1, 29):
-        factories.kpi_value(
-            kpi=revenue, team=team_a, period_start=D(2026, 2, day), value=40, granularity="day", components={"x": 40}
-        )
-    for day in range(1, 21):
-        factories.kpi_value(
-            kpi=revenue, team=team_a, period_start=D(2026, 3, day), value=50, granularity="day", components={"x": 50}
-        )
+    factories.daily_values(kpi=revenue, team=team_a, first=D(2026, 2, 1), last=D(2026, 2, 28), value=40)
+    factories.daily_values(kpi=revenue, team=team_a, first=D(2026, 3, 1), last=D(2026, 3, 20), value=50)
     factories.kpi_value(kpi=revenue, team=team_a, period_start=D(2026, 2, 1), value=1120)
     factories.kpi_value(kpi=revenue, team=team_a, period_start=D(2026, 3, 1), value=1000)
     return revenue
