@@ -1,8 +1,9 @@
 """What a period is compared with: the one definition every screen and alert rule uses.
 
-A closed period is compared with the whole previous period. A running one (today falls in it)
-is compared *like for like*: with the same first days of the previous period (1–4 December vs
-1–4 November; a quarter or a year to date likewise), so a month does not start all red. The
+A closed period is compared with the whole previous period (or, on request, the same period a
+year earlier). A running one (today falls in it) is compared *like for like*: with the same first
+days of the previous period (1–4 December vs 1–4 November; a quarter or a year to date likewise;
+or 1–4 December a year earlier), so a month does not start all red. The
 earlier span's values are rebuilt exactly from the stored day cells (metrics.engine.to_date);
 a KPI that cannot be rebuilt that way (medians, means, new or lost states, prev()) has no
 comparison on a running period rather than a misleading one.
@@ -43,9 +44,26 @@ class ComparisonSpan:
         return f"{formats.date_format(self.start, 'j N')} – {formats.date_format(self.end, 'j N Y')}"
 
 
-def comparison_span(*, granularity: str, period_start: dt.date, today: dt.date) -> ComparisonSpan:
-    """The span the period of `granularity` starting on `period_start` is compared with, as of `today`."""
-    previous = period_shift(period_start, granularity, -1)
+PREVIOUS = "previous"
+LAST_YEAR = "last_year"
+BASES = (PREVIOUS, LAST_YEAR)
+
+
+def _earlier(period_start: dt.date, granularity: str, basis: str) -> dt.date:
+    """The start of the period compared with: the one before, or the same one a year earlier."""
+    if basis != LAST_YEAR:
+        return period_shift(period_start, granularity, -1)
+    if granularity in ("day", "week"):  # the same weekday a year earlier: 52 weeks back
+        return period_start - dt.timedelta(weeks=52)
+    return period_shift(period_start, "month", -12)
+
+
+def comparison_span(
+    *, granularity: str, period_start: dt.date, today: dt.date, basis: str = PREVIOUS
+) -> ComparisonSpan:
+    """The span the period of `granularity` starting on `period_start` is compared with, as of `today`: the
+    previous period (`basis` "previous") or the same period a year earlier ("last_year")."""
+    previous = _earlier(period_start, granularity, basis)
     previous_last = period_end(previous, granularity) - dt.timedelta(days=1)
     last = period_end(period_start, granularity) - dt.timedelta(days=1)
     if not period_start <= today <= last:
@@ -78,11 +96,12 @@ def comparison_values(
     granularity: str,
     period_start: dt.date,
     today: dt.date,
+    basis: str = PREVIOUS,
 ) -> Comparison:
     """What each KPI of these teams is compared with for the period (see the module docstring): one query on a
     closed period (the previous period's cells), two on a running one (the KPIs' measures, the earlier days'
     cells), whatever the number of KPIs and teams."""
-    span = comparison_span(granularity=granularity, period_start=period_start, today=today)
+    span = comparison_span(granularity=granularity, period_start=period_start, today=today, basis=basis)
     kpi_ids = [kpi.pk for kpi in kpis]
     teams = list(team_ids)
     if not kpi_ids or not teams:

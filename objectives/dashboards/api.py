@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.access import request_team
+from metrics.kpis.comparisons import BASES, PREVIOUS
 from metrics.kpis.periods import today_local
 from objectives.dashboards.team import team_dashboard
 
@@ -21,6 +22,9 @@ class ScorecardQuery(serializers.Serializer):
     period = serializers.ChoiceField(choices=list(PERIODS), default="month", help_text="month, quarter or year")
     date = serializers.DateField(
         required=False, help_text="the day to read the scorecard as of (YYYY-MM-DD); default: today"
+    )
+    compare = serializers.ChoiceField(
+        choices=list(BASES), default=PREVIOUS, help_text="previous (the period before) or last_year"
     )
 
     def validate_date(self, value):
@@ -112,7 +116,13 @@ class ScorecardView(APIView):
         team = request_team(request, slug)
         today = today_local()
         day = query.validated_data.get("date") or today
-        data = team_dashboard(team=team, period=PERIODS[query.validated_data["period"]], today=day, replay=day < today)
+        data = team_dashboard(
+            team=team,
+            period=PERIODS[query.validated_data["period"]],
+            today=day,
+            replay=day < today,
+            compare=query.validated_data["compare"],
+        )
         return Response(
             {
                 "team": team.slug,

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
 from accounts.selectors import team_tree
-from metrics.kpis.comparisons import Comparison, comparison_values, kpi_values_to_date
+from metrics.kpis.comparisons import BASES, PREVIOUS, Comparison, comparison_values, kpi_values_to_date
 from metrics.kpis.periods import period_end, period_floor, period_shift, today_local
 from metrics.kpis.selectors import CellQuery, StoredCell, kpi_cells, kpi_name
 from metrics.kpis.words import measure_in_words, zero_divisors
@@ -95,11 +95,13 @@ def team_dashboard(
     trend_kpi: str | None = None,
     today: dt.date | None = None,
     replay: bool = False,
+    compare: str | None = None,
 ) -> dict:
     """Everything the team dashboard shows, for the selected period; a constant number of queries: KPIs, values and
     objectives (+ their targets and the targets' KPIs when there are any), and only without stored pipeline stages or
     lead channels the team tree and one grouped query on deals or leads.
 
+    `compare`: "last_year" compares each card with the same period a year earlier instead of the one before.
     `replay`: `today` is a past day to see the page as it was then (values of a running period as they stood
     that day), not merely the day the periods are counted from.
 
@@ -160,8 +162,9 @@ def team_dashboard(
 
     # 1 query (2 on a running period): what each card is compared with — the same days of the previous period.
     card_kpis = [kpis[c] for c in codes if c in kpis]
+    basis = compare if compare in BASES else PREVIOUS
     compared = comparison_values(
-        kpis=card_kpis, team_ids=[team.pk], granularity=card_gran, period_start=start, today=today
+        kpis=card_kpis, team_ids=[team.pk], granularity=card_gran, period_start=start, today=today, basis=basis
     )
     if replay and start <= today <= selected["end"]:
         # A past day replayed (the scorecard's `date`): the period's value as it stood that day, rebuilt from
@@ -190,6 +193,7 @@ def team_dashboard(
         "objectives": [_objective_row(o) for o in objectives],
         "charts": charts,
         "budgets": _budgets(team, selected["start"], selected["end"], today),
+        "compare": basis,
         "has_data": any(card["has_data"] for card in cards),
     }
 

@@ -39,6 +39,7 @@ def _dashboard(request, slug: str):
         period=request.GET.get("period"),
         granularity=request.GET.get("granularity"),
         trend_kpi=request.GET.get("kpi"),
+        compare=request.GET.get("compare"),
     )
     return team, data
 

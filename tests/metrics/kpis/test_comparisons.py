@@ -86,3 +86,16 @@ def test_a_kpi_the_days_cannot_rebuild_has_no_comparison_on_a_running_period(tea
     )
     # then there is no comparison for it (rather than one against the whole of February)
     assert not compared.has(team_a.pk, median.pk)
+
+
+def test_the_same_period_last_year_on_request():
+    # 4 December 2026 against 1–4 December 2025; a closed month against the same whole month a year earlier;
+    # a week against the week 52 weeks before (same weekdays)
+    span = comparison_span(granularity="month", period_start=D(2026, 12, 1), today=D(2026, 12, 4), basis="last_year")
+    assert (span.start, span.end, span.to_date) == (D(2025, 12, 1), D(2025, 12, 4), True)
+    span = comparison_span(granularity="month", period_start=D(2026, 11, 1), today=D(2026, 12, 4), basis="last_year")
+    assert (span.start, span.end, span.to_date) == (D(2025, 11, 1), D(2025, 11, 30), False)
+    span = comparison_span(granularity="quarter", period_start=D(2026, 10, 1), today=D(2026, 11, 15), basis="last_year")
+    assert (span.start, span.end) == (D(2025, 10, 1), D(2025, 11, 15))
+    span = comparison_span(granularity="week", period_start=D(2026, 11, 30), today=D(2026, 12, 2), basis="last_year")
+    assert (span.start, span.end, span.start.weekday()) == (D(2025, 12, 1), D(2025, 12, 3), 0)

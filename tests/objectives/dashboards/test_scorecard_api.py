@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -90,6 +91,22 @@ def test_the_scorecard_costs_the_same_queries_whatever_the_history(api_client, m
     assert len(many) == len(few)
 
 
+@time_machine.travel(NOW, tick=False)
+def test_the_same_period_last_year_on_request(api_client, manager_a, team_a, daily_revenue):
+    # given 30 € a day in March 2025: on 20 March 2026, 1 000 € against 20 × 30 = 600 € a year earlier, +66,7 %
+    factories.daily_values(kpi=daily_revenue, team=team_a, first=D(2025, 3, 1), last=D(2025, 3, 31), value=30)
+    api_client.force_authenticate(manager_a)
+    data = api_client.get(url(team_a, compare="last_year")).json()
+    card = next(c for c in data["cards"] if c["kpi"] == "revenue")
+    assert (card["value"], card["compared_value"], card["change"]) == (1000.0, 600.0, 66.7)
+    assert (card["compared_span"]["start"], card["compared_span"]["end"]) == ("2025-03-01", "2025-03-20")
+    # the dashboard page offers the same choice and keeps it
+    client = Client()
+    client.force_login(manager_a)
+    html = client.get(f"/dashboard/{team_a.slug}/?compare=last_year").content.decode()
+    assert '<option value="last_year" selected>' in html
+
+
 def test_another_team_sees_nothing(api_client, manager_b, team_a, key_client_for_b):
     api_client.force_authenticate(manager_b)
     assert api_client.get(url(team_a)).status_code == 404
@@ -99,7 +116,12 @@ def test_another_team_sees_nothing(api_client, manager_b, team_a, key_client_for
 @time_machine.travel(NOW, tick=False)
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"period": "week"}, "period"), ({"date": "2026-13-01"}, "date"), ({"date": "2026-03-21"}, "date")],
+    [
+        ({"period": "week"}, "period"),
+        ({"date": "2026-13-01"}, "date"),
+        ({"date": "2026-03-21"}, "date"),
+        ({"compare": "yesterday"}, "compare"),
+    ],
 )
 def test_bad_parameters_say_what_is_wrong(api_client, manager_a, team_a, params, field):
     api_client.force_authenticate(manager_a)
