@@ -22,16 +22,34 @@ def team_tree() -> tuple[dict[int, int | None], dict[int, list[int]]]:
 
 def team_ids_with_descendants(team_ids: Iterable[int]) -> set[int]:
     """These teams and every team below them."""
+    return set().union(*team_subtrees(team_ids).values())
+
+
+def team_subtrees(team_ids: Iterable[int]) -> dict[int, frozenset[int]]:
+    """Each of these teams with every team below it, from one query of the tree."""
     _, children = team_tree()
-    seen: set[int] = set()
-    stack = list(team_ids)
-    while stack:
-        team_id = stack.pop()
-        if team_id in seen:
-            continue
-        seen.add(team_id)
-        stack.extend(children.get(team_id, ()))
-    return seen
+    subtrees = {}
+    for root in set(team_ids):
+        seen: set[int] = set()
+        stack = [root]
+        while stack:
+            team_id = stack.pop()
+            if team_id not in seen:
+                seen.add(team_id)
+                stack.extend(children.get(team_id, ()))
+        subtrees[root] = frozenset(seen)
+    return subtrees
+
+
+def team_ancestor_chain(team_id: int) -> list[int]:
+    """The team, then its parent, its parent's parent… up to the root (nearest first); one query."""
+    parents, _ = team_tree()
+    chain: list[int] = []
+    current: int | None = team_id
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    return chain
 
 
 def team_ids_with_ancestors(team_ids: Iterable[int]) -> set[int]:

@@ -9,6 +9,7 @@ import datetime as dt
 from decimal import Decimal
 
 from accounts.models import Team, User
+from accounts.selectors import team_subtrees
 from metrics.activity.selectors import SpendScope, spend_totals
 from metrics.kpis.periods import Granularity, period_end, period_floor, period_shift, today_local
 from metrics.models import KpiDefinition
@@ -133,7 +134,7 @@ def demo_budgets_create(*, teams: dict[str, Team], today: dt.date | None = None)
     marketing = teams.get("marketing")
     if marketing is None or Budget.objects.filter(team=marketing, start_date=start).exists():
         return []
-    subtree = frozenset(team.pk for team in teams.values() if team.pk == marketing.pk or team.parent_id == marketing.pk)
+    subtree = team_subtrees([marketing.pk])[marketing.pk]
     [last_quarter] = spend_totals(
         scopes=[SpendScope(team_ids=subtree, first=previous, last=start - dt.timedelta(days=1), category="acquisition")]
     )

@@ -7,6 +7,7 @@ number of queries, so its cost does not grow with the volume of activity.
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -207,18 +208,18 @@ def kpi_best_pace(
         ).values_list("period_start", "value")
     )
     best: Decimal | None = None
-    run: list[Decimal] = []
+    run: deque[Decimal] = deque()
     total = Decimal(0)
     day = min(values, default=before)
     while day < before:
         value = values.get(day)
         if value is None:  # a day never computed (or without a value) breaks the span
-            run, total = [], Decimal(0)
+            run, total = deque(), Decimal(0)
         else:
             run.append(value)
             total += value
             if len(run) > days:
-                total -= run.pop(0)
+                total -= run.popleft()
             if len(run) == days:
                 pace = total / days
                 if best is None or (pace < best if lower_is_better else pace > best):

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from accounts.selectors import team_tree
+from accounts.selectors import team_subtrees
 from metrics.activity.selectors import SpendScope, spend_totals
 from objectives import progress
 from objectives.models import Budget
@@ -54,16 +54,6 @@ def burn_of(*, amount: Decimal, spent: Decimal, first: dt.date, last: dt.date, t
     return expected, forecast, progress.AT_RISK if forecast <= amount * TOLERANCE else progress.OFF_TRACK
 
 
-def _subtree(team_id: int, children: dict[int, list[int]]) -> frozenset[int]:
-    found, todo = {team_id}, [team_id]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return frozenset(found)
-
-
 def budgets_of(*, team_ids: Iterable[int] | None, first: dt.date | None = None, last: dt.date | None = None):
     """Budgets of these teams (all for None), optionally those meeting [first, last]."""
     budgets = Budget.objects.select_related("team", "campaign").order_by("start_date", "name")
@@ -79,8 +69,7 @@ def budgets_of(*, team_ids: Iterable[int] | None, first: dt.date | None = None, 
 def budget_burns(*, budgets: Sequence[Budget], today: dt.date) -> list[BudgetBurn]:
     """Each budget's burn on `today`: two queries whatever the number of budgets (the team tree, the spend)."""
     budgets = list(budgets)
-    _parents, children = team_tree()  # 1 query for every budget's team and sub-teams
-    subtrees = {team_id: _subtree(team_id, children) for team_id in {b.team_id for b in budgets}}
+    subtrees = team_subtrees(b.team_id for b in budgets)  # 1 query for every budget's team and sub-teams
     scopes = [
         SpendScope(
             team_ids=subtrees[budget.team_id],

@@ -13,11 +13,11 @@ import dataclasses
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Q, Subquery, prefetch_related_objects
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
-from accounts.selectors import team_tree
+from accounts.selectors import team_ancestor_chain
 from metrics.kpis.comparisons import BASES, PREVIOUS, Comparison, comparison_values, kpi_values_to_date
 from metrics.kpis.periods import period_end, period_floor, period_shift, today_local
 from metrics.kpis.selectors import CellQuery, StoredCell, kpi_cells, kpi_name
@@ -245,26 +245,22 @@ def _card(code, kpi, cells, granularity, starts, target_by_kpi, compared: Compar
 
 def _explain_missing_values(team: Team, cards: list[dict], kpis: dict, cells: Cells, granularity: str, start) -> None:
     """A card computed without a value says why (the measures it divides by are zero here) and, when a team above
-    has one (CAC: marketing's spend over the whole organisation's new customers), where it can be read. Three
-    queries (team tree, cells above, their names), only when some card has no value."""
+    has one (CAC: marketing's spend over the whole organisation's new customers), where it can be read. At most
+    four queries (team tree, cells above, their names, the measures), only when some card has no value."""
     missing = [card for card in cards if card["has_data"] and card["value"] is None]
     if not missing:
         return
-    parents, _children = team_tree()
-    chain: list[int] = []
-    current = parents.get(team.pk)
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = parents.get(current)
+    chain = team_ancestor_chain(team.pk)[1:]  # the teams above, nearest first
     found: dict[tuple[int, int], StoredCell] = {}
     if chain:
         query = CellQuery(
             kpi_ids=tuple(kpis[card["code"]].pk for card in missing), granularities=(granularity,), starts=(start,)
         )
         found = {(c.team_id, c.kpi_id): c for c in kpi_cells(team_ids=chain, queries=[query]) if c.value is not None}
-    labels = {
-        pk: (slug, name) for pk, slug, name in Team.objects.filter(pk__in=chain).values_list("pk", "slug", "name")
-    }
+    above_teams = Team.objects.filter(pk__in={team_id for team_id, _kpi in found}).values_list("pk", "slug", "name")
+    labels = {pk: (slug, name) for pk, slug, name in above_teams}  # no query when nothing was found above
+    # The formulas' measures, to name a zero divisor in words: 1 query for every card without value.
+    prefetch_related_objects([kpis[card["code"]] for card in missing], "measures")
     for card in missing:
         kpi = kpis[card["code"]]
         cell = cells.get((kpi.pk, granularity, "", start))

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Membership, User
 from accounts.roles import Role
-from accounts.selectors import team_ids_with_ancestors, team_tree
+from accounts.selectors import team_ancestor_chain, team_ids_with_ancestors
 from metrics.kpis.periods import business_tz
 from objectives.models import (
     AlertRule,
@@ -22,12 +22,7 @@ from objectives.models import (
 def team_managers(*, team_id: int) -> list[User]:
     """The team's managers: the active managers of the team itself or, when it has none, of its nearest parent
     that has some (ordered by username). Every notice "to the team's managers" uses this one definition."""
-    parents, _children = team_tree()
-    chain: list[int] = []
-    current: int | None = team_id
-    while current is not None and current not in chain:
-        chain.append(current)
-        current = parents.get(current)
+    chain = team_ancestor_chain(team_id)
     managers = Membership.objects.filter(team_id__in=chain, role=Role.MANAGER, user__is_active=True)
     by_team: dict[int, list[User]] = {}
     for membership in managers.select_related("user").order_by("user__username"):
