@@ -1,7 +1,8 @@
 """KPI definitions and stored values over the API (DESIGN.md §9).
 
 GET /api/v1/kpis/ lists the active definitions; GET /api/v1/kpis/<code>/values/ returns
-a team's stored values for a granularity and date range. Team isolation goes through
+a team's stored values for a granularity and date range; GET /api/v1/kpis/<code>/range/ the
+KPI over any date range, computed exactly (metrics.kpis.ranges). Team isolation goes through
 accounts.api.access.request_team: a team the caller may not read is a 404.
 """
 
@@ -20,10 +21,11 @@ from rest_framework.views import APIView
 
 from accounts.api.access import request_team
 from metrics.engine.periods import Granularity, period_floor, period_shift, period_starts, today_local
-from metrics.kpis import selectors
+from metrics.kpis import ranges, selectors
 from metrics.models import KpiCategory, KpiDefinition
 
 MAX_PERIODS = 1000
+MAX_RANGE_DAYS = 3700  # ten years and a bit: a range is one grouped query per measure, but over its records
 SEGMENT_RE = re.compile(r"^(?P<dimension>[a-z_]+)=(?P<value>.+)$")
 
 
@@ -74,6 +76,28 @@ class KpiListView(generics.ListAPIView):
         return selectors.kpi_definitions(category=category)
 
 
+class SegmentField(serializers.CharField):
+    """A breakdown `<dimension>=<value>` among the KPI's segments (the KPI is given in the context)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("help_text", "a breakdown, e.g. channel=email")
+        super().__init__(required=False, allow_blank=False, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        value = super().to_internal_value(data)
+        kpi = self.parent.kpi
+        match = SEGMENT_RE.match(value)
+        if not match:
+            raise serializers.ValidationError(_("Write a segment as <dimension>=<value>, e.g. channel=email."))
+        if match["dimension"] not in (kpi.segments or []):
+            known = ", ".join(kpi.segments or []) or _("none")
+            raise serializers.ValidationError(
+                _("This KPI has no '%(dimension)s' breakdown (breakdowns: %(known)s).")
+                % {"dimension": match["dimension"], "known": known}
+            )
+        return value
+
+
 class KpiValuesQuery(serializers.Serializer):
     """Query parameters of the values endpoint; each wrong one gets its own message."""
 
@@ -81,24 +105,12 @@ class KpiValuesQuery(serializers.Serializer):
     granularity = serializers.ChoiceField(choices=Granularity.values, required=False)
     start = serializers.DateField(required=False, help_text="first date (YYYY-MM-DD); default: 11 periods back")
     end = serializers.DateField(required=False, help_text="last date, included (YYYY-MM-DD); default: today")
-    segment = serializers.CharField(required=False, allow_blank=False, help_text="a breakdown, e.g. channel=email")
+    segment = SegmentField()
 
     def __init__(self, *args, kpi: KpiDefinition | None = None, **kwargs):
         # drf-spectacular instantiates the class without a KPI to document the parameters.
         super().__init__(*args, **kwargs)
         self.kpi = kpi
-
-    def validate_segment(self, value: str) -> str:
-        match = SEGMENT_RE.match(value)
-        if not match:
-            raise serializers.ValidationError(_("Write a segment as <dimension>=<value>, e.g. channel=email."))
-        if match["dimension"] not in (self.kpi.segments or []):
-            known = ", ".join(self.kpi.segments or []) or _("none")
-            raise serializers.ValidationError(
-                _("This KPI has no '%(dimension)s' breakdown (breakdowns: %(known)s).")
-                % {"dimension": match["dimension"], "known": known}
-            )
-        return value
 
     def validate(self, attrs: dict) -> dict:
         granularity = attrs.get("granularity") or self.kpi.default_granularity
@@ -175,5 +187,77 @@ class KpiValuesView(APIView):
                     }
                     for item in series
                 ],
+            }
+        )
+
+
+class KpiRangeQuery(serializers.Serializer):
+    """Query parameters of the range endpoint: both dates required and included."""
+
+    team = serializers.SlugField(help_text="slug of a team you may read")
+    start = serializers.DateField(help_text="first day of the range, included (YYYY-MM-DD)")
+    end = serializers.DateField(help_text="last day of the range, included (YYYY-MM-DD)")
+    segment = SegmentField()
+
+    def __init__(self, *args, kpi: KpiDefinition | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kpi = kpi
+
+    def validate(self, attrs: dict) -> dict:
+        start, end = attrs["start"], attrs["end"]
+        if start > end:
+            raise serializers.ValidationError({"start": _("start must be on or before end.")})
+        days = (end - start).days + 1
+        if days > MAX_RANGE_DAYS:
+            raise serializers.ValidationError(
+                {
+                    "start": _("At most %(limit)d days per range (%(count)d asked): narrow the dates.")
+                    % {"limit": MAX_RANGE_DAYS, "count": days}
+                }
+            )
+        return {**attrs, "segment": attrs.get("segment", "")}
+
+
+RangeResponse = inline_serializer(
+    "KpiRangeValue",
+    {
+        "kpi": serializers.CharField(),
+        "team": serializers.CharField(),
+        "start": serializers.DateField(),
+        "end": serializers.DateField(),
+        "segment": serializers.CharField(),
+        "value": serializers.FloatField(allow_null=True),
+        "components": serializers.DictField(),
+    },
+)
+
+
+class KpiRangeView(APIView):
+    """One KPI for one team over any date range (both ends included, in the organisation's time zone),
+    computed exactly as calendar periods are — medians, distinct counts, states and prev() (the preceding
+    range of the same length) included. A range that is exactly a calendar period gives the stored value."""
+
+    @extend_schema(parameters=[KpiRangeQuery], responses={200: RangeResponse})
+    def get(self, request, code: str):
+        kpi = selectors.kpi_definition_by_code(code=code)
+        if kpi is None:
+            raise Http404(_("No KPI '%(code)s'.") % {"code": code})
+        query = KpiRangeQuery(data=request.query_params, kpi=kpi)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        team = request_team(request, params["team"])
+        window = (params["start"], params["end"] + dt.timedelta(days=1))
+        found = ranges.range_values(
+            kpi=kpi, team=team, segment=params["segment"], windows=[window], with_components=True
+        )[window]
+        return Response(
+            {
+                "kpi": kpi.code,
+                "team": team.slug,
+                "start": params["start"].isoformat(),
+                "end": params["end"].isoformat(),
+                "segment": params["segment"],
+                "value": None if found.value is None else float(found.value),
+                "components": found.components,
             }
         )

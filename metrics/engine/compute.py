@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from metrics.engine.formula import Formula, formula_parse
 from metrics.engine.measures import MeasureSpec
-from metrics.engine.periods import period_shift, period_starts
+from metrics.engine.periods import Granularity, period_end, period_floor, period_shift, period_starts
 from metrics.engine.queries import Cells, Window, measures_compute_dimensions
 from metrics.engine.rollup import cells_from_finer
 from metrics.engine.shares import NESTED, Shares, share_name, shares_compute
@@ -216,3 +216,114 @@ def _evaluate(
         components=components,
         shares=stored_shares,
     )
+
+
+# --------------------------------------------------------------------------- any date range
+
+Span = tuple[dt.date, dt.date]  # [start, end)
+
+
+@dataclass(frozen=True)
+class SpanValue:
+    """A KPI over one date range: its value and the measures it was computed from."""
+
+    value: Decimal | None
+    components: dict
+
+
+def calendar_granularity(start: dt.date, end: dt.date) -> str | None:
+    """The granularity whose period is exactly [start, end), if any (the shortest)."""
+    for granularity in Granularity.values:
+        if period_floor(start, granularity) == start and period_end(start, granularity) == end:
+            return granularity
+    return None
+
+
+def _span_layers(spans: Iterable[Span]) -> list[list[Span]]:
+    """Spans split into layers of non-overlapping spans (greedy by start): one window, so one query per
+    measure, per layer. Ranges asked together — a range and the ranges before it, comparison spans — are
+    usually one layer."""
+    layers: list[list[Span]] = []
+    for span in sorted(set(spans)):
+        for layer in layers:
+            if layer[-1][1] <= span[0]:
+                layer.append(span)
+                break
+        else:
+            layers.append([span])
+    return layers
+
+
+def _contiguous(layer: list[Span]) -> list[Span]:
+    """The layer's spans with the gaps between them as spans of their own (computed, then ignored)."""
+    filled: list[Span] = []
+    for start, end in layer:
+        if filled and filled[-1][1] < start:
+            filled.append((filled[-1][1], start))
+        filled.append((start, end))
+    return filled
+
+
+def kpis_compute_spans(
+    *,
+    plans: Sequence[KpiPlan],
+    team_ids: Iterable[int],
+    spans: Iterable[Span],
+    member_ids: Iterable[int] | None = None,
+    dimension: str | None = None,
+    segment_value: str = "",
+) -> dict[tuple[int, int, Span], SpanValue]:
+    """Values of these KPIs for these teams over any [start, end) date ranges, exactly as calendar periods
+    are computed: from the records, with the same query shapes (distinct counts, medians, states), `prev()`
+    reading the preceding range of the same length (the preceding period for a calendar period). Optionally
+    for one segment (`dimension`=`segment_value`).
+
+    One grouped query per measure for all the ranges (per layer of overlapping ranges, see _span_layers).
+    """
+    teams = sorted(set(team_ids))
+    asked = sorted({span for span in spans if span[0] < span[1]})
+    if not plans or not teams or not asked:
+        return {}
+    depth = max(plan.formula.prev_depth for plan in plans)
+
+    def back(span: Span, k: int) -> Span:
+        granularity = calendar_granularity(*span)
+        if granularity is not None:  # a calendar period's prev() is the period before, as stored
+            start = period_shift(span[0], granularity, -k)
+            return start, period_end(start, granularity)
+        length = span[1] - span[0]
+        return span[0] - k * length, span[1] - k * length
+
+    needed = {back(span, k) for span in asked for k in range(depth + 1)}
+    wanted = list(dict.fromkeys((spec, dimension) for plan in plans for spec in plan.measures.values()))
+    cells: dict[MeasureSpec, dict[tuple[int, Span], Decimal | None]] = {spec: {} for spec, _ in wanted}
+    for layer in _span_layers(needed):
+        window = Window.of_spans(_contiguous(layer))
+        computed = measures_compute_dimensions(
+            wanted=wanted, window=window, target_ids=teams, member_ids=member_ids, cache={}
+        )
+        ends = dict(zip(window.periods, window.ends, strict=True))
+        for (spec, _), by_cell in computed.items():
+            for (team, start), by_segment in by_cell.items():
+                if segment_value in by_segment:
+                    cells[spec][(team, (start, ends[start]))] = by_segment[segment_value]
+
+    values: dict[tuple[int, int, Span], SpanValue] = {}
+    for plan in plans:
+        lookups = sorted(plan.formula.lookups | {(name, 0) for name in plan.measures}, key=lambda x: (x[1], x[0]))
+        for team in teams:
+            for span in asked:
+
+                def lookup(name: str, k: int, team=team, span=span, plan=plan) -> Decimal | None:
+                    spec = plan.measures.get(name)
+                    if spec is None:  # a formula naming a measure the KPI lacks has no value
+                        return None
+                    found = cells[spec].get((team, back(span, k)), _MISSING)
+                    if found is _MISSING:
+                        return Decimal(0) if spec.agg.empty_is_zero else None
+                    return found  # type: ignore[return-value]
+
+                components = {_component_name(name, k): json_number(lookup(name, k)) for name, k in lookups}
+                value = value_for_storage(plan.formula.evaluate(lookup))
+                values[(team, plan.kpi_id, span)] = SpanValue(value=value, components=components)
+    return values

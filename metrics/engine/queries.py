@@ -41,10 +41,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import itertools
 import operator
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -66,12 +67,29 @@ REACHING_LISTED_VALUES = 5000  # more distinct values in the window: their histo
 Cells = dict[tuple[int, dt.date], dict[str, Decimal | None]]
 
 
+SPANS = "spans"  # the granularity of a window of explicit date ranges (Window.of_spans)
+
+
 @dataclass(frozen=True)
 class Window:
-    """Contiguous periods of one granularity: the cells a computation fills."""
+    """Contiguous periods of one granularity: the cells a computation fills.
+
+    With granularity SPANS the periods are explicit [start, end) ranges of any lengths (`ends`), still
+    contiguous: records are put in their range by a CASE over the boundaries instead of a date truncation,
+    and every query shape works unchanged on them.
+    """
 
     granularity: str
     periods: tuple[dt.date, ...]
+    ends: tuple[dt.date, ...] = ()
+
+    @classmethod
+    def of_spans(cls, spans: Sequence[tuple[dt.date, dt.date]]) -> Window:
+        """A window of contiguous [start, end) spans, in date order."""
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            if end != start:
+                raise ValueError("Spans of a window must be contiguous")
+        return cls(SPANS, tuple(start for start, _ in spans), tuple(end for _, end in spans))
 
     @property
     def start(self) -> dt.date:
@@ -79,7 +97,10 @@ class Window:
 
     @property
     def end(self) -> dt.date:
-        return period_end(self.periods[-1], self.granularity)
+        return self.ends[-1] if self.ends else period_end(self.periods[-1], self.granularity)
+
+    def period_end(self, index: int) -> dt.date:
+        return self.ends[index] if self.ends else period_end(self.periods[index], self.granularity)
 
     def boundaries(self) -> list[dt.date]:
         return [*self.periods, self.end]
@@ -137,6 +158,17 @@ def _bound(spec: MeasureSpec, path: str, day: dt.date):
 def _trunc(spec: MeasureSpec, path: str, granularity: str) -> Trunc:
     tz = business_tz() if src.is_datetime(_field(spec, path)) else None
     return Trunc(path, granularity, output_field=models.DateField(), tzinfo=tz)
+
+
+def _bucket(spec: MeasureSpec, path: str, window: Window) -> models.Expression:
+    """The start of the window's period holding field `path` (NULL outside the window's spans)."""
+    if not window.ends:
+        return _trunc(spec, path, window.granularity)
+    whens = [
+        When(**{f"{path}__gte": _bound(spec, path, start), f"{path}__lt": _bound(spec, path, end)}, then=Value(start))
+        for start, end in zip(window.periods, window.ends, strict=True)
+    ]
+    return Case(*whens, default=Value(None), output_field=models.DateField())
 
 
 def _base(spec: MeasureSpec, teams: TeamScope, dimension: str | None, *, filtered: bool = True):
@@ -203,9 +235,9 @@ def _event_queryset(
     qs = _base(spec, teams, dimension, filtered=filtered)
     lo, hi = _bound(spec, spec.date_field, window.start), _bound(spec, spec.date_field, window.end)
     qs = qs.filter(**{f"{spec.date_field}__gte": lo, f"{spec.date_field}__lt": hi})
-    qs = qs.annotate(_period=_trunc(spec, spec.date_field, window.granularity))
+    qs = qs.annotate(_period=_bucket(spec, spec.date_field, window))
     for index, path in enumerate(filters_build(spec.model, spec.filters)[1] if in_period else ()):
-        qs = qs.annotate(**{f"_in_period_{index}": _trunc(spec, path, window.granularity)})
+        qs = qs.annotate(**{f"_in_period_{index}": _bucket(spec, path, window)})
         qs = qs.filter(**{f"_in_period_{index}": F("_period")})
     return qs
 
@@ -505,7 +537,7 @@ def _state_queryset(spec: MeasureSpec, window: Window, teams: TeamScope, dimensi
     qs = qs.filter(**{f"{start_f}__lt": hi})
     period_from = Case(
         When(**{f"{start_f}__lt": lo}, then=Value(BEFORE)),
-        default=_trunc(spec, start_f, window.granularity),
+        default=_bucket(spec, start_f, window),
         output_field=models.DateField(),
     )
     if end_f:
@@ -513,7 +545,7 @@ def _state_queryset(spec: MeasureSpec, window: Window, teams: TeamScope, dimensi
         qs = qs.filter(Q(**{f"{end_f}__isnull": True}) | Q(**{f"{end_f}__gte": lo_to}))
         period_to = Case(
             When(Q(**{f"{end_f}__isnull": True}) | Q(**{f"{end_f}__gte": hi_to}), then=Value(AFTER)),
-            default=_trunc(spec, end_f, window.granularity),
+            default=_bucket(spec, end_f, window),
             output_field=models.DateField(),
         )
     else:
@@ -631,7 +663,7 @@ def _state_conditional(
     for chunk_start in range(0, len(periods), STATE_COLUMNS_PER_QUERY):
         columns: dict[str, models.Aggregate] = {}
         for i in range(chunk_start, min(chunk_start + STATE_COLUMNS_PER_QUERY, len(periods))):
-            condition = _state_condition(spec, periods[i], period_end(periods[i], window.granularity))
+            condition = _state_condition(spec, periods[i], window.period_end(i))
             if condition is None:
                 continue
             if spec.aggregate == "median":

@@ -12,7 +12,8 @@ measure, the way the rollup builds whole periods (metrics.engine.rollup, metrics
   the last day's.
 
 A KPI with another measure (medians, means, durations, new or lost states) or reading `prev()`
-has no value to date here: it is left out rather than approximated, and callers say so.
+has no value to date here: it is left out rather than approximated, and metrics.kpis.comparisons
+computes it over the span from the records (metrics.engine.compute.kpis_compute_spans).
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ year earlier). A running one (today falls in it) is compared *like for like*: wi
 days of the previous period (1–4 December vs 1–4 November; a quarter or a year to date likewise;
 or 1–4 December a year earlier), so a month does not start all red. The
 earlier span's values are rebuilt exactly from the stored day cells (metrics.engine.to_date);
-a KPI that cannot be rebuilt that way (medians, means, new or lost states, prev()) has no
-comparison on a running period rather than a misleading one.
+KPIs that cannot be rebuilt that way (medians, means, new or lost states) are computed over the
+span from the records (metrics.engine.compute.kpis_compute_spans). A KPI reading `prev()` has no
+comparison on a running period: its running value reads the whole previous period, its earlier
+span would read other days, and the two would not compare.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from decimal import Decimal
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import formats
 
-from metrics.engine.compute import KpiPlan
+from metrics.engine.compute import KpiPlan, kpis_compute_spans
 from metrics.engine.periods import period_end, period_shift
-from metrics.engine.to_date import values_to_date
+from metrics.engine.to_date import plan_combinable, values_to_date
 from metrics.models import KpiDefinition, KpiMeasure, KpiValue
 
 
@@ -119,25 +121,27 @@ def kpi_values_to_date(
     *, kpis: Sequence[KpiDefinition], team_ids: Iterable[int], granularity: str, first: dt.date, last: dt.date
 ) -> dict[tuple[int, int], Decimal | None]:
     """Each KPI of these teams over the first days [first, last] of the `granularity` period starting on `first`,
-    rebuilt from the stored days (metrics.engine.to_date); pairs that cannot be rebuilt are left out. Two
-    queries: the KPIs' measures, the days' cells."""
-    definitions = list(kpis)
-    if not definitions:
+    rebuilt from the stored days (metrics.engine.to_date), or computed from the records when it cannot be
+    (see the module doc); KPIs reading prev() are left out. Two queries (the KPIs' measures, the days'
+    cells), plus one per measure of the KPIs computed from the records."""
+    definitions, teams = list(kpis), list(team_ids)
+    if not definitions or not teams:
         return {}
     # The caller's definitions get their measures (1 query), the formula's inputs.
     prefetch_related_objects(definitions, Prefetch("measures", queryset=KpiMeasure.objects.order_by("position", "id")))
     days = KpiValue.objects.filter(
         kpi_id__in=[kpi.pk for kpi in definitions],
-        team_id__in=list(team_ids),
+        team_id__in=teams,
         granularity="day",
         segment="",
         period_start__gte=first,
         period_start__lte=last,
     ).values_list("team_id", "kpi_id", "period_start", "components", "shares")
-    return values_to_date(
-        plans=[KpiPlan.of(definition) for definition in definitions],
-        days=days,
-        granularity=granularity,
-        first=first,
-        last=last,
-    )
+    plans = [KpiPlan.of(definition) for definition in definitions]
+    values = values_to_date(plans=plans, days=days, granularity=granularity, first=first, last=last)
+    others = [plan for plan in plans if not plan_combinable(plan) and not plan.formula.prev_depth]
+    if others:
+        span = (first, last + dt.timedelta(days=1))
+        computed = kpis_compute_spans(plans=others, team_ids=teams, spans=[span])
+        values.update({(team, kpi): found.value for (team, kpi, _), found in computed.items()})
+    return values

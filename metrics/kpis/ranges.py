@@ -1,27 +1,48 @@
-"""What objectives read from the metrics app: KPI names and values over arbitrary date ranges.
+"""KPI values over any date range: what objectives, comparisons and the range API read.
 
-The one place objectives talk to metrics, through its models and public engine functions.
-An objective's period is any [start, end) range, not a calendar period, so:
+A range is [start, end) in the organisation's time zone, for a team (over its sub-teams) and
+optionally one segment. Its value is exactly what the engine would store for a calendar period
+of those dates (metrics.engine.compute.kpis_compute_spans):
 
-* additive KPIs (counts, sums): the sum of the stored daily values over the range — one
-  query, stored values only;
-* other KPIs (rates, averages, medians, states): the engine applies the formula to the
-  records of the whole range (a ratio over the range is never an average of daily ratios).
+* a range that is a calendar period (a day, week, month, quarter, year): the stored value;
+* additive KPIs (counts, sums) with stored days in the range: the sum of the stored days — one query;
+* anything else (rates, averages, medians, distinct counts, states, `prev()`): computed from the
+  records by the engine, one grouped query per measure for all the ranges asked at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
 
 from accounts.models import Team
-from metrics.engine.formula import formula_parse
-from metrics.engine.measures import Binding, StateMode, to_decimal
-from metrics.engine.periods import period_end, period_floor
+from accounts.selectors import team_ids_with_descendants
+from metrics.engine.compute import KpiPlan, SpanValue, calendar_granularity, kpis_compute_spans
+from metrics.engine.hierarchy import team_closure_sync
 from metrics.models import KpiDefinition, KpiValue
+
+Range = tuple[date, date]
+
+
+@dataclass(frozen=True)
+class RangeValue:
+    """A KPI over one range: its value, its measures, and whether it was read from a stored period."""
+
+    value: Decimal | None
+    components: dict
+    stored: bool
+
+
+def _segment_parts(segment: str) -> tuple[str | None, str]:
+    """ "channel=email" → ("channel", "email"); "" → (None, "")."""
+    if not segment:
+        return None, ""
+    dimension, _, value = segment.partition("=")
+    return dimension, value
 
 
 def _stored_sum(*, kpi: KpiDefinition, team: Team, segment: str, windows: Sequence[tuple[date, date]]):
@@ -38,17 +59,64 @@ def _stored_sum(*, kpi: KpiDefinition, team: Team, segment: str, windows: Sequen
     return {window: (row[f"s{i}"], row[f"n{i}"]) for i, window in enumerate(windows)}
 
 
-def values_over(
-    *, kpi: KpiDefinition, team: Team, segment: str = "", windows: Sequence[tuple[date, date]]
-) -> list[Decimal | None]:
+def _stored_calendar(*, kpi: KpiDefinition, team: Team, segment: str, windows: Sequence[Range]) -> dict:
+    """Stored values of the windows that are exactly a calendar period: {window: KpiValue row}, one query."""
+    calendar = {w: g for w in windows if (g := calendar_granularity(*w)) is not None}
+    if not calendar:
+        return {}
+    match = Q()
+    for (start, _), granularity in calendar.items():
+        match |= Q(granularity=granularity, period_start=start)
+    rows = KpiValue.objects.filter(match, kpi=kpi, team=team, segment=segment).values_list(
+        "granularity", "period_start", "value", "components"
+    )
+    by_key = {(g, s): (v, c) for g, s, v, c in rows}
+    found = {}
+    for window, granularity in calendar.items():
+        if (granularity, window[0]) in by_key:
+            value, components = by_key[(granularity, window[0])]
+            found[window] = RangeValue(value=value, components=components or {}, stored=True)
+    return found
+
+
+def range_values(
+    *, kpi: KpiDefinition, team: Team, segment: str = "", windows: Sequence[Range], with_components: bool = False
+) -> dict[Range, RangeValue]:
+    """The KPI for `team` over each [start, end) window, exactly (see the module doc). `with_components`
+    skips the sum of stored days, which gives no components: additive KPIs are then computed too."""
+    wanted = [w for w in dict.fromkeys(windows) if w[0] < w[1]]
+    found = _stored_calendar(kpi=kpi, team=team, segment=segment, windows=wanted)
+    rest = [w for w in wanted if w not in found]
+    if kpi.additive and rest and not with_components:
+        sums = _stored_sum(kpi=kpi, team=team, segment=segment, windows=rest)
+        for window in rest:
+            total, days = sums[window]
+            # Days are stored up to the last recompute: a window with stored days reads them (the dashboard
+            # reads the same cells); one without any is computed from the records.
+            if days:
+                found[window] = RangeValue(value=Decimal(total or 0), components={}, stored=True)
+        rest = [w for w in rest if w not in found]
+    if rest:
+        team_closure_sync()  # a team created since the last recompute has its facts too
+        dimension, segment_value = _segment_parts(segment)
+        computed: dict = kpis_compute_spans(
+            plans=[KpiPlan.of(kpi)],
+            team_ids=[team.pk],
+            member_ids=team_ids_with_descendants([team.pk]),
+            spans=rest,
+            dimension=dimension,
+            segment_value=segment_value,
+        )
+        for window in rest:
+            span_value: SpanValue = computed[(team.pk, kpi.pk, window)]
+            found[window] = RangeValue(value=span_value.value, components=span_value.components, stored=False)
+    return found
+
+
+def values_over(*, kpi: KpiDefinition, team: Team, segment: str = "", windows: Sequence[Range]) -> list[Decimal | None]:
     """The KPI for `team` over each [start, end) window (None = no value)."""
-    if not windows:
-        return []
-    if kpi.additive:
-        sums = _stored_sum(kpi=kpi, team=team, segment=segment, windows=windows)
-        # No stored day at all in a window means the KPI was never computed there: no value (not 0).
-        return [Decimal(sums[w][0] or 0) if sums[w][1] else None for w in windows]
-    return [_formula_over(kpi=kpi, team=team, segment=segment, start=s, end=e) for s, e in windows]
+    found = range_values(kpi=kpi, team=team, segment=segment, windows=windows)
+    return [found[w].value if w in found else None for w in windows]
 
 
 def value_over(*, kpi: KpiDefinition, team: Team, segment: str = "", start: date, end: date) -> Decimal | None:
@@ -64,60 +132,3 @@ def monthly_values(
         kpi=kpi, team=team, granularity="month", segment=segment, period_start__gte=start, period_start__lt=end
     ).values_list("period_start", "value")
     return dict(rows)
-
-
-def _calendar_granularity(start: date, end: date) -> str | None:
-    """The granularity whose period is exactly [start, end), if any (month before quarter before year)."""
-    for granularity in ("day", "week", "month", "quarter", "year"):
-        if period_floor(start, granularity) == start and period_end(start, granularity) == end:
-            return granularity
-    return None
-
-
-def _formula_over(*, kpi: KpiDefinition, team: Team, segment: str, start: date, end: date) -> Decimal | None:
-    """A non-additive KPI over [start, end): the stored value when the range is a calendar period, else
-    the engine's computation over the custom range."""
-    granularity = _calendar_granularity(start, end)
-    if granularity is not None:
-        stored = KpiValue.objects.filter(
-            kpi=kpi, team=team, granularity=granularity, period_start=start, segment=segment
-        ).first()
-        if stored is not None:
-            return stored.value
-    return range_compute(kpi=kpi, team=team, segment=segment, start=start, end=end)
-
-
-def range_compute(*, kpi: KpiDefinition, team: Team, segment: str, start: date, end: date) -> Decimal | None:
-    """A non-additive KPI over a custom range, rebuilt from the stored daily values' components.
-
-    The engine stores each day's measure values (components). Over [start, end) an event-bound
-    count or sum is the sum of its days, "active at start" is the first day's and "active at end"
-    the last day's; the KPI's formula is then applied to these range totals (metrics.engine.formula),
-    so a rate over the range is never an average of daily rates. Measures that cannot be rebuilt
-    from days (averages, medians, distinct counts, new/lost states, prev()) give no value.
-    """
-    formula = formula_parse(kpi.formula)
-    if formula.prev_depth:
-        return None
-    days = list(
-        KpiValue.objects.filter(
-            kpi=kpi, team=team, granularity="day", segment=segment, period_start__gte=start, period_start__lt=end
-        )
-        .order_by("period_start")
-        .values_list("period_start", "components")
-    )
-    if not days or days[0][0] != start or days[-1][0] != end - timedelta(days=1):
-        return None
-    totals: dict[str, Decimal | None] = {}
-    for measure in kpi.measures.all():
-        name = measure.name
-        if measure.binding == Binding.EVENT and measure.aggregate in ("count", "sum"):
-            values = [to_decimal(components.get(name)) for _day, components in days]
-            totals[name] = sum((v for v in values if v is not None), Decimal(0))
-        elif measure.binding == Binding.STATE and measure.state == StateMode.START:
-            totals[name] = to_decimal(days[0][1].get(name))
-        elif measure.binding == Binding.STATE and measure.state == StateMode.END:
-            totals[name] = to_decimal(days[-1][1].get(name))
-        else:
-            return None
-    return formula.evaluate(lambda name, back: totals.get(name) if back == 0 else None)

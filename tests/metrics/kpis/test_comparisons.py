@@ -10,7 +10,7 @@ from django.utils import translation
 from metrics.kpis.comparisons import comparison_span, comparison_values
 from metrics.models import KpiDefinition
 from metrics.recompute.services import kpi_values_recompute
-from tests.metrics.kpi_support import at, customer, order
+from tests.metrics.kpi_support import at, customer, order, q, ticket
 
 pytestmark = pytest.mark.usefixtures("catalogue")
 
@@ -73,19 +73,30 @@ def test_steady_activity_shows_no_change_on_the_4th_of_a_month(team_a):
     assert march == by_code
 
 
-def test_a_kpi_the_days_cannot_rebuild_has_no_comparison_on_a_running_period(team_a):
-    # given a month of orders and the median basket (a median is not the combination of daily medians)
-    regular = customer(team_a, at(2025, 12, 1))
+def test_a_median_is_compared_over_the_same_first_days_computed_from_the_records(team_a):
+    # given a ticket on each day of February at 10:00, the one of day d answered d hours later
     for day in range(1, 29):
-        order(team_a, at(2026, 2, day, 10), 100 + day, customer=regular)
+        ticket(team_a, at(2026, 2, day, 10), first_response_at=at(2026, 2, day, 10 + day) if day <= 11 else None)
     kpi_values_recompute(start=D(2026, 2, 1), end=D(2026, 3, 5), team_ids=[team_a.pk])
-    median = KpiDefinition.objects.filter(measures__aggregate="median").first()
-    assert median is not None
+    median = KpiDefinition.objects.get(code="ticket_first_response_time")  # a median: days cannot rebuild it
     compared = comparison_values(
         kpis=[median], team_ids=[team_a.pk], granularity="month", period_start=D(2026, 3, 1), today=D(2026, 3, 4)
     )
-    # then there is no comparison for it (rather than one against the whole of February)
-    assert not compared.has(team_a.pk, median.pk)
+    # then 4 March is compared with 1–4 February: answered after 1, 2, 3 and 4 hours → median (2 + 3) / 2 = 2.5 h
+    # (all of February would give the median of 1…11 hours: 6 h)
+    assert compared.value(team_a.pk, median.pk) == q("2.5")
+
+
+def test_a_kpi_reading_prev_has_no_comparison_on_a_running_period(team_a):
+    for day in range(1, 29):
+        order(team_a, at(2026, 2, day, 10), 100)
+    kpi_values_recompute(start=D(2026, 2, 1), end=D(2026, 3, 5), team_ids=[team_a.pk])
+    growth = KpiDefinition.objects.get(code="sales_growth_rate")
+    compared = comparison_values(
+        kpis=[growth], team_ids=[team_a.pk], granularity="month", period_start=D(2026, 3, 1), today=D(2026, 3, 4)
+    )
+    # its running value reads all of February, 1–4 February's would read late January: they do not compare
+    assert not compared.has(team_a.pk, growth.pk)
 
 
 def test_the_same_period_last_year_on_request():
