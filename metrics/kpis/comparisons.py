@@ -51,7 +51,7 @@ LAST_YEAR = "last_year"
 BASES = (PREVIOUS, LAST_YEAR)
 
 
-def _earlier(period_start: dt.date, granularity: str, basis: str) -> dt.date:
+def earlier_period_start(period_start: dt.date, granularity: str, basis: str = PREVIOUS) -> dt.date:
     """The start of the period compared with: the one before, or the same one a year earlier."""
     if basis != LAST_YEAR:
         return period_shift(period_start, granularity, -1)
@@ -65,7 +65,7 @@ def comparison_span(
 ) -> ComparisonSpan:
     """The span the period of `granularity` starting on `period_start` is compared with, as of `today`: the
     previous period (`basis` "previous") or the same period a year earlier ("last_year")."""
-    previous = _earlier(period_start, granularity, basis)
+    previous = earlier_period_start(period_start, granularity, basis)
     previous_last = period_end(previous, granularity) - dt.timedelta(days=1)
     last = period_end(period_start, granularity) - dt.timedelta(days=1)
     if not period_start <= today <= last:

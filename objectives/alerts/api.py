@@ -17,7 +17,7 @@ from metrics.kpis.periods import Granularity
 from objectives.alerts import rules as alert_rules
 from objectives.alerts import selectors as alert_selectors
 from objectives.alerts import services as alert_services
-from objectives.models import AlertCondition, AlertSeverity, AlertState
+from objectives.models import AlertCondition, AlertSeverity, AlertState, CompareBasis
 
 NUMBER = {"max_digits": 20, "decimal_places": 6, "coerce_to_string": False}
 STATE_FILTERS = [alert_selectors.STATE_OPEN, alert_selectors.STATE_ALL, *AlertState.values]
@@ -33,10 +33,17 @@ class AlertRuleInSerializer(serializers.Serializer):
     target = serializers.IntegerField(
         required=False, allow_null=True, help_text="Objective target id (off_track, at_risk)."
     )
+    budget = serializers.IntegerField(required=False, allow_null=True, help_text="Budget id (budget_over).")
+    compare_with = serializers.ChoiceField(
+        choices=CompareBasis.choices,
+        required=False,
+        help_text="Change conditions: previous period (default) or the same period last year.",
+    )
     threshold = serializers.DecimalField(
         required=False,
         allow_null=True,
-        help_text="A KPI value; a percentage for a change; a number of days for no_data.",
+        help_text="A KPI value; a percentage for a change or for spend forecast beyond a budget; "
+        "a number of days for no_data.",
         **NUMBER,
     )
     recovery_threshold = serializers.DecimalField(required=False, allow_null=True, **NUMBER)
@@ -78,6 +85,8 @@ class AlertRuleOutSerializer(serializers.Serializer):
     segment = serializers.CharField()
     granularity = serializers.ChoiceField(choices=Granularity.choices)
     target = serializers.IntegerField(source="target_id", allow_null=True)
+    budget = serializers.IntegerField(source="budget_id", allow_null=True)
+    compare_with = serializers.ChoiceField(choices=CompareBasis.choices)
     threshold = serializers.DecimalField(allow_null=True, **NUMBER)
     recovery_threshold = serializers.DecimalField(allow_null=True, **NUMBER)
     change_floor = serializers.DecimalField(allow_null=True, **NUMBER)
@@ -114,6 +123,7 @@ class AlertOutSerializer(serializers.Serializer):
     team = serializers.CharField(source="team.slug")
     kpi = serializers.SerializerMethodField()
     target = serializers.IntegerField(source="rule.target_id", allow_null=True)
+    budget = serializers.IntegerField(source="rule.budget_id", allow_null=True)
     condition = serializers.ChoiceField(source="rule.condition", choices=AlertCondition.choices)
     segment = serializers.CharField()
     period_start = serializers.DateField()

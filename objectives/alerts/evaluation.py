@@ -1,9 +1,10 @@
 """Alert rule evaluation: pure judging functions, then the locked, idempotent update of alerts.
 
-A rule is judged on observations — one KPI cell (with its previous period), one objective
-target, or the freshness of a KPI's data — each giving a verdict: breach, clear (recovered
-past the recovery threshold), hold (between the two: the hysteresis band) or skip (no value,
-too small a sample, no previous period: nothing is judged and nothing changes).
+A rule is judged on observations — one KPI cell (with the period it is compared with), one
+objective target, the freshness of a KPI's data, or a budget's spend forecast — each giving a
+verdict: breach, clear (recovered past the recovery threshold), hold (between the two: the
+hysteresis band) or skip (no value, too small a sample, no previous period: nothing is judged
+and nothing changes).
 
 Verdicts move the rule's alert for that (team, segment, period) through its states
 (pending → firing → acknowledged → resolved). Each rule is evaluated inside one transaction
@@ -25,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.selectors import team_ids_with_descendants
-from metrics.kpis.comparisons import Comparison, comparison_values
+from metrics.kpis.comparisons import LAST_YEAR, PREVIOUS, Comparison, comparison_values, earlier_period_start
 from metrics.kpis.freshness import kpi_latest_record_at
 from metrics.kpis.periods import (
     local_date,
@@ -38,19 +39,27 @@ from metrics.kpis.periods import (
 )
 from metrics.kpis.selectors import CellQuery, kpi_cells, value_change
 from objectives.alerts.events import alert_event_record
+from objectives.budgets.selectors import budget_burns
 from objectives.models import (
     Alert,
     AlertCondition,
     AlertEventKind,
     AlertRule,
     AlertState,
+    CompareBasis,
     ObjectiveState,
     ProgressStatus,
     Target,
 )
-from objectives.models.alerts import FRESHNESS_CONDITIONS, KPI_CONDITIONS, OPEN_STATES, TARGET_CONDITIONS
+from objectives.models.alerts import (
+    BUDGET_CONDITIONS,
+    CHANGE_CONDITIONS,
+    FRESHNESS_CONDITIONS,
+    KPI_CONDITIONS,
+    OPEN_STATES,
+    TARGET_CONDITIONS,
+)
 
-CHANGE_CONDITIONS = {AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW}
 VALUE_QUANTUM = Decimal("1e-10")
 DAYS_QUANTUM = Decimal("0.01")
 SECONDS_PER_DAY = Decimal(86400)
@@ -216,10 +225,20 @@ def _judge_freshness(rule: AlertRule, obs: Observation) -> Judgement:
     return freshness_judge(days=obs.days, threshold=rule.threshold, recovery=rule.recovery_threshold)
 
 
+def _judge_budget(rule: AlertRule, obs: Observation) -> Judgement:
+    """The forecast spend's overrun of the budget, in % of it, above the threshold."""
+    if rule.threshold is None:
+        return SKIP
+    return level_judge(
+        condition=AlertCondition.ABOVE, value=obs.value, threshold=rule.threshold, recovery=rule.recovery_threshold
+    )
+
+
 JUDGES: dict[str, Callable[[AlertRule, Observation], Judgement]] = {
     **dict.fromkeys(KPI_CONDITIONS, _judge_kpi),
     **dict.fromkeys(TARGET_CONDITIONS, _judge_target),
     **dict.fromkeys(FRESHNESS_CONDITIONS, _judge_freshness),
+    **dict.fromkeys(BUDGET_CONDITIONS, _judge_budget),
 }
 
 
@@ -378,9 +397,10 @@ def kpi_observations(
 ) -> dict[int, list[Observation]]:
     """Observations of KPI rules on their periods: one query per KPI for all its rules, previous periods included.
 
-    A change rule on a period still running on `today` compares it like for like, with the same first days of
-    the previous period (metrics.kpis.comparisons: 2 queries per KPI and granularity); without such a value
-    (a segment, a median…) it has no previous value and judges nothing, rather than raise a false alarm
+    A change rule compares a period with the previous one or, when the rule says so, with the same period last
+    year (`compare_with`). On a period still running on `today` it compares like for like, with the same first
+    days of that period (metrics.kpis.comparisons: 2 queries per KPI and granularity); without such a value
+    (a segment, a prev() KPI) it has no previous value and judges nothing, rather than raise a false alarm
     against a whole period.
     """
     today = today or today_local()
@@ -390,11 +410,7 @@ def kpi_observations(
     observations: dict[int, list[Observation]] = {}
     for kpi_id, kpi_rules in by_kpi.items():
         wanted = {rule.pk: sorted(set(periods(rule))) for rule in kpi_rules}
-        spans = [
-            (period_shift(starts[0], rule.granularity, -1), starts[-1])
-            for rule in kpi_rules
-            if (starts := wanted[rule.pk])
-        ]
+        spans = [(_compared_start(rule, starts[0]), starts[-1]) for rule in kpi_rules if (starts := wanted[rule.pk])]
         if not spans:
             continue
         query = CellQuery(
@@ -415,9 +431,9 @@ def kpi_observations(
                 cell = cells.get((rule.team_id, rule.granularity, rule.segment, start))
                 if cell is None:
                     continue
-                previous = period_shift(start, rule.granularity, -1)
+                previous = _compared_start(rule, start)
                 before = cells.get((rule.team_id, rule.granularity, rule.segment, previous))
-                running = to_date.get((rule.granularity, start))
+                running = to_date.get((rule.granularity, start, _basis(rule)))
                 if running is not None:
                     same_days = running.value(rule.team_id, rule.kpi_id) if not rule.segment else None
                     before = (same_days,) if not rule.segment and running.has(rule.team_id, rule.kpi_id) else None
@@ -436,22 +452,38 @@ def kpi_observations(
     return observations
 
 
+def _basis(rule: AlertRule) -> str:
+    return LAST_YEAR if rule.compare_with == CompareBasis.LAST_YEAR else PREVIOUS
+
+
+def _compared_start(rule: AlertRule, start: dt.date) -> dt.date:
+    """The period a change rule compares the period starting on `start` with (level rules: the previous one)."""
+    basis = _basis(rule) if rule.condition in CHANGE_CONDITIONS else PREVIOUS
+    return earlier_period_start(start, rule.granularity, basis)
+
+
 def _running_comparisons(
     rules: Sequence[AlertRule], wanted: dict[int, list[dt.date]], today: dt.date
-) -> dict[tuple[str, dt.date], Comparison]:
-    """For the change rules of one KPI, the like-for-like comparison of each period running on `today`."""
-    running: dict[tuple[str, dt.date], set[int]] = defaultdict(set)
+) -> dict[tuple[str, dt.date, str], Comparison]:
+    """For the change rules of one KPI, the like-for-like comparison of each period running on `today`, by
+    (granularity, period start, basis)."""
+    running: dict[tuple[str, dt.date, str], set[int]] = defaultdict(set)
     for rule in rules:
         if rule.condition not in CHANGE_CONDITIONS:
             continue
         for start in wanted[rule.pk]:
             if start <= today < period_end(start, rule.granularity):
-                running[(rule.granularity, start)].add(rule.team_id)
+                running[(rule.granularity, start, _basis(rule))].add(rule.team_id)
     return {
-        (granularity, start): comparison_values(
-            kpis=[rules[0].kpi], team_ids=team_ids, granularity=granularity, period_start=start, today=today
+        (granularity, start, basis): comparison_values(
+            kpis=[rules[0].kpi],
+            team_ids=team_ids,
+            granularity=granularity,
+            period_start=start,
+            today=today,
+            basis=basis,
         )
-        for (granularity, start), team_ids in running.items()
+        for (granularity, start, basis), team_ids in running.items()
     }
 
 
@@ -502,6 +534,38 @@ def freshness_observations(*, rules: Sequence[AlertRule], now: dt.datetime) -> d
                 period_start=local_date(last) if last is not None else today,
                 stamp=stamp,
                 days=days,
+            )
+        ]
+    return observations
+
+
+def budget_observations(*, rules: Sequence[AlertRule], today: dt.date) -> dict[int, list[Observation]]:
+    """Observations of budget rules on their running budgets: the forecast spend's overrun of the budget in % of
+    it (objectives.budgets.selectors, two queries for all the rules). Spend data arrives by day: the day is the
+    observation's stamp, so a pending count counts days."""
+    running = {
+        rule.budget_id: rule.budget
+        for rule in rules
+        if rule.budget is not None and rule.budget.start_date <= today <= rule.budget.end_date
+    }
+    burns = {burn.budget.pk: burn for burn in budget_burns(budgets=list(running.values()), today=today)}
+    observations: dict[int, list[Observation]] = {}
+    for rule in rules:
+        burn = burns.get(rule.budget_id)
+        if burn is None:
+            continue
+        amount = burn.budget.amount
+        overrun = None
+        if burn.forecast is not None and amount > 0:
+            overrun = (burn.forecast - amount) * 100 / amount
+        observations[rule.pk] = [
+            Observation(
+                team_id=rule.team_id,
+                segment="",
+                period_start=burn.budget.start_date,
+                stamp=local_midnight(today),
+                value=overrun,
+                components={"spent": burn.spent, "forecast": burn.forecast, "budget": amount},
             )
         ]
     return observations
@@ -571,11 +635,11 @@ def alerts_evaluate_targets(
 
 
 def alerts_evaluate_scheduled(*, now: dt.datetime | None = None) -> EvaluationResult:
-    """Every active rule: KPI rules on the current and previous period of their granularity, target rules and
-    no-data rules."""
+    """Every active rule: KPI rules on the current and previous period of their granularity, target rules,
+    no-data rules and budget rules."""
     now = now or timezone.now()
     today = local_date(now)
-    rules = list(AlertRule.objects.filter(rules_due(now=now)).select_related("kpi"))
+    rules = list(AlertRule.objects.filter(rules_due(now=now)).select_related("kpi", "budget"))
 
     def periods(rule: AlertRule) -> list[dt.date]:
         current = period_floor(today, rule.granularity)
@@ -588,4 +652,5 @@ def alerts_evaluate_scheduled(*, now: dt.datetime | None = None) -> EvaluationRe
     observations.update(
         freshness_observations(rules=[r for r in rules if r.condition in FRESHNESS_CONDITIONS], now=now)
     )
+    observations.update(budget_observations(rules=[r for r in rules if r.condition in BUDGET_CONDITIONS], today=today))
     return _apply_all(observations=observations, now=now)

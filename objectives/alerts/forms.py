@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from metrics.kpis.periods import Granularity
 from metrics.models import KpiDefinition
 from objectives.alerts import selectors as alert_selectors
-from objectives.models import AlertCondition, AlertSeverity
+from objectives.models import AlertCondition, AlertSeverity, CompareBasis
 
 
 class TargetChoiceField(forms.ModelChoiceField):
@@ -29,6 +29,12 @@ class KpiChoiceField(forms.ModelChoiceField):
         return f"{kpi.name} ({kpi.code})"
 
 
+class BudgetChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, budget) -> str:
+        period = f"{budget.start_date:%d/%m/%Y} – {budget.end_date:%d/%m/%Y}"
+        return f"{budget.name} ({budget.get_category_display()}, {period})"
+
+
 class AlertRuleForm(forms.Form):
     """A rule of one team: the KPI list is the catalogue, targets and recipients are the team's own."""
 
@@ -39,11 +45,21 @@ class AlertRuleForm(forms.Form):
     kpi = KpiChoiceField(label=_("KPI"), queryset=KpiDefinition.objects.none(), required=False, to_field_name="code")
     segment = forms.CharField(label=_("Segment"), max_length=200, required=False, help_text=_("e.g. channel=email"))
     granularity = forms.ChoiceField(label=_("Granularity"), choices=Granularity.choices, initial=Granularity.MONTH)
+    compare_with = forms.ChoiceField(
+        label=_("Compared with"),
+        choices=CompareBasis.choices,
+        initial=CompareBasis.PREVIOUS,
+        required=False,
+        help_text=_("Change conditions: the period the value is compared with (like for like on a running period)."),
+    )
     target = TargetChoiceField(label=_("Objective target"), queryset=None, required=False)
+    budget = BudgetChoiceField(label=_("Budget"), queryset=None, required=False)
     threshold = forms.DecimalField(
         label=_("Threshold"),
         required=False,
-        help_text=_("A KPI value; a percentage for a change; a number of days for no data."),
+        help_text=_(
+            "A KPI value; a percentage for a change or for spend beyond a budget; a number of days for no data."
+        ),
     )
     recovery_threshold = forms.DecimalField(
         label=_("Recovery threshold"),
@@ -89,6 +105,7 @@ class AlertRuleForm(forms.Form):
         self.team = team
         self.fields["kpi"].queryset = KpiDefinition.objects.filter(active=True).order_by("category", "code")
         self.fields["target"].queryset = alert_selectors.rule_targets_for(team=team)
+        self.fields["budget"].queryset = alert_selectors.rule_budgets_for(team=team)
         self.fields["recipients"].queryset = alert_selectors.rule_recipients_for(team=team)
 
     def service_data(self) -> dict:
@@ -98,11 +115,12 @@ class AlertRuleForm(forms.Form):
 
 def rule_initial(rule) -> dict:
     """A rule's fields as the form's initial values."""
-    fields = [name for name in AlertRuleForm.base_fields if name not in ("kpi", "target", "recipients")]
+    fields = [name for name in AlertRuleForm.base_fields if name not in ("kpi", "target", "budget", "recipients")]
     initial = {name: getattr(rule, name) for name in fields}
     initial.update(
         kpi=rule.kpi.code if rule.kpi_id else None,
         target=rule.target_id,
+        budget=rule.budget_id,
         recipients=[u.pk for u in rule.recipients.all()],
     )
     return initial

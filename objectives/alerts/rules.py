@@ -13,16 +13,24 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership, Team, User
-from accounts.selectors import team_ids_with_ancestors
+from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
 from metrics.kpis.periods import Granularity
 from metrics.models import KpiDefinition, KpiMeasure
 from objectives.models import (
     AlertCondition,
     AlertRule,
     AlertSeverity,
+    Budget,
     Target,
 )
-from objectives.models.alerts import FRESHNESS_CONDITIONS, KPI_CONDITIONS, TARGET_CONDITIONS
+from objectives.models.alerts import (
+    BUDGET_CONDITIONS,
+    CHANGE_CONDITIONS,
+    FRESHNESS_CONDITIONS,
+    KPI_CONDITIONS,
+    TARGET_CONDITIONS,
+    CompareBasis,
+)
 
 SEGMENT_RE = re.compile(r"^(?P<dimension>[a-z_]+)=(?P<value>.+)$")
 
@@ -35,6 +43,8 @@ RULE_FIELDS = (
     "segment",
     "granularity",
     "target",
+    "budget",
+    "compare_with",
     "threshold",
     "recovery_threshold",
     "change_floor",
@@ -100,6 +110,21 @@ def _resolve_target(value: Any, team: Team, errors: dict) -> Target | None:
     return target
 
 
+def _resolve_budget(value: Any, team: Team, errors: dict) -> Budget | None:
+    if value in (None, ""):
+        return None
+    budget_id = value.pk if isinstance(value, Budget) else value
+    try:
+        budget = Budget.objects.filter(pk=int(budget_id)).first()
+    except (TypeError, ValueError):
+        budget = None
+    # A budget of the team or of a team under it; another team's reads as unknown.
+    if budget is None or budget.team_id not in team_ids_with_descendants([team.pk]):
+        errors.setdefault("budget", []).append(_("Unknown budget for this team."))
+        return None
+    return budget
+
+
 def _resolve_recipients(value: Any, team: Team, errors: dict) -> list[User]:
     ids = []
     for item in value or []:
@@ -159,7 +184,11 @@ def alert_rule_clean(*, team: Team, data: dict, instance: AlertRule | None = Non
 
     kpi = _resolve_kpi(merged.get("kpi"), errors)
     target = _resolve_target(merged.get("target"), team, errors)
+    budget = _resolve_budget(merged.get("budget"), team, errors)
     threshold = clean["threshold"]
+    if condition not in BUDGET_CONDITIONS and budget is not None:
+        errors["budget"] = [_("Only a budget rule watches a budget; clear it.")]
+        budget = None
     if condition in KPI_CONDITIONS or condition in FRESHNESS_CONDITIONS:
         if kpi is None and "kpi" not in errors:
             errors["kpi"] = [_("This condition needs a KPI.")]
@@ -181,8 +210,28 @@ def alert_rule_clean(*, team: Team, data: dict, instance: AlertRule | None = Non
         if kpi is not None:
             errors["kpi"] = [_("An objective rule watches its target's KPI; leave the KPI empty.")]
             kpi = None
+    elif condition in BUDGET_CONDITIONS:
+        if budget is None and "budget" not in errors:
+            errors["budget"] = [_("This condition needs a budget.")]
+        if kpi is not None or target is not None:
+            errors["kpi" if kpi is not None else "target"] = [_("A budget rule watches its budget only; clear it.")]
+            kpi = target = None
+        if threshold is None and "threshold" not in errors:
+            errors["threshold"] = [_("Give the overrun that raises the alert, in % of the budget (0: any).")]
+        elif threshold is not None and threshold < 0:
+            errors["threshold"] = [_("The overrun is a percentage of the budget, 0 or more.")]
     clean["kpi"] = kpi
     clean["target"] = target
+    clean["budget"] = budget
+
+    compare_with = merged.get("compare_with") or CompareBasis.PREVIOUS
+    if compare_with not in CompareBasis.values:
+        errors["compare_with"] = [
+            _("Choose what to compare with among: %(values)s.") % {"values": ", ".join(CompareBasis.values)}
+        ]
+    elif compare_with != CompareBasis.PREVIOUS and condition not in CHANGE_CONDITIONS:
+        errors["compare_with"] = [_("Only change conditions compare with another period.")]
+    clean["compare_with"] = compare_with
 
     segment = (merged.get("segment") or "").strip()
     if segment:
@@ -211,8 +260,11 @@ def alert_rule_clean(*, team: Team, data: dict, instance: AlertRule | None = Non
             errors["recovery_threshold"] = [_("The recovery threshold must not be above the threshold.")]
         elif condition == AlertCondition.BELOW and recovery < threshold:
             errors["recovery_threshold"] = [_("The recovery threshold must not be below the threshold.")]
-    if recovery is not None and condition not in KPI_CONDITIONS and "recovery_threshold" not in errors:
-        errors["recovery_threshold"] = [_("Only value and change conditions have a recovery threshold.")]
+        elif condition in BUDGET_CONDITIONS and recovery > threshold:
+            errors["recovery_threshold"] = [_("The recovery threshold must not be above the threshold.")]
+    allowed = KPI_CONDITIONS | BUDGET_CONDITIONS
+    if recovery is not None and condition not in allowed and "recovery_threshold" not in errors:
+        errors["recovery_threshold"] = [_("Only value, change and budget conditions have a recovery threshold.")]
 
     if clean["change_floor"] is not None and clean["change_floor"] < 0:
         errors["change_floor"] = [_("The minimum absolute change cannot be negative.")]
@@ -265,7 +317,7 @@ def alert_rule_clean(*, team: Team, data: dict, instance: AlertRule | None = Non
     if len(name) > 200:
         errors["name"] = [_("Keep the name under 200 characters.")]
     if not name and not errors:
-        name = _rule_default_name(condition=condition, kpi=kpi, target=target, threshold=threshold)
+        name = _rule_default_name(condition=condition, kpi=kpi, target=target, budget=budget, threshold=threshold)
     clean["name"] = name
 
     if errors:
@@ -273,9 +325,9 @@ def alert_rule_clean(*, team: Team, data: dict, instance: AlertRule | None = Non
     return clean
 
 
-def _rule_default_name(*, condition: str, kpi, target, threshold) -> str:
+def _rule_default_name(*, condition: str, kpi, target, budget, threshold) -> str:
     """A readable name when none is given, e.g. "Revenue — Value above the threshold (1000)"."""
-    subject = kpi.name if kpi is not None else target.kpi.name
+    subject = kpi.name if kpi is not None else target.kpi.name if target is not None else budget.name
     label = str(AlertCondition(condition).label)
     if threshold is None:
         return f"{subject} — {label}"[:200]

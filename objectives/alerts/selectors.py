@@ -7,7 +7,7 @@ joins what its rows show, so a list costs a constant number of queries.
 from django.db.models import Count, Prefetch, QuerySet
 
 from accounts.models import Membership, Team, User
-from accounts.selectors import team_ids_with_ancestors
+from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
 from metrics.kpis.periods import period_shift
 from metrics.kpis.selectors import kpi_value_series
 from objectives.models import (
@@ -16,6 +16,7 @@ from objectives.models import (
     AlertRule,
     AlertSeverity,
     AlertState,
+    Budget,
     Target,
 )
 from objectives.models.alerts import OPEN_STATES
@@ -24,7 +25,15 @@ from objectives.models.alerts import OPEN_STATES
 STATE_OPEN = "open"
 STATE_ALL = "all"
 CHART_PERIODS = 12
-ALERT_JOINS = ("rule", "team", "rule__kpi", "rule__target__kpi", "rule__target__objective", "acknowledged_by")
+ALERT_JOINS = (
+    "rule",
+    "team",
+    "rule__kpi",
+    "rule__target__kpi",
+    "rule__target__objective",
+    "rule__budget",
+    "acknowledged_by",
+)
 
 
 def _scoped(queryset: QuerySet, team_ids: set[int] | None, field: str = "team_id") -> QuerySet:
@@ -128,9 +137,9 @@ def alert_chart(*, alert: Alert) -> dict:
 
 def alert_rules_of(*, team_ids: set[int] | None, team: Team | None = None) -> QuerySet[AlertRule]:
     """Rules of these teams with their KPI, target and recipients, by team and name."""
-    rules = AlertRule.objects.select_related("team", "kpi", "target__kpi", "target__objective").prefetch_related(
-        "recipients"
-    )
+    rules = AlertRule.objects.select_related(
+        "team", "kpi", "target__kpi", "target__objective", "budget"
+    ).prefetch_related("recipients")
     rules = _scoped(rules, team_ids)
     if team is not None:
         rules = rules.filter(team=team)
@@ -149,6 +158,11 @@ def rule_targets_for(*, team: Team) -> QuerySet[Target]:
         .select_related("objective", "kpi")
         .order_by("objective__due_date", "objective__title", "id")
     )
+
+
+def rule_budgets_for(*, team: Team) -> QuerySet[Budget]:
+    """Budgets of the team and of the teams under it: what a budget rule of the team may watch."""
+    return Budget.objects.filter(team_id__in=team_ids_with_descendants([team.pk])).order_by("-start_date", "name")
 
 
 def rule_recipients_for(*, team: Team) -> QuerySet[User]:

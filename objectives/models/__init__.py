@@ -8,9 +8,10 @@ from objectives.models.alerts import (
     AlertRule,
     AlertSeverity,
     AlertState,
+    CompareBasis,
 )
 from objectives.models.budgets import Budget
-from objectives.models.dashboards import DashboardCard
+from objectives.models.dashboards import DashboardCard, DashboardPanel
 from objectives.models.notifications import (
     DigestFrequency,
     EmailState,
@@ -42,8 +43,10 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "AlertState",
+    "CompareBasis",
     "Budget",
     "DashboardCard",
+    "DashboardPanel",
     "DigestFrequency",
     "EmailState",
     "Judged",

@@ -24,12 +24,20 @@ class AlertCondition(models.TextChoices):
     OFF_TRACK = "off_track", _("Objective target off track")
     AT_RISK = "at_risk", _("Objective target at risk (or worse)")
     NO_DATA = "no_data", _("No data for N days")
+    BUDGET_OVER = "budget_over", _("Spend forecast beyond the budget by X %")
 
 
-# Conditions judged on a KPI value, on an objective target, or on the freshness of the data.
+class CompareBasis(models.TextChoices):
+    PREVIOUS = "previous", _("the previous period")
+    LAST_YEAR = "last_year", _("the same period last year")
+
+
+# Conditions judged on a KPI value, on an objective target, on the freshness of the data, or on a budget.
 KPI_CONDITIONS = {AlertCondition.ABOVE, AlertCondition.BELOW, AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW}
 TARGET_CONDITIONS = {AlertCondition.OFF_TRACK, AlertCondition.AT_RISK}
 FRESHNESS_CONDITIONS = {AlertCondition.NO_DATA}
+BUDGET_CONDITIONS = {AlertCondition.BUDGET_OVER}
+CHANGE_CONDITIONS = {AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW}
 
 
 class AlertSeverity(models.TextChoices):
@@ -74,11 +82,28 @@ class AlertRule(models.Model):
         on_delete=models.CASCADE,
         related_name="alert_rules",
     )
+    budget = models.ForeignKey(
+        "objectives.Budget",
+        verbose_name=_("budget"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_rules",
+    )
+    compare_with = models.CharField(
+        _("compared with"),
+        max_length=10,
+        choices=CompareBasis.choices,
+        default=CompareBasis.PREVIOUS,
+        help_text=_("Change conditions: the period the value is compared with (like for like on a running period)."),
+    )
     threshold = models.DecimalField(
         _("threshold"),
         null=True,
         blank=True,
-        help_text=_("A KPI value; a percentage for a change; a number of days for no data."),
+        help_text=_(
+            "A KPI value; a percentage for a change or for spend beyond a budget; a number of days for no data."
+        ),
         **VALUE,
     )
     recovery_threshold = models.DecimalField(
@@ -138,11 +163,12 @@ class AlertRule(models.Model):
         verbose_name = _("alert rule")
         verbose_name_plural = _("alert rules")
         constraints = [
-            # A KPI rule names a KPI, an objective rule a target; never both.
+            # A KPI rule names a KPI, an objective rule a target, a budget rule a budget; exactly one.
             models.CheckConstraint(
-                condition=(Q(kpi__isnull=False) & Q(target__isnull=True))
-                | (Q(kpi__isnull=True) & Q(target__isnull=False)),
-                name="alertrule_kpi_xor_target",
+                condition=(Q(kpi__isnull=False) & Q(target__isnull=True) & Q(budget__isnull=True))
+                | (Q(kpi__isnull=True) & Q(target__isnull=False) & Q(budget__isnull=True))
+                | (Q(kpi__isnull=True) & Q(target__isnull=True) & Q(budget__isnull=False)),
+                name="alertrule_one_subject",
             ),
             models.CheckConstraint(condition=Q(pending_count__gte=1), name="alertrule_pending_count_positive"),
         ]

@@ -56,7 +56,7 @@ def notifications_email_send(*, notification_ids: Iterable[int] | None = None, n
         # A bounded batch keeps the row locks short; the sweep takes the rest on its next run.
         rows = list(
             pending.select_related(
-                "user", "team", "alert__team", "alert__rule__kpi", "alert__rule__target__kpi"
+                "user", "team", "alert__team", "alert__rule__kpi", "alert__rule__target__kpi", "alert__rule__budget"
             ).order_by("id")[:EMAIL_BATCH_SIZE]
         )
         prefs = settings_of(n.user_id for n in rows)

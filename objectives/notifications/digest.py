@@ -199,7 +199,7 @@ def digest_for_user(*, user: User, today: dt.date | None = None, frequency: str 
             objectives_by_team.setdefault(objective.team_id, []).append(objective)
         alerts = (
             Alert.objects.filter(team_id__in=team_ids, state__in=DIGEST_ALERT_STATES)
-            .select_related("team", "rule__kpi", "rule__target__kpi")
+            .select_related("team", "rule__kpi", "rule__target__kpi", "rule__budget")
             .order_by("-opened_at", "-id")
         )
         for alert in alerts:

@@ -38,6 +38,7 @@ CONDITION_PHRASES = {
     AlertCondition.OFF_TRACK: gettext_lazy("off track"),
     AlertCondition.AT_RISK: gettext_lazy("at risk"),
     AlertCondition.NO_DATA: gettext_lazy("without data"),
+    AlertCondition.BUDGET_OVER: gettext_lazy("spend heading beyond the budget"),
 }
 
 
@@ -60,15 +61,25 @@ def absolute(path: str) -> str:
 
 
 def alert_kpi(alert: Alert):
-    """The KPI an alert is about: the rule's, or its objective target's."""
+    """The KPI an alert is about: the rule's, or its objective target's (None for a budget's)."""
     rule = alert.rule
-    return rule.kpi if rule.kpi_id else rule.target.kpi
+    if rule.kpi_id:
+        return rule.kpi
+    return rule.target.kpi if rule.target_id else None
+
+
+def alert_subject_name(alert: Alert) -> str:
+    """What the alert watches, by name: the KPI, or the budget."""
+    kpi = alert_kpi(alert)
+    if kpi is not None:
+        return kpi.name
+    return _("Budget « %(name)s »") % {"name": alert.rule.budget.name}
 
 
 def alert_unit(alert: Alert) -> str:
     """The unit of the alert's value and threshold: % for changes, days for no data, else the KPI's."""
     condition = alert.rule.condition
-    if condition in (AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW):
+    if condition in (AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW, AlertCondition.BUDGET_OVER):
         return "%"
     if condition == AlertCondition.NO_DATA:
         return "d"
@@ -78,7 +89,7 @@ def alert_unit(alert: Alert) -> str:
 def alert_title(*, alert: Alert, kind: str) -> str:
     """One line, in the active language: "Critical alert: Churn rate above the threshold — Sales"."""
     subject = _("%(kpi)s %(condition)s") % {
-        "kpi": alert_kpi(alert).name,
+        "kpi": alert_subject_name(alert),
         "condition": CONDITION_PHRASES.get(alert.rule.condition, alert.rule.condition),
     }
     if alert.segment:
@@ -95,6 +106,11 @@ def alert_title(*, alert: Alert, kind: str) -> str:
 def alert_summary(*, alert: Alert) -> str:
     """The value against the threshold, in the active language's number format."""
     unit = alert_unit(alert)
+    if alert.rule.condition == AlertCondition.BUDGET_OVER and alert.value is not None:
+        return _("Spend heading %(value)s beyond the budget (threshold %(threshold)s)") % {
+            "value": kpi_value(alert.value, unit),
+            "threshold": kpi_value(alert.threshold, unit),
+        }
     if alert.value is None:
         return _("No value (threshold %(threshold)s)") % {"threshold": kpi_value(alert.threshold, unit)}
     return _("Value %(value)s, threshold %(threshold)s") % {
@@ -107,6 +123,8 @@ def alert_sparkline(*, alert: Alert) -> list[dict]:
     """The KPI's last SPARKLINE_PERIODS stored values up to the alert's period, for the team and segment."""
     rule = alert.rule
     kpi = alert_kpi(alert)
+    if kpi is None:  # a budget: its figures are in the summary
+        return []
     start = period_shift(alert.period_start, rule.granularity, -(SPARKLINE_PERIODS - 1))
     rows = kpi_value_series(
         kpi=kpi,
@@ -156,13 +174,12 @@ def alert_email(*, notification: Notification, sparklines: dict | None = None) -
     alert = notification.alert
     with translation.override(user.language or settings.LANGUAGE_CODE):
         kind = AlertEventKind.RESOLVED if notification.event == "alert.resolved" else AlertEventKind.FIRED
-        kpi = alert_kpi(alert)
         context = {
             "user": user,
             "alert": alert,
             "title": alert_title(alert=alert, kind=kind),
             "resolved": kind == AlertEventKind.RESOLVED,
-            "kpi_name": kpi.name,
+            "kpi_name": alert_subject_name(alert),
             "team_name": alert.team.name,
             "segment": alert.segment,
             "period_start": formats.date_format(alert.period_start, "SHORT_DATE_FORMAT"),

@@ -81,7 +81,7 @@ def test_target_rule_of_own_team_is_created(team_a, target_a):
         (
             {"kpi": "revenue", "condition": "sideways", "threshold": 1},
             "condition",
-            "Choose a condition among: above, below, change_above, change_below, off_track, at_risk, no_data.",
+            "Choose a condition among: above, below, change_above, change_below, off_track, at_risk, no_data, budget_over.",
         ),
         ({"kpi": "revenue", "condition": "above", "threshold": "abc"}, "threshold", "Enter a number."),
         (
@@ -235,6 +235,7 @@ def test_admin_saves_rules_through_the_same_validation(client, make_user, team_a
         "condition": "above",
         "kpi": revenue.pk,
         "granularity": "month",
+        "compare_with": "previous",  # preselected in the admin form
         "pending_count": 1,
         "severity": "warning",
         "notify_in_app": "on",

@@ -176,6 +176,7 @@ def test_an_alert_is_delivered_after_a_500_then_a_200_with_every_signature_verif
         "rule": firing_alert.rule.pk,
         "rule_name": "Attrition haute",
         "kpi": "churn_rate",
+        "budget": None,
         "segment": "",
         "granularity": "month",
         "period_start": "2026-11-01",
