@@ -26,6 +26,13 @@ class TeamAdmin(admin.ModelAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     autocomplete_fields = ["parent"]
+
+    def save_model(self, request, obj, form, change):
+        # One organisation root above all: a team saved without a parent goes under it (unless it is the root).
+        if obj.parent_id is None:
+            obj.parent = Team.objects.filter(parent__isnull=True).exclude(pk=obj.pk).order_by("pk").first()
+        super().save_model(request, obj, form, change)
+
     inlines = [
         type(
             "TeamMembershipInline",

@@ -34,6 +34,37 @@ def team_upsert(*, slug: str, name: str, kind: str = TeamKind.OTHER, parent_slug
     return team
 
 
+ORGANISATION_SLUG = "organisation"
+
+
+def organisation_root_ensure() -> Team:
+    """The organisation root: the one team without a parent, above all others, where KPIs that join several
+    teams' facts (the acquisition cost: marketing's spend over sales' new customers) have their values.
+
+    With one parentless team, that team is the root. With none, an "Organisation" team is created; with several
+    (a deployment from before the root existed), it is created above them. Idempotent."""
+    roots = list(Team.objects.filter(parent__isnull=True).order_by("pk")[:2])
+    if len(roots) == 1:
+        return roots[0]
+    with transaction.atomic():
+        root = Team.objects.filter(slug=ORGANISATION_SLUG, parent__isnull=True).first()
+        if root is None:
+            slug = ORGANISATION_SLUG
+            if Team.objects.filter(slug=slug).exists():  # taken by a team below: a slug of its own
+                slug = f"{ORGANISATION_SLUG}-root"
+            root = Team.objects.create(slug=slug, name="Organisation", kind=TeamKind.OTHER)
+        Team.objects.filter(parent__isnull=True).exclude(pk=root.pk).update(parent=root)
+    return root
+
+
+@transaction.atomic
+def organisation_root_set(*, team: Team) -> int:
+    """Make `team` the organisation root: every other parentless team goes under it; returns how many."""
+    if team.parent_id is not None:
+        raise TeamError("The organisation root has no parent team.")
+    return Team.objects.filter(parent__isnull=True).exclude(pk=team.pk).update(parent=team)
+
+
 def membership_set(*, user: User, team: Team, role: str = Role.MEMBER) -> Membership:
     """Give `user` this role in `team` (replacing any other role there)."""
     membership, _ = Membership.objects.update_or_create(user=user, team=team, defaults={"role": role})
