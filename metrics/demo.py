@@ -420,8 +420,10 @@ def _campaigns_write(writer: _Writer, team: Team, count: int, rng: random.Random
     campaigns = max(1, math.ceil(count / (days_each + 1)))
     count -= campaigns
     objects = []
+    last_day = clock.end.date()
     for n in range(campaigns):
-        started = clock.moment(before=clock.end - timedelta(days=days_each)).replace(hour=8, minute=0, second=0)
+        # Campaigns run up to today (the last ones are still running): a month's first days have their stats.
+        started = clock.moment().replace(hour=8, minute=0, second=0)
         objects.append(
             Campaign(
                 team=team,
@@ -441,6 +443,8 @@ def _campaigns_write(writer: _Writer, team: Team, count: int, rng: random.Random
             for day in range(days_each):
                 if made >= count:
                     return
+                if campaign.started_at.date() + timedelta(days=day) > last_day:
+                    break
                 made += 1
                 sent = rng.randint(5000, 50000)
                 delivered = int(sent * rng.uniform(0.95, 0.99))

@@ -21,4 +21,5 @@ urlpatterns = [
     ),
     path("", include("objectives.alerts.urls")),
     path("", include("objectives.notifications.urls")),
+    path("", include("objectives.budgets.urls")),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
@@ -85,7 +86,10 @@ class BudgetListCreateView(APIView):
             campaign = Campaign.objects.filter(team=team, external_id=campaign_ref).first()
             if campaign is None:
                 raise serializers.ValidationError({"campaign": [_("No campaign with this external_id in the team.")]})
-        budget = budget_create(team=team, campaign=campaign, **fields)
+        try:
+            budget = budget_create(team=team, campaign=campaign, **fields)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
         [burn] = budget_burns(budgets=[budget], today=today_local())
         return Response(BudgetOutSerializer(burn).data, status=status.HTTP_201_CREATED)
 

@@ -14,8 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from accounts.selectors import team_subtrees
+from django.db.models import QuerySet
+
+from accounts.models import Team
+from accounts.selectors import team_ids_with_descendants, team_subtrees
 from metrics.activity.selectors import SpendScope, spend_totals
+from metrics.models import Campaign
 from objectives import progress
 from objectives.models import Budget
 
@@ -88,3 +92,13 @@ def budget_burns(*, budgets: Sequence[Budget], today: dt.date) -> list[BudgetBur
         )
         burns.append(BudgetBurn(budget=budget, spent=spent, expected=expected, forecast=forecast, status=status))
     return burns
+
+
+def budget_of(*, team_id: int, pk: int) -> Budget | None:
+    """The team's budget `pk`, or None (another team's budget is not found)."""
+    return Budget.objects.select_related("team", "campaign").filter(team_id=team_id, pk=pk).first()
+
+
+def budget_campaigns(*, team: Team) -> QuerySet[Campaign]:
+    """The campaigns a budget of `team` may follow: its own and its sub-teams'."""
+    return Campaign.objects.filter(team_id__in=team_ids_with_descendants([team.pk])).order_by("name", "external_id")
