@@ -156,16 +156,19 @@ def elapsed_end(plan: TargetPlan, today: date) -> date:
 
 
 def value_window(plan: TargetPlan, today: date) -> tuple[date, date] | None:
-    """The date range [start, end) the KPI must be computed over to know the value so far.
+    """The date range [start, end) the KPI must be computed over to know the value so far (today included).
 
     None before the period starts. For end-judged targets: the last complete calendar month
     of the elapsed part, or the elapsed part itself while no month is complete.
     """
     until = elapsed_end(plan, today)
-    if until <= plan.start:
+    if today < plan.start:
         return None
     if plan.judged == PERIOD:
-        return plan.start, until
+        # Today's records so far count, as on the dashboard's card of the running period: one value everywhere.
+        return plan.start, min(today + timedelta(days=1), plan.end)
+    if until <= plan.start:
+        return None
     last_month_end = month_start(until)
     last_month_start = month_start(last_month_end - timedelta(days=1))
     if last_month_start >= plan.start:
