@@ -100,6 +100,36 @@ class BaseTargetFormSet(forms.BaseFormSet):
 TargetFormSet = forms.formset_factory(TargetForm, formset=BaseTargetFormSet, extra=1, can_delete=True)
 
 
+class SmartCheckForm(ObjectiveForm):
+    """The objective form as it is being typed, for the live SMART check: every field optional, an unreadable one
+    is simply left out."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+class SmartCheckTargetForm(TargetForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+
+# The live check reads at most 50 targets; the management form's counts are validated like any input.
+SmartCheckTargetFormSet = forms.formset_factory(
+    SmartCheckTargetForm, extra=0, can_delete=True, max_num=50, absolute_max=50
+)
+
+
+def cleaned_or_none(form: forms.Form) -> dict:
+    """The fields that parsed (after is_valid()), the others as None."""
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {}) or {}
+    return {name: data.get(name) for name in form.fields}
+
+
 class PhasingForm(forms.Form):
     mode = forms.ChoiceField(label=_("Phasing"), choices=Phasing.choices)
 

@@ -12,8 +12,9 @@ from django.utils.translation import gettext as _
 
 from accounts import selectors as account_selectors
 from accounts.models import Team, User
+from metrics.kpis.bounds import kpi_value_bounds
 from metrics.kpis.ranges import value_over
-from metrics.kpis.selectors import kpi_best_pace, kpi_best_value
+from metrics.kpis.selectors import kpi_best_pace, kpi_best_value, kpi_name, kpi_segment_values
 from objectives import progress
 from objectives.models import Judged, Objective, ObjectiveState, Phasing, Target, TargetPhase
 from objectives.notifications.outbox import objective_notify
@@ -25,6 +26,7 @@ from objectives.selectors import (
     target_plan,
     today_local,
 )
+from objectives.templatetags.kpi_format import kpi_value
 
 TARGET_FIELDS = ("kpi", "segment", "target_value", "baseline_value", "judged", "warning_percent", "critical_percent")
 
@@ -69,7 +71,40 @@ def _validate_objective(
     return errors
 
 
-def _validate_targets(targets: Sequence[dict]) -> list[dict]:
+def _value_errors(kpi, value: Decimal | None) -> list[str]:
+    """A target (or baseline) the KPI can reach: no negative count, no share above 100 %."""
+    if kpi is None or value is None:
+        return []
+    low, high = kpi_value_bounds(kpi)
+    unit = kpi.unit
+    if low is not None and value < low:
+        return [_("%(kpi)s cannot be below %(low)s.") % {"kpi": kpi_name(kpi), "low": kpi_value(low, unit)}]
+    if high is not None and value > high:
+        return [_("%(kpi)s cannot be above %(high)s.") % {"kpi": kpi_name(kpi), "high": kpi_value(high, unit)}]
+    return []
+
+
+def _segment_errors(*, kpi, segment: str, team: Team | None) -> list[str]:
+    """A target's segment: one of the KPI's breakdowns, with a value the team's data has."""
+    if not segment or kpi is None:
+        return []
+    dimension, _sep, value = segment.partition("=")
+    if dimension not in (kpi.segments or []) or not value:
+        known = ", ".join(kpi.segments or []) or _("none")
+        return [_("Choose a breakdown of this KPI, as <breakdown>=<value> (breakdowns: %(known)s).") % {"known": known}]
+    if team is None:
+        return []
+    values = kpi_segment_values(kpi=kpi, team=team, dimension=dimension)
+    if value not in values:
+        listed = ", ".join(values[:12]) or _("none yet")
+        return [
+            _("No '%(value)s' in the team's data for %(dimension)s (known: %(known)s).")
+            % {"value": value, "dimension": dimension, "known": listed}
+        ]
+    return []
+
+
+def _validate_targets(targets: Sequence[dict], team: Team | None = None) -> list[dict]:
     errors: list[dict] = []
     for data in targets:
         target_errors: dict[str, list[str]] = {}
@@ -77,6 +112,11 @@ def _validate_targets(targets: Sequence[dict]) -> list[dict]:
             target_errors["kpi"] = [_("Choose a KPI.")]
         if data.get("target_value") is None:
             target_errors["target_value"] = [_("Enter a target value.")]
+        for field in ("target_value", "baseline_value"):
+            if messages := _value_errors(data.get("kpi"), data.get(field)):
+                target_errors[field] = messages
+        if messages := _segment_errors(kpi=data.get("kpi"), segment=data.get("segment") or "", team=team):
+            target_errors["segment"] = messages
         warning = Decimal(data.get("warning_percent") or progress.DEFAULT_WARNING_PERCENT)
         critical = Decimal(data.get("critical_percent") or progress.DEFAULT_CRITICAL_PERCENT)
         if not (0 < critical <= warning <= 100):
@@ -146,7 +186,7 @@ def objective_create(
     Raises ObjectiveError with messages per field and per target. SMART warnings never block.
     """
     errors = _validate_objective(team=team, owner=owner, parent=parent, start_date=start_date, due_date=due_date)
-    _check(errors, _validate_targets(targets))
+    _check(errors, _validate_targets(targets, team))
     objective = Objective.objects.create(
         team=team,
         owner=owner,
@@ -178,7 +218,7 @@ def objective_update(*, objective: Objective, targets: Sequence[dict] | None = N
         due_date=candidate["due_date"],
         objective_id=objective.pk,
     )
-    _check(errors, _validate_targets(targets) if targets is not None else [])
+    _check(errors, _validate_targets(targets, objective.team) if targets is not None else [])
     dates_changed = (candidate["start_date"], candidate["due_date"]) != (objective.start_date, objective.due_date)
     for name, value in fields.items():
         setattr(objective, name, "" if value is None and name in ("description", "relevance_note") else value)

@@ -3,11 +3,11 @@
 Viewers and members read; managers edit; users of other teams get a 404.
 """
 
-from datetime import date
 from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -16,7 +16,14 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
 from objectives import progress, selectors, services
-from objectives.forms import ObjectiveForm, TargetForm, TargetFormSet
+from objectives.forms import (
+    ObjectiveForm,
+    SmartCheckForm,
+    SmartCheckTargetFormSet,
+    TargetForm,
+    TargetFormSet,
+    cleaned_or_none,
+)
 from objectives.models import Objective, Phasing, ProgressStatus, Target
 
 
@@ -149,59 +156,46 @@ def objective_delete(request, slug: str, pk: int):
     return redirect("objective-list", slug=slug)
 
 
-def _loose_date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 def _loose_decimal(value: str | None) -> Decimal | None:
     field = TargetForm.base_fields["target_value"]
     try:
         return field.clean(value) if value not in (None, "") else None
-    except Exception:  # noqa: BLE001 - any unreadable number is "no number" for a live check
+    except ValidationError:  # an unreadable number is "no number" for a manual month
         return None
 
 
 @login_required
 @require_POST
 def smart_check(request, slug: str):
-    """JSON: the SMART assessment of the form being typed (never saves anything)."""
+    """JSON: the SMART assessment of the form being typed (never saves anything); a malformed form is a 400."""
     team = team_for_user_or_404(request.user, slug, Role.MANAGER)
-    form = ObjectiveForm(request.POST, team=team)
-    post = request.POST
-    owner = form.fields["owner"].queryset.filter(pk=post.get("owner") or None).first() if post.get("owner") else None
-    parent = form.fields["parent"].queryset.filter(pk=post.get("parent")).first() if post.get("parent") else None
-    kpis = {k.code: k for k in TargetForm().fields["kpi"].queryset}
+    fields = cleaned_or_none(SmartCheckForm(request.POST, team=team))
+    formset = SmartCheckTargetFormSet(request.POST, prefix="targets")
+    if not formset.management_form.is_valid():
+        return JsonResponse({"errors": {"targets": formset.non_form_errors() or [_("Malformed targets.")]}}, status=400)
     targets = []
-    total = int(post.get("targets-TOTAL_FORMS") or 0)
-    for i in range(min(total, 50)):
-        prefix = f"targets-{i}-"
-        if post.get(prefix + "DELETE"):
-            continue
-        code = post.get(prefix + "kpi") or ""
-        value = _loose_decimal(post.get(prefix + "target_value"))
-        if not code and value is None:
+    for form in formset.forms:
+        target = cleaned_or_none(form)
+        if target.get("DELETE") or (target["kpi"] is None and target["target_value"] is None):
             continue
         targets.append(
             {
-                "kpi": kpis.get(code),
-                "target_value": value,
-                "baseline_value": _loose_decimal(post.get(prefix + "baseline_value")),
-                "judged": post.get(prefix + "judged") or "period",
-                "segment": post.get(prefix + "segment") or "",
+                "kpi": target["kpi"],
+                "target_value": target["target_value"],
+                "baseline_value": target["baseline_value"],
+                "judged": target["judged"] or "period",
+                "segment": target["segment"] or "",
             }
         )
     result = selectors.smart_assess(
         team=team,
-        title=post.get("title", ""),
-        description=post.get("description", ""),
-        owner=owner,
-        start_date=_loose_date(post.get("start_date")),
-        due_date=_loose_date(post.get("due_date")),
-        parent=parent,
-        relevance_note=post.get("relevance_note", ""),
+        title=fields["title"] or "",
+        description=fields["description"] or "",
+        owner=fields["owner"],
+        start_date=fields["start_date"],
+        due_date=fields["due_date"],
+        parent=fields["parent"],
+        relevance_note=fields["relevance_note"] or "",
         targets=targets,
     )
     return JsonResponse(result)

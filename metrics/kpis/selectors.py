@@ -249,3 +249,14 @@ def kpi_best_value(
     )
     found = cells.aggregate(best=Min("value") if lower_is_better else Max("value"))["best"]
     return None if found is None else Decimal(found)
+
+
+def kpi_segment_values(*, kpi: KpiDefinition, team: Team, dimension: str) -> list[str]:
+    """The values of one breakdown of the KPI that the team's stored data has, sorted; one query."""
+    prefix = f"{dimension}="
+    segments = (
+        KpiValue.objects.filter(kpi=kpi, team=team, segment__startswith=prefix)
+        .values_list("segment", flat=True)
+        .distinct()
+    )
+    return sorted({segment[len(prefix) :] for segment in segments})

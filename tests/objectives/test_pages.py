@@ -99,7 +99,14 @@ def test_live_smart_check_answers_json(client, manager_a, revenue):
     client.force_login(manager_a)
     response = client.post(
         "/teams/team-a/objectives/smart-check/",
-        {"title": "Revenue", "targets-TOTAL_FORMS": "1", "targets-0-kpi": "revenue", "targets-0-target_value": "5"},
+        {
+            "title": "Revenue",
+            "targets-TOTAL_FORMS": "1",
+            "targets-INITIAL_FORMS": "0",
+            "targets-0-kpi": "revenue",
+            "targets-0-target_value": "5",
+            "start_date": "not a date",  # unreadable while typed: left out, not an error
+        },
     )
     data = response.json()
     assert data["time_bound"] == {
@@ -107,6 +114,29 @@ def test_live_smart_check_answers_json(client, manager_a, revenue):
         "message": "Pas d'échéance : fixez une date de début et une date d'échéance.",
     }
     assert data["measurable"]["ok"] is True
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        {"targets-TOTAL_FORMS": "abc", "targets-INITIAL_FORMS": "0"},
+        {"targets-TOTAL_FORMS": "1"},  # no INITIAL_FORMS
+        {"targets-TOTAL_FORMS": "-3", "targets-INITIAL_FORMS": "x"},
+    ],
+)
+def test_a_crafted_smart_check_is_a_400_not_a_500(client, manager_a, revenue, counts):
+    client.force_login(manager_a)
+    response = client.post("/teams/team-a/objectives/smart-check/", {"title": "x", **counts})
+    assert response.status_code == 400
+    assert "targets" in response.json()["errors"]
+
+
+def test_a_smart_check_reads_at_most_fifty_targets(client, manager_a, revenue):
+    client.force_login(manager_a)
+    data = {"title": "x", "targets-TOTAL_FORMS": "100000", "targets-INITIAL_FORMS": "0"}
+    data.update({f"targets-{i}-kpi": "revenue" for i in range(60)})
+    data.update({f"targets-{i}-target_value": "5" for i in range(60)})
+    assert client.post("/teams/team-a/objectives/smart-check/", data).status_code in (200, 400)
 
 
 def test_list_filters_by_status(client, viewer_a, objective):
