@@ -18,7 +18,7 @@ $(BIN)/python:
 
 # Reinstall only when the pinned dependencies change.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet '.[dev]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

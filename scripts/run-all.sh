@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 HOST=${KPI_HOST:-127.0.0.1}
 PORT=${KPI_PORT:-8000}
+# Links in e-mails and webhooks point at this server unless SITE_URL says otherwise.
+export SITE_URL=${SITE_URL:-http://$HOST:$PORT}
 
 pids=()
 stop() {

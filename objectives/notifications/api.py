@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from objectives.models import Notification
 from objectives.notifications import selectors as notification_selectors
+from objectives.notifications.emails import notification_title
 from objectives.notifications.selectors import notifications_unread_count
 from objectives.notifications.services import notifications_mark_read
 
@@ -21,11 +22,14 @@ class NotificationOutSerializer(serializers.Serializer):
     alert = serializers.IntegerField(source="alert_id", allow_null=True)
     objective = serializers.IntegerField(source="objective_id", allow_null=True)
     event = serializers.CharField()
-    title = serializers.CharField()
+    title = serializers.SerializerMethodField(help_text="in the caller's language")
     body = serializers.CharField()
     url = serializers.CharField()
     created_at = serializers.DateTimeField()
     read_at = serializers.DateTimeField(allow_null=True)
+
+    def get_title(self, notification) -> str:
+        return notification_title(notification)
 
 
 class NotificationReadInSerializer(serializers.Serializer):

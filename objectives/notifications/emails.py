@@ -164,6 +164,33 @@ def _sparkline_cached(alert: Alert, sparklines: dict | None) -> list[dict]:
     return sparklines[key]
 
 
+# The alert event a notification's event stands for.
+ALERT_EVENT_KINDS = {
+    "alert.firing": AlertEventKind.FIRED,
+    "alert.acknowledged": AlertEventKind.ACKNOWLEDGED,
+    "alert.resolved": AlertEventKind.RESOLVED,
+}
+
+
+def objective_title(*, objective: Objective, event: str) -> str:
+    """ "Objective at risk: <title> — <team>", in the active language."""
+    if event == "objective.achieved":
+        title = _("Objective achieved: %(title)s — %(team)s")
+    else:
+        title = _("Objective at risk: %(title)s — %(team)s")
+    return title % {"title": objective.title, "team": objective.team.name}
+
+
+def notification_title(notification: Notification) -> str:
+    """A notification's title in the active language: written again from its alert or objective (the stored
+    title is in the language of the day it was written, kept for e-mails already sent)."""
+    if notification.alert_id and notification.event in ALERT_EVENT_KINDS:
+        return alert_title(alert=notification.alert, kind=ALERT_EVENT_KINDS[notification.event])
+    if notification.objective_id:
+        return objective_title(objective=notification.objective, event=notification.event)
+    return notification.title
+
+
 def alert_email(*, notification: Notification, sparklines: dict | None = None) -> EmailMultiAlternatives:
     """The e-mail of an alert notification (HTML with a plain-text alternative) in its user's language.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
 
 from objectives.models import (
     Alert,
@@ -123,11 +122,7 @@ def objective_notify(*, objective: Objective, event: str) -> list[dict]:
     url = emails.objective_url(objective)
     for user in users:
         with translation.override(user.language or settings.LANGUAGE_CODE):
-            if event == WebhookEvent.OBJECTIVE_ACHIEVED:
-                title = _("Objective achieved: %(title)s — %(team)s")
-            else:
-                title = _("Objective at risk: %(title)s — %(team)s")
-            title = title % {"title": objective.title, "team": team.name}
+            title = emails.objective_title(objective=objective, event=event)
         rows.append(Notification(user=user, team=team, objective=objective, event=event, title=title[:300], url=url))
         notified.append({"user": user.pk, "username": user.get_username(), "channels": ["in_app"]})
     Notification.objects.bulk_create(rows)

@@ -18,7 +18,15 @@ def notifications_of(*, user: User, limit: int | None = None) -> QuerySet[Notifi
     """A user's own notifications, unread first, then newest first."""
     notifications = (
         Notification.objects.filter(user=user)
-        .select_related("team", "alert")
+        # What the titles are written again from, in the reader's current language.
+        .select_related(
+            "team",
+            "alert__team",
+            "alert__rule__kpi",
+            "alert__rule__target__kpi",
+            "alert__rule__budget",
+            "objective__team",
+        )
         .order_by(ExpressionWrapper(Q(read_at__isnull=True), BooleanField()).desc(), "-created_at", "-id")
     )
     return notifications[:limit] if limit else notifications

@@ -21,6 +21,7 @@ from objectives.notifications import endpoints as webhook_endpoints
 from objectives.notifications import selectors as notification_selectors
 from objectives.notifications.delivery import webhook_test_send
 from objectives.notifications.digest import digest_unsubscribe, unsubscribe_user
+from objectives.notifications.emails import notification_title
 from objectives.notifications.forms import NotificationSettingsForm, WebhookForm
 from objectives.notifications.preferences import notification_settings_get, notification_settings_update
 from objectives.notifications.services import notifications_mark_read
@@ -34,6 +35,8 @@ def notification_list(request):
     page = Paginator(notification_selectors.notifications_of(user=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    for notification in page.object_list:
+        notification.title = notification_title(notification)  # in the reader's current language
     return render(request, "objectives/alerts/notifications.html", {"page": page, "notifications": page.object_list})
 
 
