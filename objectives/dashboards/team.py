@@ -1,9 +1,9 @@
 """The team dashboard as plain dicts: KPI cards, objective progress and chart data (DESIGN.md §8).
 
 Everything is read from stored KPI values (one query for the cards, the trend and every panel
-of the registry in `panels.py`) and cached objective progress, plus, only when no segment
-values are stored, one grouped query on activity per panel that falls back on it, so the
-number of queries does not grow with the data. The dict is what the page
+the team shows, from the registry in `panels.py`) and cached objective progress, plus, only when
+no segment values are stored, one grouped query on activity per panel that falls back on it, so the
+number of queries grows neither with the data nor with the number of panels. The dict is what the page
 renders and what `dashboard/<slug>/data.json` returns (through `dashboard_as_json`).
 """
 
@@ -24,9 +24,9 @@ from metrics.kpis.selectors import CellQuery, StoredCell, kpi_cells, kpi_name
 from metrics.kpis.words import measure_in_words, zero_divisors
 from metrics.models import KpiDefinition
 from objectives import progress
-from objectives.budgets.selectors import budget_burns, budgets_of
+from objectives.budgets.selectors import budget_burns
 from objectives.dashboards.cards import default_card_codes, kpi_change
-from objectives.dashboards.panels import Cells, PanelFrame, number, panels_for
+from objectives.dashboards.panels import Cells, PanelFrame, number, team_panels
 from objectives.models import DashboardCard, Objective, ObjectiveState, Target
 from objectives.selectors import target_plan
 
@@ -97,25 +97,27 @@ def team_dashboard(
     replay: bool = False,
     compare: str | None = None,
 ) -> dict:
-    """Everything the team dashboard shows, for the selected period; a constant number of queries: KPIs, values and
-    objectives (+ their targets and the targets' KPIs when there are any), and only without stored pipeline stages or
-    lead channels the team tree and one grouped query on deals or leads.
+    """Everything the team dashboard shows, for the selected period; a constant number of queries: the team's
+    charts, KPIs, values and objectives (+ their targets and the targets' KPIs when there are any), budgets where
+    shown, and only without stored pipeline stages or lead channels the team tree and one grouped query on deals or
+    leads.
 
     `compare`: "last_year" compares each card with the same period a year earlier instead of the one before.
     `replay`: `today` is a past day to see the page as it was then (values of a running period as they stood
     that day), not merely the day the periods are counted from.
 
-    Keys: team, period, granularity, cards, objectives, charts (trend, revenue, nps, pipeline,
-    leads_by_channel), has_data. A card without a stored row for the period is "no data"
+    Keys: team, period, granularity, cards, objectives, panels (the team's charts in order: key, title,
+    description, has_data, the sentence saying what is missing, a note), charts (trend and each panel's data by
+    key), budgets, compare, has_data. A card without a stored row for the period is "no data"
     (has_data False); a stored row without a value (e.g. a ratio over zero) is "no value".
     """
     today = today or today_local()
     selected = dashboard_period(period=period, today=today)
     card_gran, start = selected["granularity"], selected["start"]
     trend_gran = granularity if granularity in TREND_GRANULARITIES else DEFAULT_GRANULARITY
-    # 1 query: the definitions of the cards (chosen or default) and of the panels' KPIs.
-    panels = panels_for(team_kind=team.kind)
-    kpis, codes = _dashboard_kpis(team, {*default_card_codes(team=team), *(panel.kpi_code for panel in panels)})
+    # 1 query: the team's charts (chosen or its kind's); 1 query: the definitions of the cards and the charts' KPIs.
+    panels = team_panels(team=team)
+    kpis, codes = _dashboard_kpis(team, {*default_card_codes(team=team), *(c for p in panels for c in p.kpi_codes)})
     trend_code = trend_kpi if trend_kpi in codes else codes[0]
 
     card_starts = _starts_back(start, card_gran, SPARKLINE_PERIODS)
@@ -139,7 +141,10 @@ def team_dashboard(
         queries.append(
             CellQuery(kpi_ids=(kpis[trend_code].pk,), granularities=(trend_gran,), starts=tuple(trend_starts))
         )
-    queries += [panel.reads(kpis[panel.kpi_code], frame) for panel in panels if panel.kpi_code in kpis]
+    for panel in panels:
+        found = [kpis[code] for code in panel.kpi_codes if code in kpis]
+        if found:
+            queries.append(panel.reads(found, frame))
     # 1 query: every stored cell the page needs, whatever the number of KPIs and panels.
     cells: Cells = {
         (cell.kpi_id, cell.granularity, cell.segment, cell.period_start): cell
@@ -183,7 +188,10 @@ def team_dashboard(
     ]
     _explain_missing_values(team, cards, kpis, cells, card_gran, start)
     charts = {"trend": _trend_chart(kpis.get(trend_code), cells, trend_gran, trend_starts, target_by_kpi)}
-    charts |= {panel.key: panel.draw(kpis.get(panel.kpi_code), cells, frame) for panel in panels}
+    charts |= {
+        panel.key: panel.draw(tuple(kpis.get(code) for code in panel.kpi_codes), cells, frame) for panel in panels
+    }
+    _mark_running(charts, today)
     return {
         "team": {"slug": team.slug, "name": team.name, "kind": team.kind},
         "period": selected,
@@ -191,8 +199,9 @@ def team_dashboard(
         "trend_kpi": trend_code,
         "cards": cards,
         "objectives": [_objective_row(o) for o in objectives],
+        "panels": [panel.summary(charts[panel.key]) for panel in panels],
         "charts": charts,
-        "budgets": _budgets(team, selected["start"], selected["end"], today),
+        "budgets": _budgets(team, frame, today),
         "compare": basis,
         "has_data": any(card["has_data"] for card in cards),
     }
@@ -280,12 +289,14 @@ def _explain_missing_values(team: Team, cards: list[dict], kpis: dict, cells: Ce
         )
 
 
-def _budgets(team: Team, first: dt.date, last: dt.date, today: dt.date) -> list[dict]:
+def _budgets(team: Team, frame: PanelFrame, today: dt.date) -> list[dict]:
     """Is the budget off? The marketing team's budgets meeting the period, with their spend so far, expected
-    spend and forecast (1 query, 3 with budgets); other kinds of team plan no spend."""
+    spend and forecast (1 query, 3 with budgets; the budgets are read once with the budget line's); other kinds
+    of team plan no spend."""
     if team.kind not in ("marketing", "other"):
         return []
-    burns = budget_burns(budgets=budgets_of(team_ids=[team.pk], first=first, last=last), today=today)
+    meeting = [b for b in frame.budgets() if b.end_date >= frame.start and b.start_date <= frame.end]
+    burns = budget_burns(budgets=meeting, today=today)
     return [
         {
             "id": burn.budget.pk,
@@ -370,9 +381,21 @@ def _objective_row(objective: Objective) -> dict:
     }
 
 
+def _mark_running(charts: dict, today: dt.date) -> None:
+    """Each chart's period still running on `today` (its value so far is partial): the index of its label, drawn
+    as such (dashed, « en cours ») so a month's first days never read as a collapse."""
+    for chart in charts.values():
+        labels = chart.get("labels") or []
+        granularity = chart.get("granularity") or "month"
+        if chart.get("type", "months") != "months" and "granularity" not in chart:
+            continue
+        running = period_floor(today, granularity).isoformat()
+        chart["running"] = labels.index(running) if running in labels else None
+
+
 def _trend_chart(kpi, cells, granularity, starts, target_by_kpi) -> dict:
     if kpi is None:
-        return {"kpi": None, "labels": [], "values": [], "target": []}
+        return {"kpi": None, "labels": [], "values": [], "target": [], "has_data": False}
     target = target_by_kpi.get(kpi.pk)
     values = [
         number(cells[(kpi.pk, granularity, "", s)].value) if (kpi.pk, granularity, "", s) in cells else None
@@ -386,6 +409,7 @@ def _trend_chart(kpi, cells, granularity, starts, target_by_kpi) -> dict:
         "labels": [s.isoformat() for s in starts],
         "values": values,
         "target": _target_line(kpi, target, granularity, starts) if target is not None else [],
+        "has_data": any(value is not None for value in values),
     }
 
 

@@ -1,5 +1,5 @@
-"""Pages of dashboards: the organisation overview, a team's dashboard with its data and cards, and the KPI
-detail with its exports."""
+"""Pages of dashboards: the organisation overview, a team's dashboard with its data, cards and charts, and the
+KPI detail with its exports."""
 
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ from objectives.dashboards.cards import (
     dashboard_cards,
     dashboard_cards_edited,
 )
-from objectives.dashboards.exports import kpi_detail_csv, kpi_detail_xlsx
+from objectives.dashboards.exports import kpi_detail_csv, kpi_detail_table, kpi_detail_xlsx
+from objectives.dashboards.forms import DashboardPanelsForm
 from objectives.dashboards.kpi_detail import kpi_detail, kpi_detail_as_json
 from objectives.dashboards.overview import organisation_overview
-from objectives.dashboards.services import dashboard_cards_set
+from objectives.dashboards.panels import dashboard_panel_choices, dashboard_panels
+from objectives.dashboards.services import dashboard_cards_set, dashboard_panels_set
 from objectives.dashboards.team import TREND_GRANULARITIES, team_dashboard
 
 
@@ -49,13 +51,16 @@ def dashboard(request, slug: str):
     """A team's dashboard: objective progress, KPI cards and charts for the selected period."""
     team, data = _dashboard(request, slug)
     json_data = dashboard_as_json(data)
+    can_edit = has_team_role(request.user, team, Role.MANAGER)
     context = {
         "current_team": team,
         "data": data,
         "charts": json_data["charts"],
         "sparklines": [{"unit": c["unit"], "values": c["sparkline"]} for c in json_data["cards"]],
         "granularities": [(value, label) for value, label in Granularity.choices if value in TREND_GRANULARITIES],
-        "can_edit": has_team_role(request.user, team, Role.MANAGER),
+        "can_edit": can_edit,
+        # A chart without data links to the import page for those who may import (managers).
+        "can_import": can_edit,
         # Where a value missing here can be read: linked only for teams the user may open.
         "visible_team_ids": team_ids_visible_to(request.user),
     }
@@ -67,6 +72,15 @@ def dashboard_data(request, slug: str):
     """The same dashboard as JSON, for scripts and integrations using the browser session."""
     _team, data = _dashboard(request, slug)
     return JsonResponse(dashboard_as_json(data))
+
+
+def _focus(focus: str, keys: list[str]) -> str:
+    """The button to focus after a move: a card or chart moved to an end has that arrow disabled, so the focus
+    goes to its other arrow instead."""
+    action, _sep, key = focus.partition(":")
+    if key in keys and (action, keys.index(key)) in (("up", 0), ("down", len(keys) - 1)):
+        return f"{'down' if action == 'up' else 'up'}:{key}"
+    return focus
 
 
 @login_required
@@ -94,11 +108,7 @@ def dashboard_cards_edit(request, slug: str):
             return redirect(f"{reverse('dashboard-cards', args=[team.slug])}?{urlencode({'focus': focus})}")
     current = dashboard_cards(team=team)
     codes = [c["code"] for c in current["cards"]]
-    focus = request.GET.get("focus", "")
-    action, _sep, code = focus.partition(":")
-    # A card moved to an end has that button disabled: the focus goes to its other arrow instead.
-    if code in codes and (action, codes.index(code)) in (("up", 0), ("down", len(codes) - 1)):
-        focus = f"{'down' if action == 'up' else 'up'}:{code}"
+    focus = _focus(request.GET.get("focus", ""), codes)
     context = {
         "current_team": team,
         "cards": current["cards"],
@@ -109,6 +119,41 @@ def dashboard_cards_edit(request, slug: str):
         "errors": errors,
     }
     return render(request, "objectives/dashboard_cards.html", context, status=400 if errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dashboard_panels_edit(request, slug: str):
+    """Managers pick the dashboard's charts among the registry's and their order; every button saves at once."""
+    team = team_for_user_or_404(request.user, slug, Role.MANAGER)
+    errors: list[str] = []
+    if request.method == "POST":
+        form = DashboardPanelsForm(request.POST)
+        if form.is_valid():
+            try:
+                dashboard_panels_set(team=team, keys=form.edited_keys())
+            except ValidationError as exc:
+                errors = exc.messages
+            else:
+                verb, key = form.cleaned_data["verb"], form.cleaned_data["key"]
+                if verb in ("reset", "add", "remove"):
+                    messages.success(request, _("Dashboard charts saved."))
+                # Back on the same button, so a keyboard user can press it again to keep moving the chart.
+                focus = f"{verb}:{key}" if verb in ("up", "down") else verb
+                return redirect(f"{reverse('dashboard-panels', args=[team.slug])}?{urlencode({'focus': focus})}")
+        else:
+            errors = [message for field_errors in form.errors.values() for message in field_errors]
+    current = dashboard_panels(team=team)
+    keys = [panel["key"] for panel in current["panels"]]
+    context = {
+        "current_team": team,
+        "panels": current["panels"],
+        "is_default": current["is_default"],
+        "choices": dashboard_panel_choices(exclude=keys),
+        "focus": _focus(request.GET.get("focus", ""), keys),
+        "errors": errors,
+    }
+    return render(request, "objectives/dashboard_panels.html", context, status=400 if errors else 200)
 
 
 @login_required
@@ -163,8 +208,9 @@ def kpi_detail_data(request, slug: str, code: str):
 @login_required
 def kpi_detail_export_csv(request, slug: str, code: str):
     """The values table as CSV (UTF-8 with a byte-order mark, so spreadsheets read the accents)."""
-    _team, data = _detail(request, slug, code)
-    response = HttpResponse("\ufeff" + kpi_detail_csv(data), content_type="text/csv; charset=utf-8")
+    team, data = _detail(request, slug, code)
+    table = kpi_detail_table(team=team, data=data)
+    response = HttpResponse("\ufeff" + kpi_detail_csv(table), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_filename(data, "csv")}"'
     return response
 
@@ -172,7 +218,7 @@ def kpi_detail_export_csv(request, slug: str, code: str):
 @login_required
 def kpi_detail_export_xlsx(request, slug: str, code: str):
     """The values table as an XLSX workbook."""
-    _team, data = _detail(request, slug, code)
-    response = HttpResponse(kpi_detail_xlsx(data), content_type=XLSX_TYPE)
+    team, data = _detail(request, slug, code)
+    response = HttpResponse(kpi_detail_xlsx(kpi_detail_table(team=team, data=data)), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{_filename(data, "xlsx")}"'
     return response

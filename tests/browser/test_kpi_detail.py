@@ -61,7 +61,7 @@ def test_kpi_detail_from_the_dashboard_with_chart_breakdown_and_exports(live_ser
     with page.expect_download() as csv_download:
         page.get_by_role("link", name="Exporter en CSV").click()
     text = Path(csv_download.value.path()).read_text(encoding="utf-8-sig")
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))  # French readers: semicolons
     assert rows[0][:5] == ["Début de période", "Période", "Valeur (€)", "Variation", "Variation (%)"]
     assert len(rows) - 1 == page.locator(".values-table tbody tr").count()
 

@@ -7,12 +7,14 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.roles import Role
 from metrics.models import KpiMeasure
 from metrics.models.activity import Deal
 from objectives.dashboards.cards import change_colour
+from objectives.dashboards.panels import PANELS_BY_KEY
+from objectives.dashboards.services import dashboard_panels_set
 from objectives.dashboards.team import dashboard_period, team_dashboard
 from objectives.models import Objective, Target
 from tests import factories
@@ -161,7 +163,7 @@ def test_target_and_objective_progress(team_a, revenue, store, django_assert_num
         objective=objective, kpi=revenue, target_value=Decimal("5000"), progress_percent=Decimal("60"), status="at_risk"
     )
 
-    # kpis, values, objectives, their targets, the targets' KPIs and phases, team tree, pipeline, leads by channel
+    # charts, kpis, values, objectives, their targets, the targets' KPIs and phases, team tree, pipeline (open deals)
     # 9 + 2 on a running month: the cards' measures and the first days of February (like for like)
     with django_assert_num_queries(11):
         data = team_dashboard(team=team_a, today=TODAY)
@@ -218,6 +220,8 @@ def test_nps_distribution_from_components(make_team, make_kpi):
 
 
 def test_pipeline_by_stage_and_leads_by_channel(team_a, make_kpi, store):
+    # a sales team that also chose the leads chart (marketing's by default)
+    dashboard_panels_set(team=team_a, keys=["pipeline", "leads_by_channel"])
     leads = make_kpi("leads", unit="n")
     store(leads, team_a, "month", date(2026, 3, 1), 7, segment="channel=email")
     store(leads, team_a, "month", date(2026, 3, 1), 3, segment="channel=web")
@@ -238,17 +242,21 @@ def test_pipeline_by_stage_and_leads_by_channel(team_a, make_kpi, store):
             closed_at=now if status == "won" else None,
         )
 
-    charts = team_dashboard(team=team_a, today=TODAY)["charts"]
+    with translation.override("en"):
+        charts = team_dashboard(team=team_a, today=TODAY)["charts"]
 
-    # open deals only: proposal 100 + 50 = 150 (2 deals), qualification 70 (1 deal)
+    # open deals only: proposal 100 + 50 = 150 (2 deals), qualification 70 (1 deal), in funnel order
     assert charts["pipeline"] == {
+        "type": "stages",
         "source": "deals",
-        "labels": ["proposal", "qualification"],
-        "counts": [2, 1],
-        "amounts": [150.0, 70.0],
+        "stages": ["qualification", "proposal"],
+        "labels": ["Qualification", "Proposal"],
+        "counts": [1, 2],
+        "amounts": [70.0, 150.0],
+        "has_data": True,
     }
     assert charts["leads_by_channel"]["source"] == "kpi"
-    assert charts["leads_by_channel"]["labels"] == ["email", "web"]
+    assert charts["leads_by_channel"]["labels"] == ["Email", "Web"]
     assert charts["leads_by_channel"]["values"] == [7.0, 3.0]
 
 
@@ -262,7 +270,7 @@ def test_query_count_does_not_grow_with_values(
     team_a, revenue, orders, win_rate, store, django_assert_num_queries, make_team
 ):
     store(revenue, team_a, "month", date(2026, 3, 1), 1)
-    # kpis, values, objectives, team tree, pipeline, leads by channel (no stored channel values)
+    # charts, kpis, values, objectives, team tree, pipeline (no stored stage values: the open deals)
     # 6 + 2 on a running month: the cards' measures and the first days of February (like for like)
     with django_assert_num_queries(8):
         team_dashboard(team=team_a, today=TODAY)
@@ -399,6 +407,7 @@ def test_page_in_english_uses_english_names_and_separators(client, team_a, make_
 
 def test_pipeline_and_leads_from_stored_segments_read_no_activity(team_a, make_kpi, store, django_assert_num_queries):
     # given the engine's segment values: pipeline at the end of March by stage, March leads by channel
+    dashboard_panels_set(team=team_a, keys=["pipeline", "leads_by_channel"])
     pipeline = make_kpi("pipeline_value", additive=False)
     leads = make_kpi("leads", unit="n")
     store(pipeline, team_a, "month", date(2026, 3, 1), 150, segment="stage=proposal")
@@ -409,26 +418,38 @@ def test_pipeline_and_leads_from_stored_segments_read_no_activity(team_a, make_k
     store(leads, team_a, "month", date(2026, 3, 1), 3, segment="channel=email")
     Deal.objects.create(team=team_a, external_id="D1", stage="ignored", amount=Decimal(5), created_at=timezone.now())
 
-    # kpis, values, objectives: no team tree, no deals, no leads query
-    # 3 + 2 on a running month: the cards' measures and the first days of February (like for like)
-    with django_assert_num_queries(5):
+    # charts, kpis, values, objectives: no team tree, no deals, no leads query
+    # 4 + 2 on a running month: the cards' measures and the first days of February (like for like)
+    with django_assert_num_queries(6), translation.override("en"):
         charts = team_dashboard(team=team_a, today=TODAY)["charts"]
 
+    # in funnel order: proposal before negotiation, whatever the amounts
     assert charts["pipeline"] == {
+        "type": "stages",
         "source": "kpi",
-        "labels": ["negotiation", "proposal"],
+        "stages": ["proposal", "negotiation"],
+        "labels": ["Proposal", "Negotiation"],
         "counts": [],
-        "amounts": [700.0, 150.0],
+        "amounts": [150.0, 700.0],
+        "note": "at the end of the period, by each deal's current stage",
+        "has_data": True,
     }
-    assert charts["leads_by_channel"] == {"source": "kpi", "labels": ["email", "web"], "values": [3.0, 7.0]}
+    assert charts["leads_by_channel"] == {
+        "type": "categories",
+        "source": "kpi",
+        "channels": ["email", "web"],
+        "labels": ["Email", "Web"],
+        "values": [3.0, 7.0],
+        "has_data": True,
+    }
 
 
 @pytest.mark.parametrize(
     ("kind", "panels"),
     [
-        ("sales", {"trend", "revenue", "pipeline", "leads_by_channel"}),
-        ("marketing", {"trend", "leads_by_channel"}),
-        ("support", {"trend", "nps"}),
+        ("sales", {"trend", "revenue", "pipeline", "win_rate", "sales_cycle"}),
+        ("marketing", {"trend", "leads_by_channel", "lead_conversion", "spend_budget", "cac_roi"}),
+        ("support", {"trend", "tickets", "response_times", "first_contact_resolution", "satisfaction", "nps"}),
         ("other", {"trend", "revenue", "nps", "pipeline", "leads_by_channel"}),
     ],
 )
@@ -439,9 +460,7 @@ def test_each_kind_of_team_gets_the_panels_of_its_job(client, make_team, make_us
     # and the page draws only those
     client.force_login(make_user(f"user-{kind}", team=team))
     html = client.get(reverse("dashboard", args=[team.slug])).content.decode()
-    assert {key for key in ("revenue", "nps", "pipeline", "leads_by_channel") if f'data-panel="{key}"' in html} == (
-        panels - {"trend"}
-    )
+    assert {key for key in PANELS_BY_KEY if f'data-panel="{key}"' in html} == panels - {"trend"}
 
 
 def test_a_card_without_value_says_why_and_where_it_can_be_read(client, make_team, make_kpi, make_user, store):

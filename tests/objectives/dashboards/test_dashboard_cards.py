@@ -48,7 +48,7 @@ def test_chosen_cards_replace_the_defaults_in_their_order(team_a, kpis, store):
 
 
 def test_reading_chosen_cards_costs_no_extra_query(team_a, kpis, store, django_assert_num_queries):
-    # kpis (with the chosen cards), values, objectives, team tree, pipeline, leads by channel, and on a running
+    # charts, kpis (with the chosen cards), values, objectives, team tree, pipeline (open deals), and on a running
     # month the cards' measures and the previous month's first days: as with the defaults
     dashboard_cards_set(team=team_a, kpi_codes=["csat", "nps", "tickets", "orders", "revenue", "leads"])
     with django_assert_num_queries(8):

@@ -285,12 +285,13 @@ def test_csv_export_has_the_table_rows_in_french(client, team_a, viewer_a, page_
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="team-a-churn_rate-month-3m.csv"' in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0] == ["Début de période", "Période", "Valeur (%)", "Variation", "Variation (%)"]
-    # January (never computed), February 4, March 5.25: +1.25 points, +31.2 %
-    assert rows[1] == ["2026-01-01", "janvier 2026", "", "", ""]
-    assert rows[2][:3] == ["2026-02-01", "février 2026", "4.0000000000"]
-    assert rows[3] == ["2026-03-01", "mars 2026", "5.2500000000", "1.2500000000", "31.2"]
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:5] == ["Début de période", "Période", "Valeur (%)", "Variation", "Variation (%)"]
+    assert rows[0][5].startswith("Canal")  # the email segment's column
+    # January (never computed), February 4, March 5.25: +1.25 points, +31.2 %; a rate to one decimal, half up
+    assert rows[1] == ["01/01/2026", "janvier 2026", "", "", "", ""]
+    assert rows[2][:3] == ["01/02/2026", "février 2026", "4,0"]
+    assert rows[3] == ["01/03/2026", "mars 2026", "5,3", "1,3", "31,2", "7,0"]
 
 
 def test_csv_export_is_formula_safe(client, make_team, make_user, make_kpi, store):
@@ -306,7 +307,7 @@ def test_csv_export_is_formula_safe(client, make_team, make_user, make_kpi, stor
     with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=TODAY):
         response = client.get(_url("kpi-detail-csv", team, kpi, "?range=3m&granularity=month"))
 
-    header = next(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    header = next(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert header[-1] == '\'=HYPERLINK("http://x")'
 
 
@@ -320,9 +321,9 @@ def test_xlsx_export_has_numbers_and_dates(client, team_a, viewer_a, page_data):
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("Début de période", "Période", "Valeur (%)", "Variation", "Variation (%)")
+    assert rows[0][:5] == ("Début de période", "Période", "Valeur (%)", "Variation", "Variation (%)")
     assert rows[3][0].date() == date(2026, 3, 1)
-    assert rows[3][1:] == ("mars 2026", 5.25, 1.25, 31.2)
+    assert rows[3][1:] == ("mars 2026", 5.25, 1.25, 31.2, 7)
     assert rows[1][2] is None
 
 
@@ -374,7 +375,7 @@ def test_csv_export_headers_in_english_for_english_users(client, team_a, make_us
         response = client.get(_url("kpi-detail-csv", team_a, page_data, "?range=3m"), HTTP_ACCEPT_LANGUAGE="en")
 
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0] == ["Period start", "Period", "Value (%)", "Change", "Change (%)"]
+    assert rows[0] == ["Period start", "Period", "Value (%)", "Change", "Change (%)", "Channel: email"]
     assert rows[3][1] == "March 2026"
 
 

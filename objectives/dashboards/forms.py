@@ -1,0 +1,49 @@
+"""Forms of dashboards: one edit of a team's charts, refusing any chart the panel registry does not know."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from objectives.dashboards.cards import dashboard_cards_edited
+from objectives.dashboards.panels import PANELS, PANELS_BY_KEY
+
+MOVES = ("up", "down", "remove")
+UNKNOWN_CHART = {"invalid_choice": _("Unknown chart: %(value)s.")}
+
+
+def panel_choices() -> list[tuple[str, str]]:
+    """Every chart of the registry, by key, with its title."""
+    return [(panel.key, panel.title) for panel in PANELS]
+
+
+class DashboardPanelsForm(forms.Form):
+    """One press of a button of the charts editor: the charts shown, in order, and the button — "up:<key>",
+    "down:<key>", "remove:<key>", "add" (with `add_panel`) or "reset"."""
+
+    panels = forms.MultipleChoiceField(choices=panel_choices, required=False, error_messages=UNKNOWN_CHART)
+    add_panel = forms.ChoiceField(choices=panel_choices, required=False, error_messages=UNKNOWN_CHART)
+    action = forms.CharField(max_length=80)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        verb, _sep, key = cleaned.get("action", "").partition(":")
+        if verb == "add":
+            if not cleaned.get("add_panel") and "add_panel" not in self.errors:
+                self.add_error("add_panel", _("Choose a chart to add."))
+            key = cleaned.get("add_panel", "")
+        elif verb in MOVES:
+            if key not in PANELS_BY_KEY:
+                self.add_error("action", UNKNOWN_CHART["invalid_choice"] % {"value": key})
+        elif verb != "reset":
+            self.add_error("action", _("Unknown action."))
+        cleaned["verb"], cleaned["key"] = verb, key
+        return cleaned
+
+    def edited_keys(self) -> list[str]:
+        """The charts after the edit, in order; [] on "reset" (the kind's defaults). Valid forms only."""
+        verb = self.cleaned_data["verb"]
+        if verb == "reset":
+            return []
+        # The same edit of an ordered list as the cards': move one up or down, remove it, or add it at the end.
+        return dashboard_cards_edited(codes=self.cleaned_data["panels"], action=verb, code=self.cleaned_data["key"])
