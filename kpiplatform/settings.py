@@ -99,9 +99,10 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "accounts.context_processors.teams",
+                "kpiplatform.navigation.navigation",
                 "objectives.notifications.context_processors.notifications",
             ],
+            "libraries": {"navigation": "kpiplatform.navigation"},
         },
     },
 ]
@@ -333,6 +334,8 @@ KPI_MAX_BATCH_RECORDS = env_int("KPI_MAX_BATCH_RECORDS", 10_000)
 KPI_MAX_BATCH_BYTES = env_int("KPI_MAX_BATCH_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
 # Largest CSV/XLSX file accepted by the import page.
 KPI_MAX_IMPORT_BYTES = env_int("KPI_MAX_IMPORT_BYTES", 50 * 1024 * 1024)
+# How many days an import can be undone (what it created deleted, what it updated restored).
+KPI_IMPORT_UNDO_DAYS = env_int("KPI_IMPORT_UNDO_DAYS", 7)
 
 # ---------------------------------------------------------------------------
 # Logging: to stderr; never log secrets

@@ -17,8 +17,16 @@ class UploadForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("Kind of records"), choices=kind_choices)
     file = forms.FileField(
         label=gettext_lazy("File"),
-        help_text=gettext_lazy("CSV (comma or semicolon separated, UTF-8) or XLSX; the first line names the columns."),
+        help_text=gettext_lazy(
+            "CSV (separated by semicolons, commas or tabs; UTF-8 or Windows-1252) or XLSX; the first line names the "
+            "columns. Dates as 31/12/2026 14:30 or 2026-12-31, amounts as 1 234,56 or 1234.56."
+        ),
     )
+
+    def __init__(self, *args, kind: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if kind in KIND_SPECS:
+            self.fields["kind"].initial = kind
 
 
 class MappingForm(forms.Form):

@@ -2,24 +2,29 @@
 
 Each field gets a parser (raw JSON/CSV value -> Python value, or `FieldError`) and the
 cross-field rules of the database constraints are stated once in `KIND_RULES`, so the API,
-the CSV import and the admin validate a record the same way.
+the CSV import and the admin validate a record the same way. Each field also gets a cell
+reader for imported files, which takes what a French or English spreadsheet writes
+(« 1 234,56 € », « 01/12/2026 10:15 », « Finalisée ») and gives a value the parser accepts;
+the API itself stays strict (ISO 8601, codes).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from metrics.activity.synonyms import CHOICE_SYNONYMS
 from metrics.models import ACTIVITY_MODELS, ActivityRecord
 from metrics.models.activity import SURVEY_SCALES
 
@@ -189,6 +194,157 @@ def _decimal_field(model_field: models.DecimalField) -> Callable[[Any], Decimal]
     return parse_money
 
 
+# ---------------------------------------------------------------------------
+# Cell readers: a cell of an imported file (text) -> a value the field's parser accepts
+# ---------------------------------------------------------------------------
+_WORD_CHARS = re.compile(r"[a-z0-9]+")
+# Spaces a spreadsheet puts between thousands: plain, no-break (U+00A0), narrow no-break (U+202F), thin, figure.
+_BLANKS = re.compile(r"[\s\u00a0\u202f\u2009\u2007']+")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_CURRENCY_MARKS = ("€", "EUR", "eur", "Eur", "%")
+_DAY_FIRST = re.compile(
+    r"^(?P<day>\d{1,2})[/.-](?P<month>\d{1,2})[/.-](?P<year>\d{4})"
+    r"(?:[ T]+(?:à\s*)?(?P<hour>\d{1,2})[:hH](?P<minute>\d{2})?(?::(?P<second>\d{2})(?:[.,]\d+)?)?)?$"
+)
+_CELL_TRUE = {"true", "1", "yes", "y", "oui", "o", "vrai", "t", "x"}
+_CELL_FALSE = {"false", "0", "no", "n", "non", "faux", "f"}
+
+
+def word_key(text: Any) -> str:
+    """A word as compared with synonyms: lower case, no accents, no spaces or punctuation (« N° de commande »
+    → "ndecommande")."""
+    ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode().lower()
+    return "".join(_WORD_CHARS.findall(ascii_text))
+
+
+def read_text_cell(cell: str) -> str:
+    """A text cell, as is (the field's parser trims it and checks its length)."""
+    return cell
+
+
+def read_decimal_cell(cell: str) -> Decimal:
+    """« 1 234,56 », « 1 234,56 € », « 1.234,56 », « 1,234.56 », « 1234.56 », « -12,5 % » → a Decimal."""
+    text = _BLANKS.sub("", cell)
+    for mark in _CURRENCY_MARKS:
+        text = text.removesuffix(mark).removeprefix(mark)
+    if "," in text and "." in text:
+        # Whichever comes last separates the decimals; the other one groups the thousands.
+        thousands = "." if text.rfind(",") > text.rfind(".") else ","
+        text = text.replace(thousands, "").replace(",", ".")
+    elif text.count(",") == 1:
+        text = text.replace(",", ".")  # a French decimal comma
+    elif text.count(",") > 1 or text.count(".") > 1:
+        text = text.replace(",", "").replace(".", "")  # 1,234,567 or 1.234.567
+    if not _PLAIN_NUMBER.match(text):
+        raise FieldError(_("Enter a number such as 1 234,56 or 1234.56 (got %(value)r).") % {"value": cell})
+    return Decimal(text)
+
+
+def read_integer_cell(cell: str) -> int:
+    """« 1 234 », « 12 », « 12,0 » → an int."""
+    try:
+        number = read_decimal_cell(cell)
+    except FieldError:
+        number = None
+    if number is None or number != number.to_integral_value():
+        raise FieldError(_("Enter a whole number (got %(value)r).") % {"value": cell})
+    return int(number)
+
+
+def _day_first(cell: str) -> datetime | None:
+    """« 31/12/2026 », « 31/12/2026 14:30[:15] », « 31-12-2026 14h30 » as a naive datetime; None if not so
+    written; FieldError if so written but not a real date."""
+    match = _DAY_FIRST.match(cell)
+    if match is None:
+        return None
+    parts = {name: int(value) for name, value in match.groupdict().items() if value is not None}
+    try:
+        return datetime.combine(
+            date(parts["year"], parts["month"], parts["day"]),
+            time(parts.get("hour", 0), parts.get("minute", 0), parts.get("second", 0)),
+        )
+    except ValueError:
+        raise FieldError(_("This date does not exist (got %(value)r).") % {"value": cell}) from None
+
+
+def read_datetime_cell(cell: str) -> datetime:
+    """dd/mm/yyyy, dd/mm/yyyy hh:mm[:ss], yyyy-mm-dd or ISO 8601; without an offset, in the organisation's time
+    zone (settings.TIME_ZONE)."""
+    text = " ".join(cell.split())
+    parsed = _day_first(text)
+    if parsed is None:
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise FieldError(
+                _("Enter a date such as 31/12/2026, 31/12/2026 14:30 or 2026-12-31T14:30:00+01:00 (got %(value)r).")
+                % {"value": cell}
+            ) from None
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=local_zone())
+    return parsed
+
+
+def read_date_cell(cell: str) -> date:
+    """dd/mm/yyyy or yyyy-mm-dd; a date-time gives its day (in the organisation's time zone if it has an offset)."""
+    text = " ".join(cell.split())
+    parsed = _day_first(text)
+    if parsed is None:
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise FieldError(
+                _("Enter a date such as 31/12/2026 or 2026-12-31 (got %(value)r).") % {"value": cell}
+            ) from None
+    if timezone.is_aware(parsed):
+        return parsed.astimezone(local_zone()).date()
+    return parsed.date()
+
+
+def read_boolean_cell(cell: str) -> bool:
+    """oui/non, vrai/faux, yes/no, true/false, 1/0, x (ticked)."""
+    word = word_key(cell)
+    if word in _CELL_TRUE:
+        return True
+    if word in _CELL_FALSE:
+        return False
+    raise FieldError(_("Enter yes or no (oui/non, true/false, 1/0) (got %(value)r).") % {"value": cell})
+
+
+class ChoiceCellReader:
+    """Reads a choice by its code, its label in English or French or a synonym of `CHOICE_SYNONYMS`, whatever
+    the case, accents and punctuation; the words are gathered on first use (the labels are translations)."""
+
+    def __init__(self, labels: Sequence[tuple[str, Any]], synonyms: dict[str, tuple[str, ...]]):
+        self.labels = tuple(labels)
+        self.synonyms = synonyms
+        self._words: dict[str, str] | None = None
+
+    def words(self) -> dict[str, str]:
+        if self._words is None:
+            words: dict[str, str] = {}
+            for code, _label in self.labels:
+                words[word_key(code)] = code
+            for language in ("en", "fr"):
+                with translation.override(language):
+                    for code, label in self.labels:
+                        words.setdefault(word_key(label), code)
+            for code, synonyms in self.synonyms.items():
+                for synonym in synonyms:
+                    words.setdefault(word_key(synonym), code)
+            self._words = words
+        return self._words
+
+    def __call__(self, cell: str) -> str:
+        code = self.words().get(word_key(cell))
+        if code is None:
+            accepted = ", ".join(f"{code} ({label})" for code, label in self.labels)
+            raise FieldError(
+                _("Unknown value %(value)r: use one of %(choices)s.") % {"value": cell, "choices": accepted}
+            )
+        return code
+
+
 # Integer ranges of the database columns.
 _INTEGER_RANGES: dict[type[models.Field], tuple[int, int]] = {
     models.PositiveSmallIntegerField: (0, 32_767),
@@ -214,6 +370,7 @@ class FieldSpec:
     default: Any
     parse: Callable[[Any], Any]
     label: Any  # the model field's verbose name (lazy translation)
+    read: Callable[[str], Any] = read_text_cell  # a cell of an imported file -> a value `parse` accepts
     choices: tuple[str, ...] = ()
     reference: type[ActivityRecord] | None = None
     minimum: Any = None
@@ -295,19 +452,20 @@ def _field_spec_for_type(model_field: models.Field, low: Any, high: Any, common:
     if isinstance(model_field, models.ForeignKey):
         return FieldSpec(type="reference", parse=_reference, reference=model_field.related_model, **common)
     if isinstance(model_field, models.DateTimeField):
-        return FieldSpec(type="datetime", parse=parse_datetime_value, **common)
+        return FieldSpec(type="datetime", parse=parse_datetime_value, read=read_datetime_cell, **common)
     if isinstance(model_field, models.DateField):
-        return FieldSpec(type="date", parse=parse_date_value, **common)
+        return FieldSpec(type="date", parse=parse_date_value, read=read_date_cell, **common)
     if isinstance(model_field, models.DecimalField):
         parse = _bounded(_decimal_field(model_field), low, high)
-        return FieldSpec(type="decimal", parse=parse, minimum=low, maximum=high, **common)
+        return FieldSpec(type="decimal", parse=parse, read=read_decimal_cell, minimum=low, maximum=high, **common)
     if isinstance(model_field, models.BooleanField):
-        return FieldSpec(type="boolean", parse=_boolean, **common)
+        return FieldSpec(type="boolean", parse=_boolean, read=read_boolean_cell, **common)
     for integer_class, (int_low, int_high) in _INTEGER_RANGES.items():
         if isinstance(model_field, integer_class):
             low = int_low if low is None else max(low, int_low)
             high = int_high if high is None else min(high, int_high)
-            return FieldSpec(type="integer", parse=_bounded(_integer, low, high), minimum=low, maximum=high, **common)
+            parse = _bounded(_integer, low, high)
+            return FieldSpec(type="integer", parse=parse, read=read_integer_cell, minimum=low, maximum=high, **common)
     if model_field.choices:
         values = tuple(str(value) for value, _label in model_field.flatchoices)
         return FieldSpec(type="string", parse=_choice(values), choices=values, **common)
@@ -401,10 +559,20 @@ OPEN_ENDED_STATES: dict[str, str] = {
 }
 
 
+def _with_choice_reader(kind: str, spec: FieldSpec, model_field: models.Field) -> FieldSpec:
+    if not spec.choices:
+        return spec
+    synonyms = CHOICE_SYNONYMS.get((kind, spec.name), {})
+    labels = [(str(code), label) for code, label in model_field.flatchoices]
+    return replace(spec, read=ChoiceCellReader(labels, synonyms))
+
+
 def _kind_spec(kind: str, model: type[ActivityRecord]) -> KindSpec:
     bounds = _check_bounds(model)
     fields = tuple(
-        _field_spec(f, bounds) for f in model._meta.concrete_fields if f.name not in _NOT_INGESTED and not f.primary_key
+        _with_choice_reader(kind, _field_spec(f, bounds), f)
+        for f in model._meta.concrete_fields
+        if f.name not in _NOT_INGESTED and not f.primary_key
     )
     dates = [spec for spec in fields if spec.is_date]
     main_date = next((spec.name for spec in dates if spec.required), dates[0].name if dates else "updated_at")

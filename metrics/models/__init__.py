@@ -20,7 +20,7 @@ from metrics.models.activity import (
     TicketKind,
     WebTrafficStat,
 )
-from metrics.models.imports import ImportJob, ImportStatus
+from metrics.models.imports import ImportChange, ImportJob, ImportMapping, ImportStatus
 from metrics.models.kpis import (
     KpiCategory,
     KpiDefinition,
@@ -41,7 +41,9 @@ __all__ = [
     "Deal",
     "DealStatus",
     "DirtyMark",
+    "ImportChange",
     "ImportJob",
+    "ImportMapping",
     "ImportStatus",
     "Interaction",
     "KpiCategory",

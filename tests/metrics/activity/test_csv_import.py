@@ -14,12 +14,12 @@ from metrics.activity.imports import activity_table_import, import_columns_guess
 from metrics.activity.kinds import KIND_SPECS
 from metrics.models import ImportJob, ImportStatus, Order
 
-# Line 1 is the header; line 3 has a negative amount, line 4 a date that is not ISO 8601.
+# Line 1 is the header; line 3 has a negative amount, line 4 a date that does not exist (31 February).
 BAD_CSV = (
     "external_id;ordered_at;amount;channel\n"
     "O-1;2025-03-03T12:00:00Z;10,50;web\n"
     "O-2;2025-03-04T12:00:00Z;-4;web\n"
-    "O-3;04/03/2025;7;shop\n"
+    "O-3;31/02/2025;7;shop\n"
     "O-4;2025-03-05T12:00:00Z;3;shop\n"
 )
 
@@ -56,7 +56,7 @@ def test_command_reports_bad_rows_by_line_and_writes_nothing(team_a, csv_file):
         call_command("import_activity", "orders", csv_file(BAD_CSV), "--team", "team-a", stdout=out, stderr=StringIO())
     assert out.getvalue().splitlines() == [
         "line 3: amount: Must be at least 0 (got -4.00). (O-2)",
-        "line 4: ordered_at: Enter an ISO 8601 date-time such as 2025-03-01T14:30:00Z (got '04/03/2025'). (O-3)",
+        "line 4: ordered_at: This date does not exist (got '31/02/2025'). (O-3)",
     ]
     assert Order.objects.count() == 0
 
@@ -133,7 +133,7 @@ def test_page_previews_maps_runs_and_reports_errors_by_line(client, manager_a, t
     )
     # Then the mapping page previews the first rows with a field choice per column
     page = client.get(f"/import/team-a/jobs/{job.pk}/").content.decode()
-    assert "O-3" in page and 'name="column_0"' in page and "04/03/2025" in page
+    assert "O-3" in page and 'name="column_0"' in page and "31/02/2025" in page
     # When the import runs with the guessed mapping
     mapping = {f"column_{i}": name for i, name in enumerate(job.mapping)}
     client.post(f"/import/team-a/jobs/{job.pk}/", mapping, HTTP_ACCEPT_LANGUAGE="en")
@@ -217,7 +217,7 @@ def test_import_pages_are_for_the_teams_managers_only(client, viewer_a, manager_
 def test_an_unreadable_upload_is_refused_on_the_form(client, manager_a, team_a):
     client.force_login(manager_a)
     response = upload(client, "team-a", "external_id,ordered_at,amount\n")
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "The file has a header but no rows." in response.content.decode()
     assert ImportJob.objects.count() == 0
 
