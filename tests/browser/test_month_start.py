@@ -1,6 +1,6 @@
 """In real Chromium, on the 4th day of a month (the clock frozen there): the demo dashboards compare the month so far
-with the same days of the last one, so steady activity shows no false fall; objective cards show value, target
-and gap."""
+with the same days of the last one, so steady activity shows no false fall and the change rules raise no alert;
+objective cards show value, target and gap."""
 
 import datetime as dt
 import re
@@ -8,8 +8,12 @@ import re
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.utils import translation
 
 from accounts.demo import DEMO_PASSWORD
+from metrics.kpis.comparisons import comparison_span
+from objectives.alerts.evaluation import alerts_evaluate_scheduled
+from objectives.models import Alert, AlertRule
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +52,11 @@ def test_a_months_fourth_day_shows_no_false_fall(live_server, page, screenshot, 
             page.wait_for_load_state("load")
             changes = _percent_changes(page)
             # every card of the running month is compared with 1–4 October, and says so
-            assert "1–4 oct." in page.locator(".kpi-change").first.inner_text()
+            with translation.override("fr"):
+                label = comparison_span(
+                    granularity="month", period_start=FOURTH.date().replace(day=1), today=FOURTH.date()
+                ).label
+            assert label in page.locator(".kpi-change").first.inner_text()
             # steady activity: no card falls by 30 % or more
             assert changes and min(changes.values()) > -30, (slug, changes)
             screenshot(page, f"month-start-{slug}")
@@ -60,3 +68,9 @@ def test_a_months_fourth_day_shows_no_false_fall(live_server, page, screenshot, 
         first = targets.first.inner_text()
         assert first.startswith("Cible") and re.search(r"· [+−-]?\d", first), first
         assert page.console_errors == []
+
+        # and the demo's change rules, judged on the 4th, raise nothing
+        change_rules = AlertRule.objects.filter(condition__in=["change_above", "change_below"])
+        assert change_rules.exists()
+        alerts_evaluate_scheduled(now=FOURTH)
+        assert not Alert.objects.filter(rule__in=change_rules).exists()
