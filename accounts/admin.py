@@ -1,9 +1,18 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
 
 from accounts.models import LoginEvent, Membership, Team, TeamApiKey, User
+from kpiplatform import dates
+
+# The library's own key model goes unused (keys belong to teams: TeamApiKey, under « Accounts »); its admin
+# section, titled in English only (« API Key Permissions »), would list keys that grant nothing here.
+if admin.site.is_registered(APIKey):
+    admin.site.unregister(APIKey)
 
 
 class MembershipInline(admin.TabularInline):
@@ -68,17 +77,62 @@ class LoginEventAdmin(admin.ModelAdmin):
         return False
 
 
+class TeamApiKeyForm(forms.ModelForm):
+    """The key's form, its library fields named in the active language (the library names them in English)."""
+
+    class Meta:
+        model = TeamApiKey
+        fields = ("name", "team", "scopes", "expiry_date", "revoked")
+        labels = {"name": capfirst(_("name")), "revoked": capfirst(_("revoked")), "expiry_date": capfirst(_("expires"))}
+        help_texts = {
+            "name": _("A name to recognise the key by (50 characters at most)."),
+            "expiry_date": _("Once the key has expired, integrations can no longer use it."),
+            "revoked": _("A revoked key can no longer be used, for good."),
+        }
+
+
+class RevokedFilter(admin.BooleanFieldListFilter):
+    """The library's `revoked` flag, titled in the active language."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = _("revoked")
+
+
 @admin.register(TeamApiKey)
 class TeamApiKeyAdmin(APIKeyModelAdmin):
     """Keys are shown once on creation (by the library's admin), then only their prefix."""
 
-    list_display = ("prefix", "name", "team", "scopes", "created", "last_used_at", "expiry_date", "revoked")
-    list_filter = ("scopes", "revoked", "team")
+    form = TeamApiKeyForm
+    list_display = ("key_prefix", "key_name", "team", "scopes", "key_created", "last_used_at", "expires", "is_revoked")
+    list_filter = ("scopes", ("revoked", RevokedFilter), "team")
     search_fields = ("name", "prefix", "team__name", "team__slug")
     autocomplete_fields = ["team"]
 
     def get_readonly_fields(self, request, obj=None):
-        return (*super().get_readonly_fields(request, obj), "last_used_at", "created_by")
+        # The library's read-only fields, with its prefix under a translated name.
+        fields = ["key_prefix" if name == "prefix" else name for name in super().get_readonly_fields(request, obj)]
+        return (*fields, "key_created", "last_used_at", "created_by")
+
+    @admin.display(description=_("prefix"), ordering="prefix")
+    def key_prefix(self, obj: TeamApiKey) -> str:
+        return obj.prefix
+
+    @admin.display(description=_("name"), ordering="name")
+    def key_name(self, obj: TeamApiKey) -> str:
+        return obj.name
+
+    @admin.display(description=_("created"), ordering="created")
+    def key_created(self, obj: TeamApiKey) -> str:
+        return dates.moment(obj.created)
+
+    @admin.display(description=_("expires"), ordering="expiry_date")
+    def expires(self, obj: TeamApiKey) -> str:
+        return dates.moment(obj.expiry_date) if obj.expiry_date else "—"
+
+    @admin.display(description=_("revoked"), boolean=True, ordering="revoked")
+    def is_revoked(self, obj: TeamApiKey) -> bool:
+        return obj.revoked
 
     def save_model(self, request, obj, form=None, change=False):
         if not change and obj.created_by_id is None:

@@ -15,6 +15,11 @@ urlpatterns = [
     path("", include("accounts.pages")),
 ]
 
+# Error pages in the site's frame and language (kpiplatform/views.py); used when DEBUG is off.
+handler403 = "kpiplatform.views.permission_denied"
+handler404 = "kpiplatform.views.page_not_found"
+handler500 = "kpiplatform.views.server_error"
+
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 

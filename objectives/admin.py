@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from metrics.kpis.labels import channel_label
 from objectives.alerts import rules as alert_rules
 from objectives.models import (
     Alert,
@@ -23,6 +24,7 @@ from objectives.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from objectives.models.notifications import event_label
 from objectives.notifications import endpoints as webhook_endpoints
 
 
@@ -127,11 +129,15 @@ class AlertAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("title", "user", "team", "event", "created_at", "read_at", "email_state")
+    list_display = ("title", "user", "team", "event_name", "created_at", "read_at", "email_state")
     list_filter = ("event", "email_state", "team")
     search_fields = ("title", "user__username")
     list_select_related = ("user", "team")
     raw_id_fields = ("user", "alert", "objective")
+
+    @admin.display(description=_("event"), ordering="event")
+    def event_name(self, obj: Notification) -> str:
+        return event_label(obj.event)
 
 
 @admin.register(NotificationSettings)
@@ -190,7 +196,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(Budget)
 class BudgetAdmin(admin.ModelAdmin):
-    list_display = ("name", "team", "category", "channel", "start_date", "end_date", "amount")
+    list_display = ("name", "team", "category", "channel_name", "start_date", "end_date", "amount")
     list_filter = ("category", "team")
     search_fields = ("name", "channel")
     raw_id_fields = ("campaign",)
+
+    @admin.display(description=_("channel"), ordering="channel")
+    def channel_name(self, obj: Budget) -> str:
+        return channel_label(obj.channel) if obj.channel else ""

@@ -9,13 +9,16 @@ from django.utils.translation import gettext_lazy as _
 from accounts import selectors as account_selectors
 from accounts.models import Team, User
 from metrics.kpis.selectors import kpi_name, kpis_for_choice
-from metrics.models import KpiDefinition
+from metrics.models import KpiDefinition, KpiUnit
 from objectives.models import Judged, Objective, ObjectiveState, Phasing
 
 
 class KpiChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
-        return f"{kpi_name(obj)} ({obj.unit})" if obj.unit else kpi_name(obj)
+        # The unit in words (« Délai de résolution (heures) »); a count has none to write.
+        if not obj.unit or obj.unit == KpiUnit.COUNT:
+            return kpi_name(obj)
+        return f"{kpi_name(obj)} ({obj.get_unit_display()})"
 
 
 class ObjectiveForm(forms.Form):

@@ -12,8 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Team, User
+from metrics.kpis.labels import segment_label, value_names
 from metrics.kpis.ranges import monthly_values, value_over, values_over
 from metrics.kpis.selectors import kpi_name
+from metrics.models import KpiUnit
 from objectives import progress, smart
 from objectives.models import Judged, Objective, Phasing, ProgressStatus, Target
 
@@ -60,13 +62,16 @@ RECOMMENDATION_REASONS = {
 def target_rows(*, objective: Objective) -> list[dict]:
     """The targets of an objective with everything the detail page shows."""
     rows = []
-    for target in objective.targets.select_related("kpi").prefetch_related("phases"):
+    targets = list(objective.targets.select_related("kpi").prefetch_related("phases"))
+    names = value_names(t.segment for t in targets)  # owners' and campaigns' names, if a segment names some
+    for target in targets:
         plan_months = progress.months_between(objective.start_date, period_end(objective))
         phases = list(target.phases.all())
         rows.append(
             {
                 "target": target,
                 "kpi_name": kpi_name(target.kpi),
+                "segment_label": segment_label(target.segment, names=names),
                 "unit": target.kpi.unit,
                 "bar_percent": bar_percent(target),
                 "chart_id": f"chart-data-{target.pk}",
@@ -347,5 +352,6 @@ def target_chart(*, target: Target, plan: progress.TargetPlan, today: date, resu
         "expected": expected,
         "target": [_num(plan.target)] * len(points),
         "forecast": forecast,
-        "unit": target.kpi.unit,
+        # The unit the chart writes after its numbers: none for a count (« 174 », never « 174 n »).
+        "unit": "" if target.kpi.unit == KpiUnit.COUNT else target.kpi.unit,
     }

@@ -14,7 +14,10 @@ from decimal import Decimal
 
 from django.utils import formats
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
+from kpiplatform import dates
+from metrics.models import KpiUnit
 from objectives.progress import END, HIGHER, LOWER, NEUTRAL, PERIOD
 
 LETTERS = ("specific", "measurable", "achievable", "relevant", "time_bound")
@@ -64,9 +67,17 @@ def _letter(ok: bool, message: str) -> dict:
 
 
 def fmt(value: Decimal, unit: str = "") -> str:
-    """A figure as people read it in the active language (1 234,5 € in French)."""
+    """A figure as people read it in the active language (1 234,5 € in French); a count has no unit written."""
     text = formats.number_format(value.quantize(Decimal("0.01")).normalize(), use_l10n=True, force_grouping=True)
-    return f"{text} {unit}".strip() if unit else text
+    shown = unit_written(unit)
+    return f"{text} {shown}" if shown else text
+
+
+def unit_written(unit: str) -> str:
+    """A unit as written after a number: none for a count, « j » for days in French, the symbol otherwise."""
+    if unit == KpiUnit.COUNT:
+        return ""
+    return pgettext("unit: days", "d") if unit == KpiUnit.DAYS else unit
 
 
 def _lower_is_better(target: SmartTarget) -> bool:
@@ -119,7 +130,8 @@ def assess_measurable(data: SmartInput) -> dict:
 
 
 def _kpi_unit(target: SmartTarget) -> dict:
-    return {"kpi": target.kpi_name or target.kpi_code, "unit": target.unit or _("the KPI's unit")}
+    unit = str(KpiUnit(target.unit).label) if target.unit in KpiUnit.values else target.unit
+    return {"kpi": target.kpi_name or target.kpi_code, "unit": unit or _("the KPI's unit")}
 
 
 def assess_target_achievable(target: SmartTarget) -> dict:
@@ -217,7 +229,7 @@ def assess_time_bound(data: SmartInput) -> dict:
     return _letter(
         True,
         _("Time-bound: from %(start)s to %(due)s (%(days)d days).")
-        % {"start": formats.date_format(data.start_date), "due": formats.date_format(data.due_date), "days": days},
+        % {"start": dates.day(data.start_date), "due": dates.day(data.due_date), "days": days},
     )
 
 

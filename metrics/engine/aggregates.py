@@ -16,6 +16,8 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Count, Max, Min, Sum
+from django.utils.functional import Promise
+from django.utils.translation import pgettext_lazy
 
 Partials = dict[str, object]
 
@@ -42,7 +44,7 @@ class Aggregate:
     """One aggregate: its SQL partials, how partials combine, and the value they give."""
 
     name: str
-    label: str
+    label: str | Promise  # in the active language (the admin's choices)
     needs_value: bool  # reads a value (field, duration or product) rather than only counting rows
     numeric: bool  # the value must be numeric (sum, avg, …) — count_distinct takes any field
     decomposable: bool
@@ -75,7 +77,7 @@ AGGREGATES: dict[str, Aggregate] = {
     for agg in (
         Aggregate(
             "count",
-            "count of records",
+            pgettext_lazy("measure aggregate", "count of records"),
             needs_value=False,
             numeric=False,
             decomposable=True,
@@ -86,7 +88,7 @@ AGGREGATES: dict[str, Aggregate] = {
         ),
         Aggregate(
             "count_distinct",
-            "count of distinct values",
+            pgettext_lazy("measure aggregate", "count of distinct values"),
             needs_value=True,
             numeric=False,
             decomposable=False,
@@ -97,7 +99,7 @@ AGGREGATES: dict[str, Aggregate] = {
         ),
         Aggregate(
             "sum",
-            "sum",
+            pgettext_lazy("measure aggregate", "sum"),
             needs_value=True,
             numeric=True,
             decomposable=True,
@@ -108,7 +110,7 @@ AGGREGATES: dict[str, Aggregate] = {
         ),
         Aggregate(
             "avg",
-            "mean",
+            pgettext_lazy("measure aggregate", "mean"),
             needs_value=True,
             numeric=True,
             decomposable=True,
@@ -120,7 +122,7 @@ AGGREGATES: dict[str, Aggregate] = {
         ),
         Aggregate(
             "median",
-            "median",
+            pgettext_lazy("measure aggregate", "median"),
             needs_value=True,
             numeric=True,
             decomposable=False,
@@ -131,7 +133,7 @@ AGGREGATES: dict[str, Aggregate] = {
         ),
         Aggregate(
             "min",
-            "minimum",
+            pgettext_lazy("measure aggregate", "minimum"),
             needs_value=True,
             numeric=True,
             decomposable=True,
@@ -142,7 +144,7 @@ AGGREGATES: dict[str, Aggregate] = {
         ),
         Aggregate(
             "max",
-            "maximum",
+            pgettext_lazy("measure aggregate", "maximum"),
             needs_value=True,
             numeric=True,
             decomposable=True,
@@ -155,5 +157,6 @@ AGGREGATES: dict[str, Aggregate] = {
 }
 
 
-def aggregate_choices() -> list[tuple[str, str]]:
+def aggregate_choices() -> list[tuple[str, str | Promise]]:
+    """Choices for a measure's aggregate, labelled in the active language."""
     return [(name, agg.label) for name, agg in AGGREGATES.items()]

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db.models import Prefetch, prefetch_related_objects
-from django.utils import formats
 
+from kpiplatform import dates
 from metrics.engine.compute import KpiPlan, kpis_compute_spans
 from metrics.engine.periods import period_end, period_shift
 from metrics.engine.to_date import plan_combinable, values_to_date
@@ -37,13 +37,10 @@ class ComparisonSpan:
 
     @property
     def label(self) -> str:
-        """« 1–4 nov. » for the first days of a month, « 1 oct. – 15 nov. » across months, or the period's
-        own first day and last day when the whole previous period is compared."""
-        if self.start == self.end:
-            return formats.date_format(self.end, "j N")
-        if self.start.month == self.end.month and self.start.year == self.end.year:
-            return f"{self.start.day}–{formats.date_format(self.end, 'j N')}"
-        return f"{formats.date_format(self.start, 'j N')} – {formats.date_format(self.end, 'j N Y')}"
+        """The span in the language's one date style (kpiplatform.dates): « 1er–4 nov. 2026 » for the first days
+        of a month, « 1er oct. – 15 nov. 2026 » across months, the previous period's first and last days when it
+        is compared whole."""
+        return dates.span(self.start, self.end)
 
 
 PREVIOUS = "previous"

@@ -7,7 +7,10 @@ per-field errors the views put back on the form (see `add_service_errors`).
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kpiplatform import dates
+from metrics.kpis.labels import segment_label
 from metrics.kpis.periods import Granularity
+from metrics.kpis.selectors import kpi_name
 from metrics.models import KpiDefinition
 from objectives.alerts import selectors as alert_selectors
 from objectives.models import AlertCondition, AlertSeverity, CompareBasis
@@ -15,8 +18,8 @@ from objectives.models import AlertCondition, AlertSeverity, CompareBasis
 
 class TargetChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, target) -> str:
-        segment = f" ({target.segment})" if target.segment else ""
-        return f"{target.objective.title} — {target.kpi.name}{segment}"
+        segment = f" ({segment_label(target.segment)})" if target.segment else ""
+        return f"{target.objective.title} — {kpi_name(target.kpi)}{segment}"
 
 
 class RecipientsField(forms.ModelMultipleChoiceField):
@@ -26,12 +29,12 @@ class RecipientsField(forms.ModelMultipleChoiceField):
 
 class KpiChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, kpi) -> str:
-        return f"{kpi.name} ({kpi.code})"
+        return kpi_name(kpi)
 
 
 class BudgetChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, budget) -> str:
-        period = f"{budget.start_date:%d/%m/%Y} – {budget.end_date:%d/%m/%Y}"
+        period = dates.span(budget.start_date, budget.end_date)
         return f"{budget.name} ({budget.get_category_display()}, {period})"
 
 

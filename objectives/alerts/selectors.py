@@ -4,12 +4,17 @@ Every list is scoped to team ids the caller may see (None: every team, for staff
 joins what its rows show, so a list costs a constant number of queries.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from django.db.models import Count, Prefetch, QuerySet
 
 from accounts.models import Membership, Team, User
 from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
+from metrics.kpis.labels import value_names
 from metrics.kpis.periods import period_shift
 from metrics.kpis.selectors import kpi_value_series
+from metrics.models import KpiUnit
 from objectives.models import (
     Alert,
     AlertEvent,
@@ -20,6 +25,7 @@ from objectives.models import (
     Target,
 )
 from objectives.models.alerts import OPEN_STATES
+from objectives.notifications.emails import alert_period, alert_unit, rule_unit
 
 # The `state` filter: one state, "open" (pending, firing, acknowledged) or "all".
 STATE_OPEN = "open"
@@ -71,6 +77,57 @@ def alert_for(*, team_ids: set[int] | None, pk: int) -> Alert | None:
 def alert_events(*, alert: Alert) -> QuerySet[AlertEvent]:
     """An alert's history, oldest first, with who acted."""
     return alert.events.select_related("actor").order_by("at", "id")
+
+
+def alert_events_in_words(*, alert: Alert) -> list[AlertEvent]:
+    """An alert's history, oldest first, each person notified named (`notified` entries get a `name`: the full
+    name, else the user name); two queries."""
+    events = list(alert_events(alert=alert))
+    user_ids = {entry.get("user") for event in events for entry in event.notified or [] if isinstance(entry, dict)}
+    users = User.objects.filter(pk__in=[pk for pk in user_ids if isinstance(pk, int)])
+    names = {user.pk: user.get_full_name() or user.get_username() for user in users} if user_ids else {}
+    for event in events:
+        event.notified = [
+            {**entry, "name": names.get(entry.get("user"), entry.get("username", ""))} if "user" in entry else entry
+            for entry in event.notified or []
+            if isinstance(entry, dict)
+        ]
+    return events
+
+
+@dataclass(frozen=True)
+class AlertsInWords:
+    """Alerts ready to show: each with its `unit` (the value's and threshold's) and `period_label`, and the
+    names of the owners and campaigns their segments name (for the `segment` filter)."""
+
+    alerts: list[Alert]
+    names: dict[str, str]
+
+
+def alerts_in_words(*, alerts: Iterable[Alert]) -> AlertsInWords:
+    """The alerts (with ALERT_JOINS) with what their rows write in words; at most two queries, for the names of
+    owners and campaigns when a segment names some."""
+    shown = list(alerts)
+    for alert in shown:
+        alert.unit = alert_unit(alert)
+        alert.period_label = alert_period(alert)
+    return AlertsInWords(alerts=shown, names=value_names(alert.segment for alert in shown))
+
+
+@dataclass(frozen=True)
+class RulesInWords:
+    """Rules ready to show: each with its threshold's `unit`, and the names their segments name."""
+
+    rules: list[AlertRule]
+    names: dict[str, str]
+
+
+def rules_in_words(*, rules: Iterable[AlertRule]) -> RulesInWords:
+    """The rules (from `alert_rules_of`) with their threshold's unit; at most two more queries, for names."""
+    shown = list(rules)
+    for rule in shown:
+        rule.unit = rule_unit(rule)
+    return RulesInWords(rules=shown, names=value_names(rule.segment for rule in shown))
 
 
 def alerts_with_events(*, team_ids: set[int] | None) -> QuerySet[Alert]:
@@ -129,7 +186,8 @@ def alert_chart(*, alert: Alert) -> dict:
         "labels": labels,
         "values": values,
         "threshold": float(threshold) if drawn else None,
-        "unit": kpi.unit,
+        # The unit the chart writes after its numbers: none for a count (« 3 », never « 3 n »).
+        "unit": "" if kpi.unit == KpiUnit.COUNT else kpi.unit,
         "kpi": kpi.name,
         "highlight": labels.index(alert.period_start.isoformat()),
     }

@@ -11,7 +11,6 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_POST
 from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
 from accounts.selectors import team_ids_visible_to, teams_visible_to
+from kpiplatform import dates
 from metrics.kpis.periods import business_tz
 from objectives.alerts import rules as alert_rules
 from objectives.alerts import selectors as alert_selectors
@@ -52,6 +52,7 @@ def alert_list(request):
     team = team_for_user_or_404(request.user, team_slug) if team_slug else None
     alerts = alert_selectors.alerts_for(team_ids=team_ids, state=state, team=team, severity=severity or None)
     page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = alert_selectors.alerts_in_words(alerts=page.object_list)
     counts = alert_selectors.alert_counts(team_ids=team_ids, team=team)
     states = [
         (alert_selectors.STATE_OPEN, pgettext("alerts", "Open")),
@@ -60,7 +61,8 @@ def alert_list(request):
     ]
     context = {
         "page": page,
-        "alerts": page.object_list,
+        "alerts": shown.alerts,
+        "segment_names": shown.names,
         "state": state,
         "severity": severity,
         "team_filter": team,
@@ -77,10 +79,13 @@ def alert_detail(request, pk: int):
     alert = _alert_or_404(request, pk)
     notifications_mark_read(user=request.user, alert=alert)  # they opened what it was about
     can_act = alert.is_open and has_team_role(request.user, alert.team, Role.MEMBER)
+    shown = alert_selectors.alerts_in_words(alerts=[alert])
     context = {
         "alert": alert,
+        "unit": alert.unit,
+        "segment_names": shown.names,
         "current_team": alert.team,
-        "events": alert_selectors.alert_events(alert=alert),
+        "events": alert_selectors.alert_events_in_words(alert=alert),
         "chart": alert_selectors.alert_chart(alert=alert),
         "can_act": can_act,
         "can_acknowledge": can_act and alert.state == AlertState.FIRING,
@@ -132,9 +137,11 @@ def _rule_or_404(team, pk: int) -> AlertRule:
 def alert_rule_list(request, slug: str):
     """A team's alert rules with their condition, threshold, recipients and state."""
     team = team_for_user_or_404(request.user, slug)
+    shown = alert_selectors.rules_in_words(rules=alert_selectors.alert_rules_of(team_ids={team.pk}))
     context = {
         "current_team": team,
-        "rules": alert_selectors.alert_rules_of(team_ids={team.pk}),
+        "rules": shown.rules,
+        "segment_names": shown.names,
         "can_edit": has_team_role(request.user, team, Role.MANAGER),
         "snooze_form": SnoozeForm(),
         "now": timezone.now(),
@@ -207,6 +214,6 @@ def alert_rule_snooze(request, slug: str, pk: int):
     messages.success(
         request,
         _("Rule “%(name)s” snoozed until %(date)s.")
-        % {"name": rule.name, "date": date_format(form.cleaned_data["until"])},
+        % {"name": rule.name, "date": dates.day(form.cleaned_data["until"])},
     )
     return redirect("alert-rule-list", slug=team.slug)

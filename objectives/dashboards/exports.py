@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from accounts.models import Team
 from metrics.activity.selectors import csv_safe
+from metrics.kpis.labels import segment_label, value_names
 from metrics.kpis.periods import Granularity
 from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_definitions
-from metrics.models import ACTIVITY_MODELS, KpiMeasure
-from objectives.dashboards.kpi_detail import DIMENSION_LABELS
 from objectives.templatetags.kpi_format import PLACES
 
 DATE, TEXT, NUMBER = "date", "text", "number"
@@ -84,28 +82,29 @@ def display_places(unit: str) -> int:
 
 def kpi_detail_table(*, team: Team, data: dict) -> ExportTable:
     """The values table of a KPI detail (`kpi_detail`) as an export, with the KPI's segments as more columns;
-    three queries (the KPI, its measures, its segments' stored values)."""
+    three queries (the KPI, its measures, its segments' stored values), plus the names of the owners and campaigns
+    among its segments."""
     kpi = kpi_definitions(active_only=False).filter(code=data["kpi"]["code"]).first()  # 2 queries
     measures = list(kpi.measures.all()) if kpi else []
     unit = data["kpi"]["unit"]
     value_places = display_places(unit)
-    words = {m["name"]: m["words"] for m in data["kpi"]["measures"]}
     aggregates = {m.name: m.aggregate for m in measures}
 
     columns = [
         ExportColumn(_("Period start"), DATE),
         ExportColumn(_("Period"), TEXT),
-        ExportColumn(_("Value (%(unit)s)") % {"unit": unit}, NUMBER, value_places),
+        ExportColumn(_value_title(unit, data["kpi"].get("unit_label", unit)), NUMBER, value_places),
         # Rates change in points, shown like the values (`signed_value`).
         ExportColumn(_("Change"), NUMBER, display_places("pts" if unit == "%" else unit)),
         ExportColumn(_("Change (%)"), NUMBER, PERCENT_PLACES),
     ]
     columns += [
-        ExportColumn(_component_title(name, words), NUMBER, _component_places(name, aggregates))
-        for name in data["component_names"]
+        ExportColumn(title, NUMBER, _component_places(name, aggregates))
+        for name, title in zip(data["component_names"], data["component_titles"], strict=True)
     ]
     segments = _segment_values(team=team, kpi_id=kpi.pk if kpi else None, data=data)
-    titled = sorted((_segment_title(segment, measures), segment) for segment in segments)
+    names = value_names(segments)  # owners' and campaigns' names: at most 2 queries
+    titled = sorted((segment_label(segment, names=names), segment) for segment in segments)
     columns += [ExportColumn(title, NUMBER, value_places) for title, _segment in titled]
 
     rows = tuple(
@@ -175,35 +174,17 @@ def kpi_detail_xlsx(table: ExportTable, *, language: str | None = None) -> bytes
 # --------------------------------------------------------------------------- titles
 
 
-def _component_title(name: str, words: dict[str, str]) -> str:
-    """A component's column title: its measure in words; "prev(x)" is x of the previous period."""
-    if name.startswith("prev(") and name.endswith(")"):
-        return _("%(x)s of the previous period") % {"x": _component_title(name[5:-1], words)}
-    return words.get(name, name)
+def _value_title(unit: str, unit_label: str) -> str:
+    """The value column's title with its unit, written: « Valeur (€) »; a count has no unit to write."""
+    if unit == "n" or not unit:
+        return _("Value")
+    return _("Value (%(unit)s)") % {"unit": unit_label}
 
 
 def _component_places(name: str, aggregates: dict[str, str]) -> int:
     while name.startswith("prev(") and name.endswith(")"):
         name = name[5:-1]
     return display_places("n" if aggregates.get(name) in COUNTING else "")
-
-
-def _segment_title(segment: str, measures: list[KpiMeasure]) -> str:
-    """A segment's column title: its dimension's label and its value's label where the field has choices."""
-    dimension, _sep, value = segment.partition("=")
-    labels: dict[str, str] = {}
-    for measure in measures:
-        model = ACTIVITY_MODELS.get(measure.source)
-        try:
-            field = model._meta.get_field(dimension) if model else None
-        except FieldDoesNotExist:
-            field = None
-        if field is not None and field.choices:
-            labels.update({str(code): str(label) for code, label in field.flatchoices})
-    return _("%(dimension)s: %(segment)s") % {
-        "dimension": str(DIMENSION_LABELS.get(dimension, dimension)),
-        "segment": labels.get(value, value) if value else _("(not set)"),
-    }
 
 
 def _sheet_title(name: str) -> str:

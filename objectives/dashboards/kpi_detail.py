@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Team
+from kpiplatform import dates
 from metrics.kpis.comparisons import comparison_values
+from metrics.kpis.labels import code_label, dimension_label, value_names
 from metrics.kpis.periods import Granularity, period_floor, period_shift, period_starts, today_local
 from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name
 from metrics.kpis.words import capitalised, formula_in_words, measure_in_words
@@ -34,21 +35,6 @@ RANGES: dict[str, tuple[object, int | None]] = {
 
 DEFAULT_RANGE = "12m"
 GRANULARITIES = tuple(Granularity.values)
-
-
-# Segment dimensions the catalogue breaks KPIs down by (metrics.engine.sources); others show their raw name.
-DIMENSION_LABELS = {
-    "channel": gettext_lazy("Channel"),
-    "segment": gettext_lazy("Customer segment"),
-    "customer_segment": gettext_lazy("Customer segment"),
-    "customer_channel": gettext_lazy("Customer's acquisition channel"),
-    "owner": gettext_lazy("Owner"),
-    "source": gettext_lazy("Source"),
-    "campaign": gettext_lazy("Campaign"),
-    "kind": gettext_lazy("Kind"),
-    "stage": gettext_lazy("Stage"),
-    "touchpoint": gettext_lazy("Touchpoint"),
-}
 
 
 def detail_range(*, range_key: str | None, today: dt.date | None = None) -> dict:
@@ -71,19 +57,6 @@ def detail_range(*, range_key: str | None, today: dt.date | None = None) -> dict
     }
 
 
-def period_label(start: dt.date, granularity: str) -> str:
-    """A period as people name it, in the active language: 3 March 2026, week of 2 March 2026, March 2026, Q1 2026."""
-    if granularity == "day":
-        return formats.date_format(start, "j F Y")
-    if granularity == "week":
-        return _("week of %(day)s") % {"day": formats.date_format(start, "j F Y")}
-    if granularity == "month":
-        return formats.date_format(start, "F Y")
-    if granularity == "quarter":
-        return _("Q%(quarter)d %(year)d") % {"quarter": (start.month - 1) // 3 + 1, "year": start.year}
-    return str(start.year)
-
-
 def kpi_detail(
     *,
     team: Team,
@@ -93,13 +66,14 @@ def kpi_detail(
     breakdown_at: str | None = None,
     today: dt.date | None = None,
 ) -> dict:
-    """Everything the KPI detail page shows for one team; two queries (the KPI's measures, the stored values).
+    """Everything the KPI detail page shows for one team; two queries (the KPI's measures, the stored values),
+    plus the comparison's and, when the breakdown names owners or campaigns, their names'.
 
     Keys: kpi (code, name, description, unit, direction, formula, formula_words, measures),
     team, granularity (+ choices), range, rows (one per period of the range, oldest first:
     period_start, label, has_data, value, previous_value, change, change_percent, components),
-    history (labels, values for the chart), component_names, breakdown (period and, per
-    dimension, its segment values) and has_data.
+    history (labels, values for the chart), component_names with their component_titles in words,
+    breakdown (period and, per dimension, its segment values by code and label) and has_data.
     """
     today = today or today_local()
     gran = granularity if granularity in GRANULARITIES else (kpi.default_granularity or "month")
@@ -134,7 +108,7 @@ def kpi_detail(
         rows.append(
             {
                 "period_start": start,
-                "label": period_label(start, gran),
+                "label": dates.period(start, gran),
                 "has_data": row is not None,
                 "value": value,
                 "previous_value": previous_value,
@@ -150,6 +124,7 @@ def kpi_detail(
     names = sorted(component_names)
     for row in rows:
         row["component_values"] = [row["components"].get(name) for name in names]
+    words = {m.name: capitalised(measure_in_words(m)) for m in measures}
 
     return {
         "kpi": {
@@ -157,12 +132,13 @@ def kpi_detail(
             "name": kpi_name(kpi),
             "description": kpi.description,
             "unit": kpi.unit,
+            "unit_label": kpi.get_unit_display(),
             "direction": kpi.direction,
             "direction_label": kpi.get_direction_display(),
             "additive": kpi.additive,
             "formula": kpi.formula,
             "formula_words": formula_in_words(formula=kpi.formula, measures=measures),
-            "measures": [{"name": m.name, "words": capitalised(measure_in_words(m))} for m in measures],
+            "measures": [{"name": m.name, "words": words[m.name]} for m in measures],
         },
         "team": {"slug": team.slug, "name": team.name},
         "granularity": gran,
@@ -172,6 +148,8 @@ def kpi_detail(
         "range": selected,
         "rows": rows,
         "component_names": names,
+        # The components' column titles: their measures in words, not the names the formula gives them.
+        "component_titles": [component_title(name, words) for name in names],
         "history": {
             "labels": [r["period_start"].isoformat() for r in rows],
             "names": [r["label"] for r in rows],
@@ -182,6 +160,14 @@ def kpi_detail(
         "breakdown": _breakdown(stored, starts, gran, breakdown_at, kpi.additive),
         "has_data": any(r["has_data"] for r in rows),
     }
+
+
+def component_title(name: str, words: dict[str, str]) -> str:
+    """A component's title: its measure in words (`words` by measure name); "prev(x)" is x of the previous
+    period; a name no measure has is shown readable."""
+    if name.startswith("prev(") and name.endswith(")"):
+        return _("%(x)s of the previous period") % {"x": component_title(name[5:-1], words)}
+    return words.get(name) or capitalised(name.replace("_", " "))
 
 
 def _breakdown(stored: dict, starts: list[dt.date], granularity: str, at: str | None, additive: bool) -> dict:
@@ -199,24 +185,27 @@ def _breakdown(stored: dict, starts: list[dt.date], granularity: str, at: str | 
             continue
         dimension, _sep, name = segment.partition("=")
         dimensions.setdefault(dimension, []).append({"name": name, "value": cells[period]["value"]})
+    # The owners' and campaigns' names (at most 2 queries, none without such segments).
+    names = value_names(segment for segment, cells in stored.items() if segment and period in cells)
     result = []
-    for dimension in sorted(dimensions, key=lambda d: str(DIMENSION_LABELS.get(d, d))):
+    for dimension in sorted(dimensions, key=dimension_label):
         items = sorted(dimensions[dimension], key=lambda i: (i["value"] is None, -(i["value"] or 0), i["name"]))
         largest = max((abs(i["value"]) for i in items if i["value"] is not None), default=Decimal(0))
         total = sum((i["value"] for i in items if i["value"] is not None), Decimal(0))
         for item in items:
+            item["label"] = code_label(dimension, item["name"], names=names)
             value = item["value"]
             item["bar_percent"] = float(100 * abs(value) / largest) if value is not None and largest else 0.0
             # Shares only make sense for counts and sums: a rate of a channel is not a part of the whole.
             item["share_percent"] = (
                 (100 * value / total).quantize(Decimal("0.1")) if additive and value is not None and total else None
             )
-        result.append({"key": dimension, "label": str(DIMENSION_LABELS.get(dimension, dimension)), "items": items})
+        result.append({"key": dimension, "label": dimension_label(dimension), "items": items})
     return {
         "period_start": period,
-        "label": period_label(period, granularity),
+        "label": dates.period(period, granularity),
         "choices": [
-            {"key": s.isoformat(), "label": period_label(s, granularity), "selected": s == period}
+            {"key": s.isoformat(), "label": dates.period(s, granularity), "selected": s == period}
             for s in reversed(with_segments)
         ],
         "dimensions": result,

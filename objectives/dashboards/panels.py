@@ -19,12 +19,13 @@ from decimal import Decimal
 from django.db import models
 from django.utils.functional import Promise
 from django.utils.text import capfirst
-from django.utils.translation import gettext, pgettext, pgettext_lazy
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team, TeamKind
 from accounts.selectors import team_ids_with_descendants
 from metrics.activity.selectors import leads_by_channel, open_deals_by_stage
+from metrics.kpis.labels import code_label, deal_stages
 from metrics.kpis.periods import period_end
 from metrics.kpis.selectors import CellQuery, StoredCell, kpi_name
 from metrics.models import KpiDefinition
@@ -226,44 +227,11 @@ def nps_chart(kpis: Kpis, cells: Cells, frame: PanelFrame) -> dict:
     }
 
 
-# The stages of a deal in funnel order, while the Deal model declares no choices for them: those of the demo and
-# of most CRMs' default pipeline.
-DEAL_STAGES: tuple[tuple[str, str | Promise], ...] = (
-    ("prospecting", pgettext_lazy("deal stage", "Prospecting")),
-    ("qualification", pgettext_lazy("deal stage", "Qualification")),
-    ("proposal", pgettext_lazy("deal stage", "Proposal")),
-    ("negotiation", pgettext_lazy("deal stage", "Negotiation")),
-    ("closed_won", pgettext_lazy("deal stage", "Won")),
-    ("closed_lost", pgettext_lazy("deal stage", "Lost")),
-)
-
-
-def deal_stages() -> tuple[tuple[str, str | Promise], ...]:
-    """The deal stages in funnel order with their labels: the Deal model's stage choices, else `DEAL_STAGES`."""
-    declared = Deal._meta.get_field("stage").choices
-    return tuple(declared) if declared else DEAL_STAGES
-
-
-def _field_labels(model: type[models.Model], name: str) -> dict[str, str]:
-    """The labels of a field's choices in the active language ({} for a free-text field)."""
-    return {str(value): str(label) for value, label in (model._meta.get_field(name).choices or ())}
-
-
-def _readable(code: str, labels: dict[str, str], empty: str | Promise) -> str:
-    """A stored code as people read it: its label, else the code without underscores (a CRM's own name:
-    « paid_search » reads « Paid search »)."""
-    if not code:
-        return str(empty)
-    return labels.get(code) or capfirst(code.replace("_", " "))
-
-
 def pipeline_chart(kpis: Kpis, cells: Cells, frame: PanelFrame) -> dict:
     """Open pipeline by stage in funnel order: the stored pipeline value by stage, else the open deals themselves."""
     # Deals open at the end of the period (the pipeline_value KPI by stage); the counts are not stored there.
     # Stages with no open amount (the closed ones, mostly) are left out of an open-pipeline chart.
-    stages = deal_stages()
-    labels = {str(code): str(label) for code, label in stages}
-    rank = {str(code): index for index, (code, _label) in enumerate(stages)}
+    rank = {str(code): index for index, (code, _label) in enumerate(deal_stages())}
 
     def funnel(stage: str) -> tuple:  # known stages in funnel order, then the others by name, none last
         return (rank.get(stage, len(rank)), stage == "", stage)
@@ -288,7 +256,7 @@ def pipeline_chart(kpis: Kpis, cells: Cells, frame: PanelFrame) -> dict:
             "counts": [count for _stage, count, _amount in rows],
             "amounts": [number(amount) for _stage, _count, amount in rows],
         }
-    chart["labels"] = [_readable(stage, labels, _("(no stage)")) for stage in chart["stages"]]
+    chart["labels"] = [code_label("stage", stage) if stage else str(_("(no stage)")) for stage in chart["stages"]]
     return {"type": "stages", **chart, "has_data": bool(chart["stages"])}
 
 
@@ -301,8 +269,9 @@ def leads_chart(kpis: Kpis, cells: Cells, frame: PanelFrame) -> dict:
     else:
         rows = leads_by_channel(team_ids=frame.subtree(), start=frame.start, end=frame.end)
         chart = {"source": "leads", "channels": [c for c, _count in rows], "values": [count for _c, count in rows]}
-    labels = _field_labels(Lead, "channel")  # the channels' labels where the model declares them
-    chart["labels"] = [_readable(channel, labels, _("(no channel)")) for channel in chart["channels"]]
+    chart["labels"] = [
+        code_label("channel", channel) if channel else str(_("(no channel)")) for channel in chart["channels"]
+    ]
     return {"type": "categories", **chart, "has_data": any(chart["values"])}
 
 

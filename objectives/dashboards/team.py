@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Team
 from accounts.selectors import team_ancestor_chain
 from metrics.kpis.comparisons import BASES, PREVIOUS, Comparison, comparison_values, kpi_values_to_date
+from metrics.kpis.labels import channel_label
 from metrics.kpis.periods import period_end, period_floor, period_shift, today_local
 from metrics.kpis.selectors import CellQuery, StoredCell, kpi_cells, kpi_name
 from metrics.kpis.words import measure_in_words, zero_divisors
@@ -303,6 +304,7 @@ def _budgets(team: Team, frame: PanelFrame, today: dt.date) -> list[dict]:
             "name": burn.budget.name,
             "category": burn.budget.get_category_display(),
             "channel": burn.budget.channel,
+            "channel_label": channel_label(burn.budget.channel) if burn.budget.channel else "",
             "start_date": burn.budget.start_date,
             "end_date": burn.budget.end_date,
             "amount": burn.budget.amount,

@@ -11,6 +11,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import Team
 from objectives.models.alerts import Alert
@@ -85,12 +86,20 @@ class NotificationSettings(models.Model):
 
 
 class WebhookEvent(models.TextChoices):
-    ALERT_FIRING = "alert.firing", "alert.firing"
-    ALERT_ACKNOWLEDGED = "alert.acknowledged", "alert.acknowledged"
-    ALERT_RESOLVED = "alert.resolved", "alert.resolved"
-    OBJECTIVE_AT_RISK = "objective.at_risk", "objective.at_risk"
-    OBJECTIVE_ACHIEVED = "objective.achieved", "objective.achieved"
-    TEST = "test", "test"
+    """What a webhook is told about: the code is the payload's `event`, the label what pages show."""
+
+    ALERT_FIRING = "alert.firing", pgettext_lazy("webhook event", "Alert fired")
+    ALERT_ACKNOWLEDGED = "alert.acknowledged", pgettext_lazy("webhook event", "Alert acknowledged")
+    ALERT_RESOLVED = "alert.resolved", pgettext_lazy("webhook event", "Alert resolved")
+    OBJECTIVE_AT_RISK = "objective.at_risk", pgettext_lazy("webhook event", "Objective at risk")
+    OBJECTIVE_ACHIEVED = "objective.achieved", pgettext_lazy("webhook event", "Objective achieved")
+    TEST = "test", pgettext_lazy("webhook event", "Test")
+
+
+def event_label(code: str) -> str:
+    """An event (of a webhook or a notification) in words: « alert.firing » → « Alerte déclenchée »; an unknown
+    one as stored."""
+    return str(WebhookEvent(code).label) if code in WebhookEvent.values else code
 
 
 def webhook_secret_new() -> str:

@@ -13,13 +13,15 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import formats, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from kpiplatform import dates
+from metrics.kpis.labels import segment_label
 from metrics.kpis.periods import period_shift
 from metrics.kpis.selectors import kpi_value_series
-from objectives.models import Alert, AlertCondition, AlertEventKind, Notification, Objective
+from objectives.models import Alert, AlertCondition, AlertEventKind, AlertRule, Notification, Objective
 from objectives.templatetags.kpi_format import kpi_value
 
 SUBJECT_PREFIX = "[KPI]"
@@ -76,14 +78,36 @@ def alert_subject_name(alert: Alert) -> str:
     return _("Budget « %(name)s »") % {"name": alert.rule.budget.name}
 
 
-def alert_unit(alert: Alert) -> str:
-    """The unit of the alert's value and threshold: % for changes, days for no data, else the KPI's."""
-    condition = alert.rule.condition
+def rule_unit(rule: AlertRule) -> str:
+    """The unit of a rule's threshold (and its alerts' values): % for changes and budgets, days for no data, else
+    the KPI's (its rule's or its target's)."""
+    condition = rule.condition
     if condition in (AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW, AlertCondition.BUDGET_OVER):
         return "%"
     if condition == AlertCondition.NO_DATA:
         return "d"
-    return alert_kpi(alert).unit
+    if rule.kpi_id:
+        return rule.kpi.unit
+    return rule.target.kpi.unit if rule.target_id else ""
+
+
+def alert_unit(alert: Alert) -> str:
+    """The unit of the alert's value and threshold: % for changes, days for no data, else the KPI's."""
+    return rule_unit(alert.rule)
+
+
+def alert_period(alert: Alert) -> str:
+    """The period an alert is about, as people name it: the rule's period (« décembre 2026 », « T4 2026 »), the
+    budget's or the objective's span, or the day a KPI's data was last seen."""
+    rule = alert.rule
+    if rule.condition == AlertCondition.BUDGET_OVER and rule.budget_id:
+        return dates.span(rule.budget.start_date, rule.budget.end_date)
+    if rule.condition in (AlertCondition.OFF_TRACK, AlertCondition.AT_RISK) and rule.target_id:
+        objective = rule.target.objective
+        return dates.span(objective.start_date, objective.due_date)
+    if rule.condition == AlertCondition.NO_DATA:
+        return dates.day(alert.period_start)
+    return dates.period(alert.period_start, rule.granularity)
 
 
 def alert_title(*, alert: Alert, kind: str) -> str:
@@ -93,7 +117,7 @@ def alert_title(*, alert: Alert, kind: str) -> str:
         "condition": CONDITION_PHRASES.get(alert.rule.condition, alert.rule.condition),
     }
     if alert.segment:
-        subject = f"{subject} ({alert.segment})"
+        subject = f"{subject} ({segment_label(alert.segment)})"
     if kind == AlertEventKind.RESOLVED:
         label = _("Alert resolved")
     elif kind == AlertEventKind.ACKNOWLEDGED:
@@ -142,6 +166,7 @@ def alert_sparkline(*, alert: Alert) -> list[dict]:
             "period_start": s,
             "value": by_start.get(s),
             "display": kpi_value(by_start.get(s), kpi.unit),
+            "label": dates.period(s, rule.granularity),
             # A bar width for the HTML table (no image: mail clients block them).
             "bar_percent": int(abs(by_start[s]) * 100 / peak) if peak and by_start.get(s) is not None else 0,
             "current": s == alert.period_start,
@@ -208,15 +233,15 @@ def alert_email(*, notification: Notification, sparklines: dict | None = None) -
             "resolved": kind == AlertEventKind.RESOLVED,
             "kpi_name": alert_subject_name(alert),
             "team_name": alert.team.name,
-            "segment": alert.segment,
-            "period_start": formats.date_format(alert.period_start, "SHORT_DATE_FORMAT"),
+            "segment": segment_label(alert.segment),
+            # A monthly alert's period is a month (« novembre 2026 »), a budget's its span: see alert_period.
+            "period": alert_period(alert),
             "value": kpi_value(alert.value, alert_unit(alert)),
             "threshold": kpi_value(alert.threshold, alert_unit(alert)),
             "condition": alert.rule.get_condition_display(),
             "severity": alert.get_severity_display(),
             "rule_name": alert.rule.name,
             "sparkline": _sparkline_cached(alert, sparklines),
-            "granularity": alert.rule.get_granularity_display(),
             "url": alert_url(alert),
             "settings_url": settings_url(),
         }

@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from objectives.models import NotificationSettings, WebhookEvent
 
-WEBHOOK_EVENT_CHOICES = [(value, value) for value in WebhookEvent.values if value != WebhookEvent.TEST]
+# The events a webhook may choose, by label (the test event is sent by hand only).
+WEBHOOK_EVENT_CHOICES = [(value, label) for value, label in WebhookEvent.choices if value != WebhookEvent.TEST]
 
 
 class WebhookForm(forms.Form):

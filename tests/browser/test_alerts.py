@@ -74,7 +74,7 @@ def test_manager_creates_a_rule_and_acknowledges_an_alert(live_server, page, scr
     page.get_by_label("Identifiant ou adresse e-mail").fill("claire")
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{live_server.url}/dashboard/ventes/")  # one team: its dashboard
 
     # The rule form: choosing an objective condition hides the KPI fields, a KPI condition shows them.
     page.goto(f"{live_server.url}/teams/ventes/alert-rules/new/")
@@ -136,12 +136,12 @@ def test_manager_adds_a_webhook_and_reads_notifications(live_server, page, scree
     page.get_by_label("Identifiant ou adresse e-mail").fill("claire")
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{live_server.url}/dashboard/ventes/")  # one team: its dashboard
 
     page.goto(f"{live_server.url}/teams/ventes/webhooks/")
     page.get_by_label("Nom").fill("Canal ops")
     page.get_by_label("URL").fill("https://93.184.216.34/kpi")
-    page.get_by_label("alert.firing").check()
+    page.get_by_label("Alerte déclenchée").check()  # the event in words, not its code
     page.get_by_role("button", name="Ajouter", exact=True).click()
     page.wait_for_url(f"{live_server.url}/teams/ventes/webhooks/")
     secret = page.locator("[data-secret]").inner_text()

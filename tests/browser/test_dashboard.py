@@ -19,7 +19,7 @@ def test_sales_dashboard_shows_cards_and_charts_in_french(live_server, page, scr
     page.get_by_label("Identifiant ou adresse e-mail").fill("claire.martin")
     page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{live_server.url}/dashboard/ventes/")  # one team: its dashboard
 
     page.goto(f"{live_server.url}/dashboard/ventes/")
     page.wait_for_load_state("load")

@@ -19,7 +19,7 @@ def _log_in(page, live_server, username: str) -> None:
     page.get_by_label("Identifiant ou adresse e-mail").fill(username)
     page.get_by_label("Mot de passe").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{live_server.url}/dashboard/ventes/")  # one team: its dashboard
 
 
 @pytest.fixture

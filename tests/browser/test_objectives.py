@@ -38,7 +38,7 @@ def test_manager_creates_objective_with_two_targets(
     page.get_by_label("Identifiant ou adresse e-mail").fill("claire")
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(f"{live_server.url}/dashboard/ventes/")  # one team: its dashboard
 
     page.goto(f"{live_server.url}/teams/ventes/objectives/new/")
     assert page.get_by_role("heading", name="Nouvel objectif").is_visible()

@@ -172,7 +172,7 @@ def test_the_objective_page_says_push_harder_or_drop_it_and_a_rate_s_gap(
     # then the revenue target says to push harder, with the paces (1 052,54 / 900 = ×1,2; euros from 1 000 are
     # shown without cents)
     assert 'data-recommendation="reinforce"' in html
-    assert "il faut 1\u00a0053\u00a0€ par jour d'ici le 31 mars, contre 900\u00a0€ par jour jusqu'ici" in html
+    assert "il faut 1\u00a0053\u00a0€ par jour d'ici le 31 mars 2025, contre 900\u00a0€ par jour jusqu'ici" in html
     assert "(×1,2)" in html
     # and the win rate its gap in points: 37,9 − 45 = −7,1 pts
     assert "Écart à la cible" in html

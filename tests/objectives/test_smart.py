@@ -50,7 +50,7 @@ def test_a_good_objective_passes_every_letter():
     assert result["achievable"]["message"] == (
         "Revenue: achievable — asks for 12,000 €, the best change seen so far was 15,000 €."
     )
-    assert result["time_bound"]["message"] == "Time-bound: from Jan. 1, 2025 to March 31, 2025 (90 days)."
+    assert result["time_bound"]["message"] == "Time-bound: from 1 Jan 2025 to 31 Mar 2025 (90 days)."
 
 
 def test_specific_lists_what_is_missing():

@@ -98,7 +98,7 @@ def test_a_viewer_sees_each_budget_with_where_it_stands_and_no_buttons(client, v
     html = response.content.decode()
     row = html[html.index(f'data-budget="{budget_a.pk}"') :]
     row = row[: row.index("</tr>")]
-    assert "Acquisition" in row and "1 Nov 2026" in row and "30 Nov 2026" in row
+    assert "Acquisition" in row and "1er–30 nov. 2026" in row  # the period in the one date style
     # French formats: a no-break space between thousands, and before the € sign
     assert "3\u00a0000&nbsp;€" in row  # the amount, as entered
     assert "900\u00a0€" in row  # spent; 900 / 3 000 = 30 %

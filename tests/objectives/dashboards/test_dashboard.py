@@ -256,7 +256,7 @@ def test_pipeline_by_stage_and_leads_by_channel(team_a, make_kpi, store):
         "has_data": True,
     }
     assert charts["leads_by_channel"]["source"] == "kpi"
-    assert charts["leads_by_channel"]["labels"] == ["Email", "Web"]
+    assert charts["leads_by_channel"]["labels"] == ["E-mail", "Website"]  # the channels in words
     assert charts["leads_by_channel"]["values"] == [7.0, 3.0]
 
 
@@ -306,13 +306,17 @@ def test_page_shows_cards_in_french(client, team_a, viewer_a, revenue, orders, w
     assert "Pas de valeur" in html  # win rate: computed without a value
 
 
-def test_empty_dashboard_points_to_the_import(client, team_a, viewer_a):
-    client.force_login(viewer_a)
+def test_empty_dashboard_points_to_the_import(client, team_a, manager_a, viewer_a):
+    client.force_login(manager_a)
 
     response = client.get(reverse("dashboard", args=[team_a.slug]))
 
     assert response.status_code == 200
     assert reverse("import-home", args=[team_a.slug]) in response.content.decode()
+    # a viewer, who may not import, gets no link to a page that would refuse them
+    client.force_login(viewer_a)
+    html = client.get(reverse("dashboard", args=[team_a.slug])).content.decode()
+    assert reverse("import-home", args=[team_a.slug]) not in html
 
 
 def test_json_endpoint_returns_the_dashboard(client, team_a, viewer_a, revenue, store):
@@ -438,7 +442,7 @@ def test_pipeline_and_leads_from_stored_segments_read_no_activity(team_a, make_k
         "type": "categories",
         "source": "kpi",
         "channels": ["email", "web"],
-        "labels": ["Email", "Web"],
+        "labels": ["E-mail", "Website"],
         "values": [3.0, 7.0],
         "has_data": True,
     }

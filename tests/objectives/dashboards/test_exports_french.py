@@ -138,9 +138,9 @@ def test_french_csv_headers_are_translated_words_not_codes(client, team_a, viewe
     assert header[5].startswith("Commandes dont « commandée le » tombe dans la période")
     assert header[6].startswith("Somme de « montant » sur les commandes")
     assert header[7:] == [
-        _segment_title("fr", "Canal", ""),
-        _segment_title("fr", "Canal", "email"),
-        _segment_title("fr", "Canal", "web"),
+        "Canal : (non renseigné)",
+        "Canal : E-mail",
+        "Canal : Site web",  # the channels in words (metrics.kpis.labels), not their codes
     ]
     assert not {"orders", "revenue", "channel=email", "Period"} & set(header)
 
@@ -194,7 +194,7 @@ def test_english_csv_has_commas_decimal_points_and_iso_dates(client, team_a, mak
     assert response.content.startswith("\ufeff".encode())
     rows = _csv_rows(response, ",")
     assert rows[0][:5] == ["Period start", "Period", "Value (€)", "Change", "Change (%)"]
-    assert rows[0][7:] == ["Channel: (not set)", "Channel: email", "Channel: web"]
+    assert rows[0][7:] == ["Channel: (not set)", "Channel: E-mail", "Channel: Website"]
     assert rows[1][:3] == ["2026-01-01", "January 2026", "-874.08"]
     assert rows[3] == [
         "2026-03-01",

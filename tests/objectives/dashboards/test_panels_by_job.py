@@ -287,7 +287,7 @@ def test_leads_by_channel_and_conversion(make_team, make_kpi, store):
 
     # by channel name as stored, written for people; a lead without channel says so
     assert (charts["leads_by_channel"]["labels"], charts["leads_by_channel"]["values"]) == (
-        ["(no channel)", "Web"],
+        ["(no channel)", "Website"],
         [3.0, 7.0],
     )
     assert charts["lead_conversion"]["series"][0]["values"][-1] == 12.5

@@ -172,7 +172,7 @@ def test_the_french_digest_email(world, team_a, team_b, make_user):
         assert "Grow Q4 revenue" in body and "À risque" in body
         assert f"prévision 80{NBSP}000{NBSP}€" in body
         assert "Renforcer" in body  # push harder or drop it, as on the objective page
-        assert "Chiffres de la semaine du 16 novembre 2026 au 22 novembre 2026" in body
+        assert "Chiffres de la semaine du 16 nov. 2026 au 22 nov. 2026" in body  # the one date style
         # nothing of team B
         assert "Équipe B" not in body and "Secret B" not in body and "5555" not in body
         assert f"5{NBSP}555" not in body
@@ -219,7 +219,7 @@ def test_who_gets_a_digest_and_never_twice_a_day(world, team_a, make_user):
         assert digest.digests_send() == 1
     assert [m.to[0] for m in mail.outbox] == ["daily@example.test"]
     assert mail.outbox[0].subject == "[KPI] Votre synthèse quotidienne des KPI"
-    assert "Chiffres du 23 novembre 2026, comparés à la veille." in mail.outbox[0].body
+    assert "Chiffres du 23 nov. 2026, comparés à la veille." in mail.outbox[0].body
 
 
 def test_a_failed_digest_can_be_sent_again_the_same_day(world, team_a, make_user, monkeypatch):

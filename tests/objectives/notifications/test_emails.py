@@ -80,18 +80,20 @@ def test_a_french_alert_email_with_french_numbers_the_six_period_table_and_the_l
         assert f"12,5{NBSP}%" in body
         assert f"10{NBSP}%" in body
         assert link in body
-        # the six months June–November (day/month/year), not May, not the segment nor the other team
-        for day, shown in [
-            ("01/06/2026", f"8{NBSP}%"),
-            ("01/07/2026", f"9{NBSP}%"),
-            ("01/08/2026", f"9,5{NBSP}%"),
-            ("01/09/2026", f"10{NBSP}%"),
-            ("01/10/2026", f"11{NBSP}%"),
-            ("01/11/2026", f"12,5{NBSP}%"),
+        # the six months June–November named as months (a monthly rule), not May, not the segment nor the other
+        # team
+        for month, shown in [
+            ("juin 2026", f"8{NBSP}%"),
+            ("juillet 2026", f"9{NBSP}%"),
+            ("août 2026", f"9,5{NBSP}%"),
+            ("septembre 2026", f"10{NBSP}%"),
+            ("octobre 2026", f"11{NBSP}%"),
+            ("novembre 2026", f"12,5{NBSP}%"),
         ]:
-            assert day in body and shown in body
-        assert "01/05/2026" not in body
+            assert month in body and shown in body
+        assert "mai 2026" not in body and "/2026" not in body
         assert "99" not in body and "77" not in body
+    assert f"Période{NBSP}: novembre 2026\n" in text  # the alert's period is a month: no day, no granularity
     assert f"Valeur{NBSP}: 12,5{NBSP}%" in text
     assert f"Seuil{NBSP}: 10{NBSP}%" in text
     assert f"Voir l’alerte{NBSP}: {link}" in text
@@ -109,8 +111,9 @@ def test_an_english_alert_email(make_user, ventes, churn, churn_history):
     assert f"Value: 12.5{NBSP}%" in text
     assert f"Threshold: 10{NBSP}%" in text
     assert f"See the alert: http://127.0.0.1:8000/alerts/{alert.pk}/" in text
-    # English short dates are month/day/year
-    assert "06/01/2026" in text and "11/01/2026" in text
+    # the months in English words, never month/day/year
+    assert "June 2026" in text and "November 2026" in text and "/2026" not in text
+    assert "Period: November 2026\n" in text
     assert '<html lang="en">' in html
     assert "The rule “Seuil” fired for Ventes." in html
 
