@@ -107,6 +107,12 @@ def import_job(request, team_slug: str, pk: int):
         can_undo=deadline is not None and timezone.now() <= deadline,
         has_error_file=bool(job.error_file),
     )
+    # The fields the errors name, in words (the reference and the kind's fields), never their codes.
+    labels = {"external_id": _("Reference"), **{field.name: str(field.label) for field in KIND_SPECS[job.kind].fields}}
+    context["errors"] = [
+        {**error, "field_label": labels.get(error.get("field") or "", error.get("field") or "")}
+        for error in (job.report or {}).get("errors", [])
+    ]
     return render(request, "metrics/import_job.html", context)
 
 
