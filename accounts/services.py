@@ -53,8 +53,18 @@ def organisation_root_ensure() -> Team:
             if Team.objects.filter(slug=slug).exists():  # taken by a team below: a slug of its own
                 slug = f"{ORGANISATION_SLUG}-root"
             root = Team.objects.create(slug=slug, name="Organisation", kind=TeamKind.OTHER)
-        Team.objects.filter(parent__isnull=True).exclude(pk=root.pk).update(parent=root)
+        _adopt(root)
     return root
+
+
+def _adopt(root: Team) -> int:
+    """Every other parentless team goes under `root`, saved one by one so the tree's followers (the engine's
+    closure) see the move; returns how many."""
+    orphans = list(Team.objects.filter(parent__isnull=True).exclude(pk=root.pk))
+    for team in orphans:
+        team.parent = root
+        team.save(update_fields=["parent"])
+    return len(orphans)
 
 
 @transaction.atomic
@@ -62,7 +72,7 @@ def organisation_root_set(*, team: Team) -> int:
     """Make `team` the organisation root: every other parentless team goes under it; returns how many."""
     if team.parent_id is not None:
         raise TeamError("The organisation root has no parent team.")
-    return Team.objects.filter(parent__isnull=True).exclude(pk=team.pk).update(parent=team)
+    return _adopt(team)
 
 
 def membership_set(*, user: User, team: Team, role: str = Role.MEMBER) -> Membership:

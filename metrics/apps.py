@@ -10,9 +10,11 @@ class MetricsConfig(AppConfig):
     def ready(self) -> None:
         # Models and receivers load once the app registry is ready, hence the imports here.
         # Logins and memberships live in accounts, which must not import metrics: listen to their saves.
-        from accounts.models import LoginEvent, Membership
+        from accounts.models import LoginEvent, Membership, Team
         from metrics.recompute import receivers
 
         post_save.connect(receivers.login_saved, sender=LoginEvent, dispatch_uid="metrics-login-saved")
         post_save.connect(receivers.membership_changed, sender=Membership, dispatch_uid="metrics-membership-saved")
         post_delete.connect(receivers.membership_changed, sender=Membership, dispatch_uid="metrics-membership-deleted")
+        post_save.connect(receivers.team_tree_changed, sender=Team, dispatch_uid="metrics-team-saved")
+        post_delete.connect(receivers.team_tree_changed, sender=Team, dispatch_uid="metrics-team-deleted")

@@ -98,7 +98,16 @@ class SegmentField(serializers.CharField):
         return value
 
 
-class KpiValuesQuery(serializers.Serializer):
+class KpiQuery(serializers.Serializer):
+    """Query parameters about one KPI (its breakdowns check `segment`)."""
+
+    def __init__(self, *args, kpi: KpiDefinition | None = None, **kwargs):
+        # drf-spectacular instantiates the class without a KPI to document the parameters.
+        super().__init__(*args, **kwargs)
+        self.kpi = kpi
+
+
+class KpiValuesQuery(KpiQuery):
     """Query parameters of the values endpoint; each wrong one gets its own message."""
 
     team = serializers.SlugField(help_text="slug of a team you may read")
@@ -106,11 +115,6 @@ class KpiValuesQuery(serializers.Serializer):
     start = serializers.DateField(required=False, help_text="first date (YYYY-MM-DD); default: 11 periods back")
     end = serializers.DateField(required=False, help_text="last date, included (YYYY-MM-DD); default: today")
     segment = SegmentField()
-
-    def __init__(self, *args, kpi: KpiDefinition | None = None, **kwargs):
-        # drf-spectacular instantiates the class without a KPI to document the parameters.
-        super().__init__(*args, **kwargs)
-        self.kpi = kpi
 
     def validate(self, attrs: dict) -> dict:
         granularity = attrs.get("granularity") or self.kpi.default_granularity
@@ -191,17 +195,13 @@ class KpiValuesView(APIView):
         )
 
 
-class KpiRangeQuery(serializers.Serializer):
+class KpiRangeQuery(KpiQuery):
     """Query parameters of the range endpoint: both dates required and included."""
 
     team = serializers.SlugField(help_text="slug of a team you may read")
     start = serializers.DateField(help_text="first day of the range, included (YYYY-MM-DD)")
     end = serializers.DateField(help_text="last day of the range, included (YYYY-MM-DD)")
     segment = SegmentField()
-
-    def __init__(self, *args, kpi: KpiDefinition | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.kpi = kpi
 
     def validate(self, attrs: dict) -> dict:
         start, end = attrs["start"], attrs["end"]

@@ -22,7 +22,6 @@ from django.db.models import Count, Q, Sum
 from accounts.models import Team
 from accounts.selectors import team_ids_with_descendants
 from metrics.engine.compute import KpiPlan, SpanValue, calendar_granularity, kpis_compute_spans
-from metrics.engine.hierarchy import team_closure_sync
 from metrics.models import KpiDefinition, KpiValue
 
 Range = tuple[date, date]
@@ -97,7 +96,6 @@ def range_values(
                 found[window] = RangeValue(value=Decimal(total or 0), components={}, stored=True)
         rest = [w for w in rest if w not in found]
     if rest:
-        team_closure_sync()  # a team created since the last recompute has its facts too
         dimension, segment_value = _segment_parts(segment)
         computed: dict = kpis_compute_spans(
             plans=[KpiPlan.of(kpi)],

@@ -1,7 +1,8 @@
-"""Platform facts the adoption KPIs read, logins and memberships, turned into dirty marks.
+"""Platform facts the engine follows: logins and memberships turned into dirty marks, the team tree into
+the closure the measure queries join.
 
-accounts never imports metrics: metrics connects these receivers to the saves of LoginEvent and
-Membership in its AppConfig.ready().
+accounts never imports metrics: metrics connects these receivers to the saves of LoginEvent,
+Membership and Team in its AppConfig.ready().
 """
 
 from __future__ import annotations
@@ -13,9 +14,17 @@ from django.db.models import Min
 from django.utils import timezone
 
 from accounts.models import LoginEvent, Membership, Team
+from metrics.engine.hierarchy import team_closure_sync
 from metrics.engine.periods import business_tz
 from metrics.recompute.marks import dirty_marks_widen
 from metrics.recompute.tasks import recompute_dirty_enqueue
+
+
+def team_tree_changed(sender, instance, raw: bool = False, **kwargs) -> None:
+    """A team added, moved or removed: its facts count for its new ancestors at once (any range read before the
+    next recompute included), not only after a recompute resyncs the closure."""
+    if not raw:
+        team_closure_sync()
 
 
 def login_saved(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:

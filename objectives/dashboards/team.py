@@ -387,11 +387,11 @@ def _mark_running(charts: dict, today: dt.date) -> None:
     """Each chart's period still running on `today` (its value so far is partial): the index of its label, drawn
     as such (dashed, « en cours ») so a month's first days never read as a collapse."""
     for chart in charts.values():
-        labels = chart.get("labels") or []
-        granularity = chart.get("granularity") or "month"
-        if chart.get("type", "months") != "months" and "granularity" not in chart:
+        # Periods on the x axis: the trend (its own granularity) and the panels month by month.
+        if "granularity" not in chart and chart.get("type") != "months":
             continue
-        running = period_floor(today, granularity).isoformat()
+        running = period_floor(today, chart.get("granularity", "month")).isoformat()
+        labels = chart.get("labels") or []
         chart["running"] = labels.index(running) if running in labels else None
 
 
