@@ -8,7 +8,7 @@ from accounts.models import Team, TeamKind, User
 from accounts.roles import Role
 from accounts.services import membership_set, team_upsert, user_upsert
 
-DEMO_PASSWORD = "demo-kpi-2026"
+DEMO_PASSWORD = "demo-kpi-2026"  # nosec B105 - the demo users' documented password (make run prints it)
 
 DEMO_TEAMS = [
     # slug, name, kind, parent slug. The organisation sits above every team, so KPIs that join teams' facts

@@ -1,9 +1,11 @@
 """Settings of the KPI platform: one module, driven by environment variables.
 
-With no environment at all the app runs embedded: SQLite and a filesystem Celery
-broker under ``var/``, console e-mail, debug on. Production sets ``DATABASE_URL``,
-``REDIS_URL``, ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS`` and the secure switches.
-The README lists every variable.
+Safe by default: debug is off unless ``DJANGO_DEBUG`` asks for it (``make run`` and the tests
+do), and with debug off the settings refuse to start without a real secret key and allowed
+hosts, saying which variable to set. With no database or broker configured the app runs
+embedded: SQLite and a filesystem Celery broker under ``var/``. Production sets
+``DATABASE_URL``, ``REDIS_URL``, ``DJANGO_SECRET_KEY``, ``DJANGO_ALLOWED_HOSTS`` and the
+secure switches. The README lists every variable.
 """
 
 import os
@@ -11,18 +13,28 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("KPI_VAR_DIR", BASE_DIR / "var"))
+# What is wrong with the environment, reported all at once at the end of this module.
+PROBLEMS: list[str] = []
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
 
 
 def env_bool(name: str, default: bool = False) -> bool:
-    """Read a yes/no environment variable ("1", "true", "yes", "on" are true)."""
+    """Read a yes/no environment variable ("1", "true", "yes", "on" / "0", "false", "no", "off")."""
     value = os.environ.get(name)
-    if value is None or value == "":
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        PROBLEMS.append(f"{name}={value!r} is not a yes/no value (use true or false).")
+        return default
+    return word in TRUE_WORDS
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -31,22 +43,34 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 def env_int(name: str, default: int) -> int:
+    """Read a whole-number environment variable."""
     value = os.environ.get(name)
-    return int(value) if value else default
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        PROBLEMS.append(f"{name}={value!r} is not a whole number.")
+        return default
 
 
 # ---------------------------------------------------------------------------
 # Core
 # ---------------------------------------------------------------------------
-DEBUG = env_bool("DJANGO_DEBUG", default=True)
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+INSECURE_KEY_PREFIX = "dev-insecure"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (
-    # Only good for a local run: production refuses to start without a real key.
-    "dev-insecure-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"
+    # Only good for a local run in debug mode: without debug the settings refuse to start.
+    f"{INSECURE_KEY_PREFIX}-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"
 )
-if not DEBUG and SECRET_KEY.startswith("dev-insecure"):
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+if not DEBUG and SECRET_KEY.startswith(INSECURE_KEY_PREFIX):
+    PROBLEMS.append(
+        "DJANGO_SECRET_KEY is not set: set it to a long random value (or DJANGO_DEBUG=true for a local run)."
+    )
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+if not DEBUG and not ALLOWED_HOSTS:
+    PROBLEMS.append("DJANGO_ALLOWED_HOSTS is not set: list the host names the site answers to, comma-separated.")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -111,7 +135,11 @@ TEMPLATES = [
 # Database: DATABASE_URL, or SQLite under var/
 # ---------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+except ValueError as error:
+    PROBLEMS.append(f"DATABASE_URL cannot be read ({error}); expected e.g. postgres://user:password@host:5432/name.")
+    DATABASES = {"default": dj_database_url.parse(f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server and the Celery worker read while the other writes.
     DATABASES["default"]["OPTIONS"] = {
@@ -171,15 +199,11 @@ STATICFILES_DIRS = [
     # Installed by `npm ci` from package.json; never committed, never from a CDN.
     ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
+# One storage in both modes: `collectstatic` (make setup) always writes the hashed files and their
+# manifest, so switching debug off after set-up serves every page; in debug, links stay unhashed.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
@@ -348,3 +372,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+# Error reports (debug page, e-mails to admins) hide passwords inside URLs too (DATABASE_URL, REDIS_URL…).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "kpiplatform.errors.SecretsHidingFilter"
+
+if PROBLEMS:
+    raise ImproperlyConfigured("The environment is not usable:\n- " + "\n- ".join(PROBLEMS))

@@ -166,7 +166,7 @@ def _demo_delete(team_ids: list[int]) -> None:
     with connection.cursor() as cursor:
         for model in DELETE_ORDER:
             cursor.execute(
-                f"DELETE FROM {quote(model._meta.db_table)} WHERE team_id IN ({placeholders}) AND external_id LIKE %s",
+                f"DELETE FROM {quote(model._meta.db_table)} WHERE team_id IN ({placeholders}) AND external_id LIKE %s",  # nosec B608 - table names from model metadata, values bound
                 [*team_ids, DEMO_PREFIX + "%"],
             )
 
@@ -218,7 +218,7 @@ def demo_activity_create(
     for team, model, count in order:
         if count <= 0:
             continue
-        rng = random.Random(f"{seed}:{team.slug}:{model.record_kind}")
+        rng = random.Random(f"{seed}:{team.slug}:{model.record_kind}")  # nosec B311 - deterministic demo data, not security
         clock = _Clock(rng, today)
         generator = GENERATORS.get(model)
         if model is Customer:

@@ -312,11 +312,13 @@ def _evaluate(node: Node, lookup: Lookup, back: int) -> Value:
         if node.op == "/":
             return None if right == 0 else CONTEXT.divide(left, right)
         return {"+": CONTEXT.add, "-": CONTEXT.subtract, "*": CONTEXT.multiply}[node.op](left, right)
-    assert isinstance(node, Call)
+    if not isinstance(node, Call):  # the parser builds no other node
+        raise TypeError(f"unknown formula node {node!r}")
     if node.function == "prev":
         return _evaluate(node.args[0], lookup, back + 1)
     apply = FUNCTIONS[node.function].apply
-    assert apply is not None
+    if apply is None:  # only prev() has no apply, and it is handled above
+        raise TypeError(f"function {node.function} cannot be evaluated")
     return apply([_evaluate(arg, lookup, back) for arg in node.args])
 
 

@@ -349,7 +349,7 @@ def _event_repeat(spec: MeasureSpec, window: Window, teams: TeamScope, dimension
     connection = connections[qs.db]
     sql, params = inner.query.get_compiler(using=qs.db).as_sql()
     columns = ", ".join(connection.ops.quote_name(name) for name in group)
-    outer = f"SELECT {columns}, COUNT(*) FROM ({sql}) AS repeated GROUP BY {columns}"
+    outer = f"SELECT {columns}, COUNT(*) FROM ({sql}) AS repeated GROUP BY {columns}"  # nosec B608 - quoted column names of our query, params bound
     cells: Cells = defaultdict(dict)
     with connection.cursor() as cursor:
         cursor.execute(outer, params)
@@ -474,7 +474,7 @@ def _event_repeat_sets(
     sql, params = inner.query.get_compiler(using=qs.db).as_sql()
     connection = connections[qs.db]
     columns = ", ".join(connection.ops.quote_name(name) for name in ["_target", *named, "_period"])
-    outer = f"SELECT {columns}, COUNT(*) AS n FROM ({_grouping_sets(sql, sets)}) AS repeated GROUP BY {columns}"
+    outer = f"SELECT {columns}, COUNT(*) AS n FROM ({_grouping_sets(sql, sets)}) AS repeated GROUP BY {columns}"  # nosec B608 - quoted column names of our query, params bound
     results: dict[tuple[MeasureSpec, str | None], Cells] = {(spec, d): defaultdict(dict) for d in dimensions}
     with connection.cursor() as cursor:
         cursor.execute(outer, params)
@@ -511,7 +511,7 @@ def _event_distinct_sets(
         f"AND {quote('_occurrences')} >= {int(measure.min_count)}) AS c{index}"
         for index, measure in enumerate(specs)
     )
-    outer = f"SELECT {columns}, {counts} FROM ({_grouping_sets(sql, sets)}) AS counted GROUP BY {columns}"
+    outer = f"SELECT {columns}, {counts} FROM ({_grouping_sets(sql, sets)}) AS counted GROUP BY {columns}"  # nosec B608 - quoted names, int() counts, params bound
     results: dict[tuple[MeasureSpec, str | None], Cells] = {
         (measure, d): defaultdict(dict) for measure in specs for d in dimensions
     }
@@ -1017,7 +1017,7 @@ def _reaching_cells(
     selected = [f"NULL AS {quote(name)}" if name in named and not dimensions[named.index(name)] else quote(name)
                 for name in keys]  # fmt: skip
     outer = (
-        f"SELECT {', '.join(selected)}, {', '.join(counts)} "
+        f"SELECT {', '.join(selected)}, {', '.join(counts)} "  # nosec B608 - quoted names of our query, params bound
         f"FROM (SELECT i.*, {', '.join(ranks)} FROM ({sql}) i) r WHERE {quote('_in_window')} = 1 GROUP BY {group}"
     )
     cells: dict[tuple[MeasureSpec, str | None, str], Cells] = {

@@ -94,14 +94,14 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
         cursor.execute("CREATE INDEX ON kpivalue_stage (kpi_id, team_id, period_start, segment)")
         cursor.execute("ANALYZE kpivalue_stage")
         cursor.execute(
-            f"DELETE FROM {table} v WHERE v.kpi_id = ANY(%s) AND v.team_id = ANY(%s) AND v.granularity = %s "
+            f"DELETE FROM {table} v WHERE v.kpi_id = ANY(%s) AND v.team_id = ANY(%s) AND v.granularity = %s "  # nosec B608 - table name from model metadata, values bound
             "AND v.period_start BETWEEN %s AND %s AND v.segment <> '' AND NOT EXISTS ("
             "SELECT 1 FROM kpivalue_stage s WHERE s.kpi_id = v.kpi_id AND s.team_id = v.team_id "
             "AND s.granularity = v.granularity AND s.period_start = v.period_start AND s.segment = v.segment)",
             [list(kpi_ids), list(team_ids), granularity, first, last],
         )
         cursor.execute(
-            f"INSERT INTO {table} AS v ({columns}) SELECT {columns} FROM kpivalue_stage "
+            f"INSERT INTO {table} AS v ({columns}) SELECT {columns} FROM kpivalue_stage "  # nosec B608 - table and column names from model metadata
             "ON CONFLICT (kpi_id, team_id, granularity, period_start, segment) DO UPDATE "
             "SET value = EXCLUDED.value, components = EXCLUDED.components, shares = EXCLUDED.shares, "
             "computed_at = CASE WHEN (v.value, v.components) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.components) "

@@ -41,7 +41,7 @@ def dirty_marks_widen(*, ranges: dict[tuple[int, str], tuple[date, date]]) -> No
         ]
     values = ", ".join(["(%s, %s, %s, %s, 1, %s)"] * len(ranges))
     sql = (
-        f"INSERT INTO {t} (team_id, record_kind, period_start, period_end, generation, updated_at) "
+        f"INSERT INTO {t} (team_id, record_kind, period_start, period_end, generation, updated_at) "  # nosec B608 - table name from model metadata, values bound
         f"VALUES {values} ON CONFLICT (team_id, record_kind) DO UPDATE SET "
         f"period_start = CASE WHEN excluded.period_start < {t}.period_start "
         f"THEN excluded.period_start ELSE {t}.period_start END, "
