@@ -102,3 +102,12 @@ def team_member_ids(team_ids: Iterable[int]) -> dict[int, set[int]]:
     for team_id, user_id in Membership.objects.filter(team_id__in=list(team_ids)).values_list("team_id", "user_id"):
         members[team_id].add(user_id)
     return members
+
+
+def team_members_by_username(*, team: Team, usernames: Iterable[str]) -> dict[str, User]:
+    """Users named in `usernames` who hold a role on `team` or on a parent team (who may own its objectives or
+    receive its alerts), by username. Anyone else is simply absent: an API resolving names through this reads an
+    outsider exactly like a name that does not exist, so it never tells which usernames exist in other teams."""
+    ancestors = team_ids_with_ancestors([team.pk])
+    users = User.objects.filter(username__in=list(usernames), memberships__team_id__in=ancestors).distinct()
+    return {user.username: user for user in users}

@@ -9,6 +9,9 @@ Django's catalogue); what this module adds per language is the format strings Dj
 (an abbreviated day, « 1er » for the first of a month, a date-time with « à »), kept as data like Django's
 `conf/locale/<lang>/formats.py`. A language without its own style writes dates the English way. The template
 filters (`{% load dates %}`) are in objectives/templatetags/dates.py.
+
+The end of the module holds the other side of dates: the plausible window (settings KPI_DATE_MIN_YEAR and
+KPI_DATE_MAX_YEAR) that every date coming in must fall in, with its validator and message.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 @dataclass(frozen=True)
@@ -161,3 +166,39 @@ def span(start: dt.date | dt.datetime | None, end: dt.date | dt.datetime | None)
         number = _format(first, style.first_number if first.day == 1 else "j")
         return f"{number}{EN_DASH}{day(last)}"
     return f"{day(first, year=first.year != last.year)} {EN_DASH} {day(last)}"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The plausible date window: what a date sent by a user, an integration or a file may be
+# ---------------------------------------------------------------------------------------------------------------------
+# Python dates reach year 9999 and PostgreSQL's further, but the periods, comparisons and forecasts shift dates by
+# months and years: a date near either end overflows (OverflowError, a 500) or is a typo (2205 for 2025). Every date
+# that comes in — query parameters, forms, JSON bodies, imported files — is checked against this window first.
+PLAUSIBLE_DATE_MESSAGE = gettext_lazy("%(value)s is out of range: enter a date from %(first)s to %(last)s.")
+
+
+def date_window() -> tuple[dt.date, dt.date]:
+    """The first and last plausible days: 1 January of KPI_DATE_MIN_YEAR, 31 December of KPI_DATE_MAX_YEAR."""
+    return dt.date(settings.KPI_DATE_MIN_YEAR, 1, 1), dt.date(settings.KPI_DATE_MAX_YEAR, 12, 31)
+
+
+def date_in_window(value: dt.date | dt.datetime) -> bool:
+    """Whether `value` (a date, or a date-time by its calendar day) lies in the plausible window."""
+    first, last = date_window()
+    day = value.date() if isinstance(value, dt.datetime) else value
+    return first <= day <= last
+
+
+def plausible_date_message(value: dt.date | dt.datetime | str) -> str:
+    """The sentence refusing `value`, naming the window: « 9990-01-01 is out of range: enter a date from 1990-01-01
+    to 2100-12-31. »"""
+    first, last = date_window()
+    shown = value.isoformat() if isinstance(value, dt.date) else str(value)
+    return PLAUSIBLE_DATE_MESSAGE % {"value": shown, "first": first.isoformat(), "last": last.isoformat()}
+
+
+def validate_plausible_date(value: dt.date | dt.datetime | None) -> None:
+    """A validator for Django form fields and DRF serializer fields (both accept Django validators): raise
+    ValidationError (code "date_out_of_window") when `value` lies outside the plausible window."""
+    if value is not None and not date_in_window(value):
+        raise ValidationError(plausible_date_message(value), code="date_out_of_window")

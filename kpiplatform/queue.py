@@ -4,8 +4,12 @@ Every write that queues work has already stored what the work needs (dirty marks
 notifications and deliveries, a queued import job) in the database, and a periodic sweep or a
 fallback picks it up when a message is lost. So a broker that is down, slow or misconfigured
 must never undo or fail the write that asked for the work: the error is logged once, as a
-warning, and the caller goes on. Tasks are sent by their own `delay`, so a task class's own
+warning, and the caller goes on. Tasks are sent by their own `apply_async`, so a task class's own
 sending rules (the recompute's debounce) apply.
+
+Sending never waits for a broker that is down: one attempt, no publish retries (Celery's default would retry
+and sleep), and the connection attempt is bounded by the short Redis timeouts of the settings. A web request
+that enqueues work answers at once; the worker and beat, for their part, wait for the broker to come back.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ def enqueue_now(
     sent = 0
     for send in sends:
         try:
-            send.task.delay(*send.args, **send.kwargs)
+            send.task.apply_async(send.args, send.kwargs, retry=False)
         except Exception:  # noqa: BLE001 - a broker outage raises kombu, redis, socket or OS errors alike
             logger.warning(
                 "Could not enqueue %s (task queue unavailable, %s of %s messages not sent); %s.",

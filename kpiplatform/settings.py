@@ -99,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # No NUL, lone surrogate or undecodable text in the path, query, cookies or form fields (kpiplatform/edge.py).
+    "kpiplatform.edge.EdgeInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -150,6 +152,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 # ---------------------------------------------------------------------------
+# Caches: "default" in each process (API throttling: fast, never down); "shared" across processes
+# for counters that must hold for the whole site (password-reset throttle): Redis when REDIS_URL is
+# set, else files under var/. Callers of "shared" fail open when it is unreachable.
+# ---------------------------------------------------------------------------
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ.get("REDIS_URL"),
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
+    ),
+}
+
+# ---------------------------------------------------------------------------
 # Authentication
 # ---------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -174,6 +194,17 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "username"
+# Count failures per account, not per typed text: a username and the account's e-mail in any case share one counter.
+AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
+# The locked answer without that key (for a login typed as an e-mail, the account's username).
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+
+# Password reset: at most this many e-mails per address, and this many requests per client address, per window.
+PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 3)
+PASSWORD_RESET_IP_LIMIT = env_int("PASSWORD_RESET_IP_LIMIT", 10)
+PASSWORD_RESET_WINDOW_MINUTES = env_int("PASSWORD_RESET_WINDOW_MINUTES", 60)
+# Links signed into e-mails (the digest's unsubscribe link) stop working after this many days.
+KPI_SIGNED_LINK_DAYS = env_int("KPI_SIGNED_LINK_DAYS", 60)
 
 # ---------------------------------------------------------------------------
 # Internationalisation: French first, English on request
@@ -246,8 +277,38 @@ if env_bool("DJANGO_BEHIND_PROXY"):
 # ---------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "filesystem://"
+# Every task's hard and soft time limits. The longest task, the nightly full recompute, takes minutes on a
+# million activity records: half an hour leaves room for growth and still stops a task that hangs.
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
+if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT:
+    PROBLEMS.append(
+        f"CELERY_TASK_SOFT_TIME_LIMIT ({CELERY_TASK_SOFT_TIME_LIMIT}) must be above 0 and below "
+        f"CELERY_TASK_TIME_LIMIT ({CELERY_TASK_TIME_LIMIT}): the soft limit lets a task stop cleanly first."
+    )
+# Redis (broker, and result backend when one is set): seconds to wait for a connection, then for each reply.
+# A healthy Redis answers in milliseconds. A request that enqueues work while Redis is down (refused,
+# unreachable, or hung) gives up within these bounds, logs a warning and answers: its work is already stored
+# and a sweep sends it later (kpiplatform.queue). The worker, for its part, reconnects (see below).
+REDIS_CONNECT_TIMEOUT = 0.5
+REDIS_SOCKET_TIMEOUT = 1.0
+# Redis redelivers a message whose worker died without acknowledging it (SIGKILL, OOM, lost host: tasks
+# acknowledge late) once it has been unacknowledged for `visibility_timeout` seconds. Trade-off: too long and
+# a killed task's work waits that long (kombu's default is an hour); too short and a task still running, or
+# waiting for its countdown, is handed to a second worker as well. So: the hard time limit plus a margin,
+# which also exceeds the longest countdown (webhook retries, 8 minutes). A second run is harmless (tasks are
+# idempotent), and the dirty marks and pending deliveries are swept anyway.
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
-if CELERY_BROKER_URL.startswith("filesystem://"):
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 5 * 60),
+        "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        # A sender's connection attempt (kombu's default_channel) tries once instead of sleeping 2 s and
+        # trying again; the worker's and beat's consuming connection retries per broker_connection_max_retries.
+        "max_retries": 0,
+    }
+elif CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
@@ -256,19 +317,27 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
-CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or (REDIS_URL or None)
+# No result backend unless one is asked for: no code reads a task's result (tasks store their outcome in the
+# database), and with Redis as the backend every `delay()` first subscribed to the result's channel, retrying
+# for about 20 s when Redis was down. When one is set, it gets the same short timeouts and no retries.
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_CONNECT_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = REDIS_SOCKET_TIMEOUT
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 0}}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
-CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER")
+# Two sides, two sets of knobs. The worker and beat keep reconnecting to a broker that went away, for as long
+# as it takes, waiting 2, 4, 6 … up to 30 s between attempts (broker_connection_retry and
+# broker_connection_max_retries apply to their consuming connection only). Web requests never wait for the
+# broker: kpiplatform.queue sends without publish retries (task_publish_retry, on for the worker's own
+# retries), and a broker connection attempt gives up after broker_connection_timeout.
+CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing must not hang a web request when the broker is down: the data is saved
-# and the periodic sweep picks it up.
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 1
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
 # Task modules outside the autodiscovered `tasks.py` of each app.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
@@ -323,7 +392,15 @@ REST_FRAMEWORK = {
         "user": os.environ.get("API_THROTTLE_USER", "6000/min"),
     },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # JSON bodies without NUL characters, lone surrogates or deep nesting (kpiplatform/edge.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "kpiplatform.edge.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 100,
+    # JSON for every error: 503 when the database is unavailable, 500 `{"detail"}` for the unexpected.
+    "EXCEPTION_HANDLER": "kpiplatform.api_errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "KPI platform API",
@@ -350,11 +427,21 @@ SPECTACULAR_SETTINGS = {
         "AlertConditionEnum": "objectives.models.AlertCondition",
         "GranularityEnum": "metrics.kpis.periods.Granularity",
     },
+    # Every operation documents the errors it serves (400, 401, 403, 404, 413, 415, 429, 503) and their bodies.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "kpiplatform.api_schema.document_error_responses",
+    ],
 }
 # Largest request body accepted by the API and the CSV import.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KPI_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
 # Activity ingestion: records per POST /api/v1/activity/<kind>/ and body size; larger gets a 413.
 KPI_MAX_BATCH_RECORDS = env_int("KPI_MAX_BATCH_RECORDS", 10_000)
+# JSON bodies nested deeper than this (arrays and objects within one another) get a 400.
+KPI_MAX_JSON_DEPTH = env_int("KPI_MAX_JSON_DEPTH", 64)
+# Plausible dates (query parameters, forms, bodies, files): from 1 January of the first year to 31 December of the last.
+KPI_DATE_MIN_YEAR = env_int("KPI_DATE_MIN_YEAR", 1990)
+KPI_DATE_MAX_YEAR = env_int("KPI_DATE_MAX_YEAR", 2100)
 KPI_MAX_BATCH_BYTES = env_int("KPI_MAX_BATCH_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
 # Largest CSV/XLSX file accepted by the import page.
 KPI_MAX_IMPORT_BYTES = env_int("KPI_MAX_IMPORT_BYTES", 50 * 1024 * 1024)

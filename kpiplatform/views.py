@@ -4,7 +4,9 @@ The 403 and 404 pages extend base.html (menus included). The 500 page runs no qu
 database may be what failed.
 """
 
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+import sys
+
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import TemplateDoesNotExist, loader
 from django.urls import reverse
@@ -13,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import requires_csrf_token
 
 from accounts.roles import Role, role_at_least
+from kpiplatform.api_errors import api_error_for, is_api_request
 from kpiplatform.navigation import MenuItem, Navigation, NavTeam, navigation_for, page_minimum_role
 
 ROLE_NEEDED_IN_TEAM = {
@@ -76,7 +79,14 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """500: a standalone page rendered without the request, hence without context processors or queries."""
+    """500: a standalone page rendered without the request, hence without context processors or queries.
+
+    Under /api/ a JSON `{"detail"}` instead (503 with Retry-After when the database is what failed): a failure
+    outside the API's views (a middleware, the session's query) must not answer an integration with a page.
+    """
+    if is_api_request(request):
+        error = api_error_for(sys.exception())  # Django calls the handler while handling the exception
+        return JsonResponse(error.body, status=error.status, headers=error.headers)
     try:
         template = loader.get_template("500.html")
     except TemplateDoesNotExist:

@@ -8,9 +8,10 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import selectors as account_selectors
 from accounts.models import Team, User
+from kpiplatform.dates import validate_plausible_date
 from metrics.kpis.selectors import kpi_name, kpis_for_choice
 from metrics.models import KpiDefinition, KpiUnit
-from objectives.models import Judged, Objective, ObjectiveState, Phasing
+from objectives.models import Judged, Objective, ObjectiveState, Phasing, ProgressStatus
 
 
 class KpiChoiceField(forms.ModelChoiceField):
@@ -21,17 +22,26 @@ class KpiChoiceField(forms.ModelChoiceField):
         return f"{kpi_name(obj)} ({obj.get_unit_display()})"
 
 
+class ObjectiveFilterForm(forms.Form):
+    """The query parameters of a team's objectives list: a progress status, or none for all."""
+
+    status = forms.ChoiceField(choices=ProgressStatus.choices, required=False)
+
+
 class ObjectiveForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none(), required=False)
     start_date = forms.DateField(
-        label=_("Start date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("Start date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[validate_plausible_date],
     )
     due_date = forms.DateField(
         label=_("Due date"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text=_("Last day of the objective (included)."),
+        validators=[validate_plausible_date],
     )
     parent = forms.ModelChoiceField(label=_("Parent objective"), queryset=Objective.objects.none(), required=False)
     relevance_note = forms.CharField(

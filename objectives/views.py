@@ -15,8 +15,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
+from kpiplatform.edge import query_parameters
 from objectives import progress, selectors, services
 from objectives.forms import (
+    ObjectiveFilterForm,
     ObjectiveForm,
     SmartCheckForm,
     SmartCheckTargetFormSet,
@@ -50,7 +52,7 @@ def _form_errors_from(error: services.ObjectiveError, form, formset) -> None:
 def objective_list(request, slug: str):
     """A team's objectives with status chips, progress bars and a status filter."""
     team = team_for_user_or_404(request.user, slug)
-    status = request.GET.get("status") or ""
+    status = query_parameters(request, ObjectiveFilterForm)["status"]
     context = {
         "current_team": team,
         "objectives": selectors.objectives_of_team(team=team, status=status),

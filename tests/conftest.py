@@ -1,6 +1,7 @@
 """Shared fixtures: teams, users with roles, and API clients."""
 
 import pytest
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from accounts.models import Team, User
@@ -8,6 +9,13 @@ from accounts.roles import Role
 from accounts.services import membership_set, team_upsert, user_upsert
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _empty_caches():
+    """Throttle counters live in the caches, which outlive a test: each test starts with them empty."""
+    for alias in ("default", "shared"):
+        caches[alias].clear()
 
 
 @pytest.fixture

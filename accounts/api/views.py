@@ -5,7 +5,8 @@ from accounts.models import Team
 
 
 class TeamSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # A top-level team has no parent: null.
+    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Team

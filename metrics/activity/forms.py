@@ -18,8 +18,8 @@ class UploadForm(forms.Form):
     file = forms.FileField(
         label=gettext_lazy("File"),
         help_text=gettext_lazy(
-            "CSV (separated by semicolons, commas or tabs; UTF-8 or Windows-1252) or XLSX; the first line names the "
-            "columns. Dates as 31/12/2026 14:30 or 2026-12-31, amounts as 1 234,56 or 1234.56."
+            "CSV (separated by semicolons, commas or tabs; UTF-8, UTF-16 or Windows-1252) or XLSX; the first line "
+            "names the columns. Dates as 31/12/2026 14:30 or 2026-12-31, amounts as 1 234,56 or 1234.56."
         ),
     )
 

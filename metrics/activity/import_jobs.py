@@ -9,6 +9,7 @@ transaction, with the dirty marks that bring the KPIs back.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -34,14 +35,24 @@ from metrics.activity.imports import (
     import_preview,
     record_attnames,
 )
-from metrics.activity.ingest import ValidatedBatch, ValidRow, activity_batch_write
+from metrics.activity.ingest import (
+    ValidatedBatch,
+    ValidRow,
+    activity_batch_lock,
+    activity_batch_write,
+    storable_text,
+)
 from metrics.activity.kinds import KindSpec, kind_spec, local_zone
 from metrics.models import ActivityRecord, ImportChange, ImportJob, ImportMapping, ImportStatus
 from metrics.recompute.marks import dirty_marks_widen
 from metrics.recompute.tasks import recompute_dirty_enqueue
 
+logger = logging.getLogger(__name__)
+
 # Rows validated between two progress updates of a job.
 PROGRESS_EVERY = 2000
+# Characters of an unexpected error's own message kept in a failed job's report.
+_ERROR_SUMMARY_CHARS = 300
 # Days during which an import can be undone (settings.KPI_IMPORT_UNDO_DAYS overrides it).
 DEFAULT_UNDO_DAYS = 7
 _IN_CHUNK = 5000
@@ -97,7 +108,7 @@ def import_job_create(*, team: Team, kind: str, user: User | None, filename: str
         team=team,
         kind=kind,
         created_by=user,
-        filename=filename[:255],
+        filename=storable_text(filename)[:255],
         content=content,
         headers=table.headers,
         mapping=import_columns_guess(spec=spec, headers=table.headers, remembered=remembered),
@@ -133,12 +144,15 @@ def import_job_queue(*, job: ImportJob, mapping: Sequence[str], valid_only: bool
     return bool(updated)
 
 
-def import_job_run(*, job_id: int) -> ImportJob | None:
+def import_job_run(*, job_id: int, reraise: tuple[type[Exception], ...] = ()) -> ImportJob | None:
     """Run a queued job: progress is saved as rows are validated; the report, the error file and the records
     changed (for an undo) when done.
 
     Safe to run twice: only a queued (or interrupted running) job is claimed, and the
-    upsert is idempotent. Returns None when the job is gone.
+    upsert is idempotent. Returns None when the job is gone. Whatever goes wrong ends the
+    job failed with the reason in words (the write is one transaction: nothing is half-written),
+    except the exceptions of `reraise` (a transient database error the task will retry), which
+    leave the job running for the retry to claim again.
     """
     import_changes_purge()
     claimed = ImportJob.objects.filter(pk=job_id, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]).update(
@@ -186,6 +200,12 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             )
         except ImportFileError as exc:
             job.status, job.report = ImportStatus.FAILED, {"detail": str(exc), "errors": [], "written": False}
+        except reraise:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a job must never stay "running": any failure ends it
+            logger.exception("Import job %s failed unexpectedly", job_id)
+            job.status, job.report = ImportStatus.FAILED, {"detail": _failure_text(exc), "errors": [], "written": False}
+            job.error_file = b""
         else:
             job.report = report.as_dict()
             job.error_file = report.error_file
@@ -196,6 +216,17 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
         job.content = b""
     job.save(update_fields=["status", "report", "progress", "finished_at", "content", "error_file"])
     return job
+
+
+def _failure_text(exc: Exception) -> str:
+    """What a failed job's page says of an unexpected error: that nothing was written, and the error itself."""
+    error = storable_text(f"{type(exc).__name__}: {exc}")
+    if len(error) > _ERROR_SUMMARY_CHARS:
+        error = error[: _ERROR_SUMMARY_CHARS - 1] + "…"
+    return _(
+        "The import stopped on an unexpected error, and nothing was written: %(error)s. Try again later; if it "
+        "fails again, send the file to your administrator."
+    ) % {"error": error}
 
 
 # ---------------------------------------------------------------------------
@@ -236,6 +267,8 @@ def import_job_undo(*, job: ImportJob, user: User | None, now: datetime | None =
         _undo_check(job, now)
         spec = kind_spec(job.kind)
         changes = list(job.changes.values_list("team_id", "external_id", "created", "previous"))
+        # Before locking the rows, as an ingest does: the two never wait for each other in opposite orders.
+        activity_batch_lock(kind=job.kind, team_ids={team_id for team_id, _e, _c, _p in changes})
         current = _current_rows(spec, [(team_id, external_id) for team_id, external_id, _c, _p in changes])
         changed = sum(1 for row in current.values() if row["updated_at"] > job.finished_at)
         if changed:

@@ -1,7 +1,8 @@
 """CSV/XLSX import of CRM activity, through the same validation and upsert as the API.
 
-A file is read into rows (CSV separated by `;`, `,` or tabs, in UTF-8 with or without BOM or
-Windows-1252; or XLSX), each column mapped to a field of the kind (guessed from the header:
+A file is read into rows (CSV separated by `;`, `,` or tabs, in UTF-8 with or without BOM,
+UTF-16 or UTF-32 (told by their BOM, or by their zero bytes without one) or Windows-1252; or
+XLSX), each column mapped to a field of the kind (guessed from the header:
 field name, English or French label, or a synonym of `metrics.activity.synonyms`), each cell
 read as a French or English spreadsheet writes it (« 1 234,56 € », « 01/12/2026 10:15 »,
 « Finalisée »), the rows validated as a whole, then written in one transaction: nothing is
@@ -12,6 +13,7 @@ be downloaded as a CSV file to correct. The import page runs it as a Celery task
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -35,9 +37,11 @@ from metrics.activity.ingest import (
     ValidatedBatch,
     ValidRow,
     activity_batch_commit,
+    activity_batch_lock,
     activity_batch_validate,
+    storable_text,
 )
-from metrics.activity.kinds import FieldError, KindSpec, kind_spec, read_decimal_cell, word_key
+from metrics.activity.kinds import UNSTORABLE_TEXT, FieldError, KindSpec, kind_spec, read_decimal_cell, word_key
 from metrics.activity.selectors import FORMULA_TRIGGERS
 from metrics.activity.synonyms import HEADER_SYNONYMS, KIND_HEADER_SYNONYMS
 
@@ -49,12 +53,14 @@ PREVIEW_ROWS = 20
 # Bytes of a file looked at to tell text from binary.
 _SNIFF_BYTES = 8192
 _DELIMITERS = (";", "\t", ",")  # in this order when a header line splits as well on several
-# Byte order marks of encodings refused (a spreadsheet saves "Unicode text" as UTF-16).
-_REFUSED_BOMS = (
-    (b"\xff\xfe\x00\x00", "UTF-32"),
-    (b"\x00\x00\xfe\xff", "UTF-32"),
-    (b"\xff\xfe", "UTF-16"),
-    (b"\xfe\xff", "UTF-16"),
+# Byte order marks and their codecs, UTF-32 LE before UTF-16 LE (whose mark begins it). A spreadsheet saves
+# "Unicode text" as UTF-16 LE with a mark; some exports leave the mark out.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32-be", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16-be", "UTF-16"),
 )
 _OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls
 _TEXT_CONTROLS = {"\t", "\n", "\r", "\f"}
@@ -154,44 +160,62 @@ class _CheckedRows:
 # ---------------------------------------------------------------------------
 # Reading files
 # ---------------------------------------------------------------------------
-def _refuse_binary(content: bytes) -> None:
-    for bom, encoding in _REFUSED_BOMS:
-        if content.startswith(bom):
-            raise ImportFileError(
-                _(
-                    "This file is %(encoding)s text, which is not accepted: save it as “CSV UTF-8” or “CSV "
-                    "(separator: semicolon)” and upload it again."
-                )
-                % {"encoding": encoding}
-            )
-    if content.startswith(_OLE2_SIGNATURE):
-        raise ImportFileError(_("This is an Excel 97-2003 file (.xls): save it as .xlsx or CSV and upload it again."))
-    head = content[:_SNIFF_BYTES]
-    if b"\x00" in head:
-        # UTF-16 without a byte order mark: every other byte of Latin text is a zero.
-        if head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4:
-            raise ImportFileError(
-                _(
-                    "This file is UTF-16 text, which is not accepted: save it as “CSV UTF-8” or “CSV "
-                    "(separator: semicolon)” and upload it again."
-                )
-            )
-        raise ImportFileError(_("This is not a CSV or XLSX file: upload a table saved as CSV or XLSX."))
+def _mostly_zero(data: bytes) -> bool:
+    return bool(data) and data.count(0) * 10 >= len(data) * 9
+
+
+def _unicode_without_bom(head: bytes) -> tuple[str, str] | None:
+    """(codec, name) of UTF-32 or UTF-16 text without a byte order mark, told by where its zero bytes are (the
+    high bytes of Latin characters); None when the zeros do not fall so."""
+    if len(head) >= 8:
+        quads = head[: len(head) // 4 * 4]
+        if not any(quads[3::4]) and _mostly_zero(quads[2::4]):
+            return "utf-32-le", "UTF-32"
+        if not any(quads[0::4]) and _mostly_zero(quads[1::4]):
+            return "utf-32-be", "UTF-32"
+    pairs = head[: len(head) // 2 * 2]
+    odd_zeros, even_zeros = pairs[1::2].count(0), pairs[0::2].count(0)
+    if odd_zeros > len(pairs) // 4 and even_zeros * 10 < odd_zeros:
+        return "utf-16-le", "UTF-16"
+    if even_zeros > len(pairs) // 4 and odd_zeros * 10 < even_zeros:
+        return "utf-16-be", "UTF-16"
+    return None
 
 
 def _decode(content: bytes) -> str:
-    """The text of a CSV file: UTF-8 (a byte order mark is dropped), else Windows-1252; anything else refused."""
-    _refuse_binary(content)
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
+    """The text of a CSV file: UTF-8, UTF-16 or UTF-32 by their byte order mark (or, without one, UTF-16/32 by
+    their zero bytes), else UTF-8, else Windows-1252; binary files and text that cannot be decoded are refused."""
+    if content.startswith(_OLE2_SIGNATURE):
+        raise ImportFileError(_("This is an Excel 97-2003 file (.xls): save it as .xlsx or CSV and upload it again."))
+    found = next(((codec, name, len(bom)) for bom, codec, name in _BOMS if content.startswith(bom)), None)
+    if found is None and b"\x00" in content[:_SNIFF_BYTES]:
+        unicode = _unicode_without_bom(content[:_SNIFF_BYTES])
+        if unicode is None:
+            raise ImportFileError(_("This is not a CSV or XLSX file: upload a table saved as CSV or XLSX."))
+        found = (*unicode, 0)
+    if found is not None:
+        codec, name, skip = found
         try:
-            text = content.decode("cp1252")
+            text = content[skip:].decode(codec)
         except UnicodeDecodeError:
             raise ImportFileError(
-                _("The file is neither UTF-8 nor Windows-1252 text: save it as “CSV UTF-8” and upload it again.")
+                _(
+                    "This file looks like %(encoding)s text but cannot be read as such: save it as “CSV UTF-8” and "
+                    "upload it again."
+                )
+                % {"encoding": name}
             ) from None
-    text = text.removesuffix("\x1a")  # the end-of-file mark of old DOS exports
+    else:
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                text = content.decode("cp1252")
+            except UnicodeDecodeError:
+                raise ImportFileError(
+                    _("The file is neither UTF-8 nor Windows-1252 text: save it as “CSV UTF-8” and upload it again.")
+                ) from None
+    text = text.removeprefix("\ufeff").removesuffix("\x1a")  # the end-of-file mark of old DOS exports
     if any(char < " " and char not in _TEXT_CONTROLS for char in text[:_SNIFF_BYTES]):
         raise ImportFileError(_("This is not a CSV or XLSX file: upload a table saved as CSV or XLSX."))
     return text
@@ -267,16 +291,26 @@ def _xlsx_text(value: Any) -> str:
 
 
 def import_file_read(*, content: bytes, filename: str) -> Table:
-    """Read a CSV (`;`, `,` or tab separated; UTF-8 or Windows-1252) or XLSX file into a Table; ImportFileError
-    says why a file cannot be read."""
+    """Read a CSV (`;`, `,` or tab separated; UTF-8, UTF-16, UTF-32 or Windows-1252) or XLSX file into a Table;
+    ImportFileError says why a file cannot be read. A cell may still hold a NUL character: its row is
+    reported invalid by the import's validation, like any other unreadable cell."""
     if len(content) > settings.KPI_MAX_IMPORT_BYTES:
         raise ImportFileError(
             _("The file is too large: %(size)d bytes (at most %(limit)d).")
             % {"size": len(content), "limit": settings.KPI_MAX_IMPORT_BYTES}
         )
     if filename.lower().endswith((".xlsx", ".xlsm")) or content[:4] == b"PK\x03\x04":
-        return _read_xlsx(content)
-    return _read_csv(content)
+        table = _read_xlsx(content)
+    else:
+        table = _read_csv(content)
+    if any(UNSTORABLE_TEXT.search(header) for header in table.headers):
+        raise ImportFileError(
+            _(
+                "The header line contains a NUL character or an invalid character: this is not a table saved as CSV "
+                "or XLSX."
+            )
+        )
+    return table
 
 
 # ---------------------------------------------------------------------------
@@ -510,7 +544,7 @@ def import_error_file(*, table: Table, mapping: Sequence[str], errors: Sequence[
     for index in sorted(messages):
         cells = (table.rows[index] + [""] * width)[:width]
         writer.writerow([table.lines[index], *(_spreadsheet_safe(cell) for cell in cells), " | ".join(messages[index])])
-    return buffer.getvalue().encode("utf-8-sig")
+    return buffer.getvalue().encode("utf-8-sig", errors="replace")
 
 
 # ---------------------------------------------------------------------------
@@ -570,6 +604,8 @@ def activity_table_import(
             result = activity_batch_commit(batch=batch)
         else:
             with transaction.atomic():
+                # Before reading what is stored: the journal then agrees with what this import replaced.
+                activity_batch_lock(kind=spec.kind, team_ids={row.team_id for row in rows})
                 stored = _stored_values(spec, rows)
                 result = activity_batch_commit(batch=batch)
                 on_written(_record_changes(spec, rows, stored))
@@ -586,7 +622,7 @@ def _record_external_id(records: list[dict[str, Any]], index: int | None) -> str
     if index is None:
         return None
     value = records[index].get("external_id")
-    return value if isinstance(value, str) else None
+    return storable_text(value) if isinstance(value, str) else None
 
 
 def _add(report: ImportReport, result: IngestResult) -> None:

@@ -17,20 +17,32 @@ command and the demo data go through here (or, for the demo, through `dirty_mark
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Team
-from metrics.activity.kinds import KIND_SPECS, FieldError, KindSpec, external_id_parse, kind_spec, local_zone
+from metrics.activity.kinds import (
+    KIND_SPECS,
+    UNSTORABLE_TEXT,
+    FieldError,
+    KindSpec,
+    external_id_parse,
+    kind_spec,
+    local_zone,
+)
 from metrics.activity.related_reads import RelatedReads, related_reads
 from metrics.models import ActivityRecord
 from metrics.recompute.marks import dirty_marks_widen
@@ -109,6 +121,76 @@ def _error(index: int | None, external_id: Any, field_name: str | None, message:
     }
 
 
+def storable_text(text: str) -> str:
+    """`text` with what no database column can hold (NUL, lone surrogates) replaced by U+FFFD: safe to echo."""
+    return UNSTORABLE_TEXT.sub("\ufffd", text)
+
+
+def _value_problem(value: Any) -> str | None:
+    """Why a JSON value (a field's, or the whole `attributes`) cannot be stored, else None: a NUL or a lone
+    surrogate in a string or a key, a non-finite number (1e400 parses as infinity), or too deep a nesting.
+
+    Checked before anything else reads the record: the messages of the other checks quote its values.
+    """
+    limit = settings.KPI_MAX_JSON_DEPTH  # the site's limit on JSON nesting (kpiplatform.edge)
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if UNSTORABLE_TEXT.search(item):
+                return _("Contains a NUL character or an invalid Unicode character (a lone surrogate).")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return _("Enter a finite number.")
+        elif isinstance(item, dict | list):
+            if depth >= limit:
+                return _("Nested too deeply (at most %(levels)d levels).") % {"levels": limit}
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                stack.extend((child, depth + 1) for child in item.values())
+            else:
+                stack.extend((child, depth + 1) for child in item)
+    return None
+
+
+def _is_plain(key: Any, value: Any) -> bool:
+    """Whether a field needs no closer look: a known field name with clean text, a whole number, a boolean or
+    null (the common case, kept fast: ASCII without NUL is clean)."""
+    if key not in _FIELD_NAMES:
+        return False
+    kind = value.__class__
+    if kind is str:
+        return "\x00" not in value and (value.isascii() or UNSTORABLE_TEXT.search(value) is None)
+    return kind in _PLAIN_TYPES or (kind is float and math.isfinite(value))
+
+
+def _unstorable_errors(index: int, record: dict[Any, Any]) -> list[dict[str, Any]]:
+    """One error per field of a record holding what cannot be stored (see `_value_problem`), each naming the
+    field with those characters replaced; the record's external_id is given only when it is clean."""
+    if all(_is_plain(key, value) for key, value in record.items()):
+        return []
+    errors: list[dict[str, Any]] = []
+    search = UNSTORABLE_TEXT.search
+    for key, value in record.items():
+        if key.__class__ is str and search(key):
+            message = _("This field name contains a NUL character or an invalid Unicode character (a lone surrogate).")
+            errors.append(_error(index, None, storable_text(key), message))
+        elif (problem := _value_problem(value)) is not None:
+            errors.append(_error(index, None, str(key), problem))
+    external_id = record.get("external_id")
+    if errors and isinstance(external_id, str) and not search(external_id):
+        for error in errors:
+            error["external_id"] = external_id
+    return errors
+
+
+# Values that need no look: whole numbers, booleans, null; and what the CSV import's cell readers give (a
+# non-finite Decimal is refused by the field's parser).
+_PLAIN_TYPES = frozenset({int, bool, type(None), Decimal, date, datetime})
+# Every field name of every kind (clean text by construction).
+_FIELD_NAMES = frozenset(name for spec in KIND_SPECS.values() for name in spec.accepted_names)
+
+
 def activity_batch_validate(
     *,
     kind: str,
@@ -136,6 +218,10 @@ def activity_batch_validate(
             on_progress(index, total)
         if not isinstance(record, dict):
             errors.append(_error(index, None, None, _("Each record must be a JSON object.")))
+            continue
+        unstorable = _unstorable_errors(index, record)
+        if unstorable:
+            errors.extend(unstorable)
             continue
         raw_id = record.get("external_id")
         record_errors: list[dict[str, Any]] = []
@@ -259,7 +345,7 @@ def _rows_by_external_id(
         attnames = {f.name: f.column for f in model._meta.concrete_fields}
         selected = ", ".join(quote(attnames.get(c, c)) for c in ("team_id", "external_id", *columns))
         sql = (
-            f"SELECT {selected} FROM {quote(model._meta.db_table)} "
+            f"SELECT {selected} FROM {quote(model._meta.db_table)} "  # nosec B608 - names from model metadata, values bound
             "WHERE team_id = ANY(%s::bigint[]) AND external_id = ANY(%s::text[])"
         )
         connection.ensure_connection()
@@ -402,14 +488,41 @@ def _existing_rows(spec: KindSpec, rows: list[ValidRow], attnames: list[str]) ->
     return {(values[0], values[1]): values[2:] for values in found}
 
 
+def _lock_key(kind: str, team_id: int) -> int:
+    """The PostgreSQL advisory lock key of one (team, kind): a signed 64-bit hash (a collision only serialises
+    two more writers)."""
+    digest = hashlib.blake2b(f"activity-ingest:{kind}:{team_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def activity_batch_lock(*, kind: str, team_ids: Iterable[int]) -> None:
+    """Hold, until the transaction ends, the right to write records of `kind` of these teams; call inside a
+    transaction, before reading the stored rows.
+
+    Concurrent batches of the same (team, kind) then read, compare and write one after the
+    other, so that what each one answers (created, updated, unchanged), the dirty marks of the
+    dates it replaced and an import's undo journal are exact. PostgreSQL: transaction-scoped
+    advisory locks, taken in key order (no deadlock between two batches); SQLite takes its
+    one write lock when the transaction begins (transaction_mode IMMEDIATE).
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        # One statement per team (a batch has one team, or a few sub-teams): the order is the loop's.
+        for key in sorted({_lock_key(kind, team_id) for team_id in team_ids}):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
 def activity_batch_write(*, batch: ValidatedBatch, today: date | None = None) -> IngestResult:
     """Upsert the valid rows of a batch and widen the dirty marks; call inside a transaction.
 
-    Unchanged records are not written. Returns what was created, updated, unchanged.
+    Unchanged records are not written. Returns what was created, updated, unchanged: exact even when
+    other batches write the same records at the same time (`activity_batch_lock`).
     """
     spec = batch.spec
     if not batch.rows:
         return IngestResult()
+    activity_batch_lock(kind=spec.kind, team_ids={row.team_id for row in batch.rows})
     attnames = [f.attname for f in spec.fields]
     date_attnames = spec.date_attnames
     existing = _existing_rows(spec, batch.rows, attnames)
@@ -542,7 +655,7 @@ def _upsert_postgresql(spec: KindSpec, rows: list[ValidRow]) -> None:
     unnest = ", ".join(["%s::text[]"] * len(columns))
     updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in [*columns[2:], "updated_at"])
     sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({names}, ingested_at, updated_at) "
+        f"INSERT INTO {quote(model._meta.db_table)} ({names}, ingested_at, updated_at) "  # nosec B608 - names from model metadata, values bound
         f"SELECT {casts}, %s::timestamptz, %s::timestamptz FROM unnest({unnest}) AS u({', '.join(aliases)}) "
         f"ON CONFLICT (team_id, external_id) DO UPDATE SET {updates}"
     )

@@ -15,15 +15,17 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from kpiplatform.dates import plausible_date_message
 from metrics.activity.synonyms import CHOICE_SYNONYMS
 from metrics.models import ACTIVITY_MODELS, ActivityRecord
 from metrics.models.activity import SURVEY_SCALES
@@ -35,6 +37,13 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _TRUE = {"true", "1", "yes", "y", "oui", "vrai", "t"}
 _FALSE = {"false", "0", "no", "n", "non", "faux", "f"}
+# Characters no text column can hold: NUL (PostgreSQL refuses it) and lone surrogates (not encodable in UTF-8).
+UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+# The widest UTC offsets in use (Kiribati +14:00, Baker Island -12:00); ISO 8601 allows up to ±23:59.
+MAX_UTC_OFFSET = timedelta(hours=14)
+# Digits before the decimal point a number may have at all (the columns' own limits are checked after).
+_MAX_NUMBER_DIGITS = 30
+_TOO_LARGE = 10**_MAX_NUMBER_DIGITS
 
 
 class FieldError(ValueError):
@@ -49,8 +58,29 @@ def local_zone() -> ZoneInfo:
     return timezone.get_default_timezone()
 
 
+def check_plausible_moment(value: date) -> None:
+    """FieldError unless a date or date-time lies in the plausible window (1 January of settings.KPI_DATE_MIN_YEAR
+    to 31 December of KPI_DATE_MAX_YEAR, `kpiplatform.dates`; a date-time by its day as written) and, when it has
+    a UTC offset, the offset is whole minutes within ±14:00.
+
+    One order dated 1900 makes every KPI of its team reach back to 1900; year 9999 or an offset of
+    -19:18 leaves the calendar when converted to UTC or to the organisation's time zone. Called
+    for every date of every record: the window is compared by year (what `date_in_window` tests,
+    without building its two dates each time).
+    """
+    if not settings.KPI_DATE_MIN_YEAR <= value.year <= settings.KPI_DATE_MAX_YEAR:
+        raise FieldError(plausible_date_message(value))
+    offset = value.utcoffset() if isinstance(value, datetime) else None
+    if offset and (offset > MAX_UTC_OFFSET or offset < -MAX_UTC_OFFSET or offset.seconds % 60 or offset.microseconds):
+        raise FieldError(
+            _("Enter a UTC offset between -14:00 and +14:00, in whole minutes (got %(value)s).")
+            % {"value": value.isoformat()}
+        )
+
+
 def parse_datetime_value(value: Any) -> datetime:
-    """ISO 8601 date-time; a naive one is read in settings.TIME_ZONE; a bare date is its local midnight."""
+    """ISO 8601 date-time; a naive one is read in settings.TIME_ZONE; a bare date is its local midnight. Within the
+    plausible years and UTC offsets (`check_plausible_moment`)."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
@@ -62,35 +92,61 @@ def parse_datetime_value(value: Any) -> datetime:
             ) from None
     else:
         raise FieldError(_("Enter an ISO 8601 date-time string."))
+    check_plausible_moment(parsed)
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=local_zone())
     return parsed
 
 
 def parse_date_value(value: Any) -> date:
-    """A calendar date written YYYY-MM-DD."""
+    """A calendar date written YYYY-MM-DD, within the plausible years (`check_plausible_moment`)."""
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, str) and _DATE_RE.match(value.strip()):
+        parsed = value
+    elif isinstance(value, datetime):
+        check_plausible_moment(value)
+        parsed = value.date()
+    elif isinstance(value, str) and _DATE_RE.match(value.strip()):
         try:
-            return date.fromisoformat(value.strip())
+            parsed = date.fromisoformat(value.strip())
         except ValueError:
-            pass
-    raise FieldError(_("Enter a date as YYYY-MM-DD (got %(value)r).") % {"value": value})
+            raise FieldError(_("Enter a date as YYYY-MM-DD (got %(value)r).") % {"value": value}) from None
+    else:
+        raise FieldError(_("Enter a date as YYYY-MM-DD (got %(value)r).") % {"value": _short_repr(value)})
+    check_plausible_moment(parsed)
+    return parsed
+
+
+def _short_repr(value: Any) -> Any:
+    """A value as an error message quotes it: what a JSON parser gives (a list, an object) is not echoed whole."""
+    if isinstance(value, dict | list | tuple):
+        return type(value).__name__
+    return value
+
+
+def _too_large(number: Decimal | int) -> bool:
+    """More digits before the decimal point than any column holds (checked before arithmetic can overflow)."""
+    if isinstance(number, int):
+        return abs(number) >= _TOO_LARGE
+    return number.is_finite() and number != 0 and number.adjusted() >= _MAX_NUMBER_DIGITS
 
 
 def _integer(value: Any) -> int:
     if isinstance(value, bool):
         raise FieldError(_("Enter a whole number."))
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _INT_RE.match(value.strip()):
-        return int(value.strip())
-    raise FieldError(_("Enter a whole number (got %(value)r).") % {"value": value})
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INT_RE.match(value.strip()) and len(value.strip()) <= _MAX_NUMBER_DIGITS + 1:
+        number = int(value.strip())
+    if number is None:
+        if isinstance(value, str) and _INT_RE.match(value.strip()):
+            raise FieldError(_("Number too large (at most %(digits)d digits).") % {"digits": _MAX_NUMBER_DIGITS})
+        raise FieldError(_("Enter a whole number (got %(value)r).") % {"value": _short_repr(value)})
+    if _too_large(number):
+        raise FieldError(_("Number too large (at most %(digits)d digits).") % {"digits": _MAX_NUMBER_DIGITS})
+    return number
 
 
 def _decimal(value: Any) -> Decimal:
@@ -125,7 +181,7 @@ def _boolean(value: Any) -> bool:
             return True
         if text in _FALSE:
             return False
-    raise FieldError(_("Enter true or false (got %(value)r).") % {"value": value})
+    raise FieldError(_("Enter true or false (got %(value)r).") % {"value": _short_repr(value)})
 
 
 def _string(value: Any) -> str:
@@ -187,7 +243,8 @@ def _decimal_field(model_field: models.DecimalField) -> Callable[[Any], Decimal]
 
     def parse_money(value: Any) -> Decimal:
         number = _decimal(value)
-        if abs(number) >= limit:
+        # Compared, not abs(): 1E+999999999 would overflow the decimal context (a 500).
+        if number >= limit or number <= -limit:
             raise FieldError(_("Number too large (at most %(digits)d digits).") % {"digits": model_field.max_digits})
         return number.quantize(quantum, rounding=ROUND_HALF_UP)
 
@@ -246,6 +303,8 @@ def read_integer_cell(cell: str) -> int:
         number = read_decimal_cell(cell)
     except FieldError:
         number = None
+    if number is not None and _too_large(number):
+        raise FieldError(_("Number too large (at most %(digits)d digits).") % {"digits": _MAX_NUMBER_DIGITS})
     if number is None or number != number.to_integral_value():
         raise FieldError(_("Enter a whole number (got %(value)r).") % {"value": cell})
     return int(number)
@@ -280,6 +339,7 @@ def read_datetime_cell(cell: str) -> datetime:
                 _("Enter a date such as 31/12/2026, 31/12/2026 14:30 or 2026-12-31T14:30:00+01:00 (got %(value)r).")
                 % {"value": cell}
             ) from None
+    check_plausible_moment(parsed)
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=local_zone())
     return parsed
@@ -297,6 +357,8 @@ def read_date_cell(cell: str) -> date:
                 _("Enter a date such as 31/12/2026 or 2026-12-31 (got %(value)r).") % {"value": cell}
             ) from None
     if timezone.is_aware(parsed):
+        # Checked before moving it to the organisation's time zone: year 1 at +14:00 is before Python's calendar.
+        check_plausible_moment(parsed)
         return parsed.astimezone(local_zone()).date()
     return parsed.date()
 

@@ -12,15 +12,21 @@ from metrics.models import ImportJob
 
 
 @shared_task(
+    bind=True,
     name="metrics.import_tasks.activity_import_task",
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=3,
 )
-def activity_import_task(job_id: int) -> None:
-    """Run import job `job_id`; harmless when run twice or when the job is gone."""
-    import_job_run(job_id=job_id)
+def activity_import_task(self, job_id: int) -> None:
+    """Run import job `job_id`; harmless when run twice or when the job is gone.
+
+    A transient database error is retried (the job stays running and the retry claims it again);
+    on the last try it ends the job failed, like any other error.
+    """
+    retries_left = self.request.retries < (self.max_retries or 0)
+    import_job_run(job_id=job_id, reraise=(OperationalError,) if retries_left else ())
 
 
 def import_job_start(*, job: ImportJob, mapping: Sequence[str], valid_only: bool) -> ImportJob:

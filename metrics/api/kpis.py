@@ -13,13 +13,13 @@ import re
 
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.access import request_team
+from kpiplatform.dates import validate_plausible_date
 from metrics.engine.periods import Granularity, period_floor, period_shift, period_starts, today_local
 from metrics.kpis import ranges, selectors
 from metrics.models import KpiCategory, KpiDefinition
@@ -61,19 +61,24 @@ class KpiDefinitionSerializer(serializers.ModelSerializer):
         ]
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("category", OpenApiTypes.STR, enum=KpiCategory.values, description="only this category")
-    ]
-)
+class KpiListQuery(serializers.Serializer):
+    """Query parameters of the definitions list."""
+
+    category = serializers.ChoiceField(
+        choices=KpiCategory.values, required=False, allow_blank=True, help_text="only this category"
+    )
+
+
+@extend_schema(parameters=[KpiListQuery])
 class KpiListView(generics.ListAPIView):
     """The active KPI definitions: code, names, unit, direction, formula and measures."""
 
     serializer_class = KpiDefinitionSerializer
 
     def get_queryset(self):
-        category = self.request.query_params.get("category") or None
-        return selectors.kpi_definitions(category=category)
+        query = KpiListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.kpi_definitions(category=query.validated_data.get("category") or None)
 
 
 class SegmentField(serializers.CharField):
@@ -112,8 +117,16 @@ class KpiValuesQuery(KpiQuery):
 
     team = serializers.SlugField(help_text="slug of a team you may read")
     granularity = serializers.ChoiceField(choices=Granularity.values, required=False)
-    start = serializers.DateField(required=False, help_text="first date (YYYY-MM-DD); default: 11 periods back")
-    end = serializers.DateField(required=False, help_text="last date, included (YYYY-MM-DD); default: today")
+    start = serializers.DateField(
+        required=False,
+        validators=[validate_plausible_date],
+        help_text="first date (YYYY-MM-DD); default: 11 periods back",
+    )
+    end = serializers.DateField(
+        required=False,
+        validators=[validate_plausible_date],
+        help_text="last date, included (YYYY-MM-DD); default: today",
+    )
     segment = SegmentField()
 
     def validate(self, attrs: dict) -> dict:
@@ -199,8 +212,12 @@ class KpiRangeQuery(KpiQuery):
     """Query parameters of the range endpoint: both dates required and included."""
 
     team = serializers.SlugField(help_text="slug of a team you may read")
-    start = serializers.DateField(help_text="first day of the range, included (YYYY-MM-DD)")
-    end = serializers.DateField(help_text="last day of the range, included (YYYY-MM-DD)")
+    start = serializers.DateField(
+        validators=[validate_plausible_date], help_text="first day of the range, included (YYYY-MM-DD)"
+    )
+    end = serializers.DateField(
+        validators=[validate_plausible_date], help_text="last day of the range, included (YYYY-MM-DD)"
+    )
     segment = SegmentField()
 
     def validate(self, attrs: dict) -> dict:

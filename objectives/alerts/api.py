@@ -10,9 +10,11 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts import selectors as account_selectors
 from accounts.api.access import request_team, request_team_ids
 from accounts.models import User
 from accounts.roles import Role
+from kpiplatform.api_schema import ErrorDetailSerializer
 from metrics.kpis.periods import Granularity
 from objectives.alerts import rules as alert_rules
 from objectives.alerts import selectors as alert_selectors
@@ -60,12 +62,33 @@ class AlertRuleInSerializer(serializers.Serializer):
     notify_webhook = serializers.BooleanField(required=False)
     active = serializers.BooleanField(required=False)
 
-    def validate_recipients(self, value: list[str]) -> list[User]:
-        users = {u.username: u for u in User.objects.filter(username__in=value)}
-        unknown = [name for name in value if name not in users]
-        if unknown:
-            raise serializers.ValidationError(_("Unknown users: %(names)s.") % {"names": ", ".join(unknown)})
-        return [users[name] for name in value]
+
+class AlertRuleListQuery(serializers.Serializer):
+    """Query parameters of the alert rules list."""
+
+    team = serializers.SlugField(required=False, allow_blank=True, help_text="Team slug")
+
+
+class AlertListQuery(serializers.Serializer):
+    """Query parameters of the alerts list; each wrong one gets its own message."""
+
+    team = serializers.SlugField(required=False, allow_blank=True, help_text="Team slug")
+    state = serializers.CharField(required=False, allow_blank=True, help_text="A state, open (not resolved) or all")
+    severity = serializers.CharField(required=False, allow_blank=True)
+
+    def validate_state(self, value: str) -> str:
+        if value and value not in STATE_FILTERS:
+            raise serializers.ValidationError(
+                _("Choose a state among: %(values)s.") % {"values": ", ".join(STATE_FILTERS)}
+            )
+        return value
+
+    def validate_severity(self, value: str) -> str:
+        if value and value not in AlertSeverity.values:
+            raise serializers.ValidationError(
+                _("Choose a severity among: %(values)s.") % {"values": ", ".join(AlertSeverity.values)}
+            )
+        return value
 
 
 class AlertRulePatchSerializer(AlertRuleInSerializer):
@@ -163,10 +186,21 @@ def _service_errors(error: DjangoValidationError) -> serializers.ValidationError
     return serializers.ValidationError({"non_field_errors": error.messages})
 
 
-def _rule_data(validated: dict) -> dict:
-    """Serializer output → the service's data dict (team dropped, kpi code kept, recipients as users)."""
+def _rule_data(validated: dict, *, team) -> dict:
+    """Serializer output → the service's data dict (team dropped, kpi code kept, recipients as users).
+
+    Recipients are looked up among those who may receive the team's alerts: a user of another team reads exactly
+    like a username that does not exist, so the API never tells which usernames exist elsewhere."""
     data = dict(validated)
     data.pop("team", None)
+    if data.get("recipients") is not None:
+        names = data["recipients"]
+        users = account_selectors.team_members_by_username(team=team, usernames=names)
+        unknown = [name for name in names if name not in users]
+        if unknown:
+            message = _("Unknown users in this team: %(names)s.") % {"names": ", ".join(unknown)}
+            raise serializers.ValidationError({"recipients": [message]})
+        data["recipients"] = [users[name] for name in names]
     return data
 
 
@@ -187,14 +221,13 @@ class AlertRuleListCreateView(GenericAPIView):
     serializer_class = AlertRuleOutSerializer
 
     def get_queryset(self):
-        team_slug = self.request.query_params.get("team")
+        query = AlertRuleListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        team_slug = query.validated_data.get("team")
         team = request_team(self.request, team_slug) if team_slug else None
         return alert_selectors.alert_rules_of(team_ids=request_team_ids(self.request), team=team)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("team", str, description="Team slug")],
-        responses=AlertRuleOutSerializer(many=True),
-    )
+    @extend_schema(parameters=[AlertRuleListQuery], responses=AlertRuleOutSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(AlertRuleOutSerializer(page, many=True).data)
@@ -210,7 +243,7 @@ class AlertRuleListCreateView(GenericAPIView):
         team = request_team(request, serializer.validated_data["team"], write=True)
         try:
             rule = alert_rules.alert_rule_create(
-                user=request.user, team=team, data=_rule_data(serializer.validated_data)
+                user=request.user, team=team, data=_rule_data(serializer.validated_data, team=team)
             )
         except DjangoValidationError as error:
             raise _service_errors(error) from error
@@ -232,7 +265,7 @@ class AlertRuleDetailView(GenericAPIView):
         serializer = AlertRulePatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            alert_rules.alert_rule_update(rule=rule, data=_rule_data(serializer.validated_data))
+            alert_rules.alert_rule_update(rule=rule, data=_rule_data(serializer.validated_data, team=rule.team))
         except DjangoValidationError as error:
             raise _service_errors(error) from error
         return Response(AlertRuleOutSerializer(alert_selectors.alert_rule_for(team_ids=None, pk=pk)).data)
@@ -249,20 +282,15 @@ class AlertListView(GenericAPIView):
     serializer_class = AlertOutSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
+        query = AlertListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
         team = request_team(self.request, params["team"]) if params.get("team") else None
-        state = params.get("state") or None
-        if state and state not in STATE_FILTERS:
-            raise serializers.ValidationError(
-                {"state": [_("Choose a state among: %(values)s.") % {"values": ", ".join(STATE_FILTERS)}]}
-            )
-        severity = params.get("severity") or None
-        if severity and severity not in AlertSeverity.values:
-            raise serializers.ValidationError(
-                {"severity": [_("Choose a severity among: %(values)s.") % {"values": ", ".join(AlertSeverity.values)}]}
-            )
         return alert_selectors.alerts_for(
-            team_ids=request_team_ids(self.request), state=state, team=team, severity=severity
+            team_ids=request_team_ids(self.request),
+            state=params.get("state") or None,
+            team=team,
+            severity=params.get("severity") or None,
         )
 
     @extend_schema(
@@ -314,7 +342,9 @@ class AlertAcknowledgeView(GenericAPIView):
 
     serializer_class = AcknowledgeInSerializer
 
-    @extend_schema(request=AcknowledgeInSerializer, responses={200: AlertDetailOutSerializer})
+    @extend_schema(
+        request=AcknowledgeInSerializer, responses={200: AlertDetailOutSerializer, 409: ErrorDetailSerializer}
+    )
     def post(self, request, pk: int):
         serializer = AcknowledgeInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -326,7 +356,7 @@ class AlertResolveView(GenericAPIView):
 
     serializer_class = ResolveInSerializer
 
-    @extend_schema(request=ResolveInSerializer, responses={200: AlertDetailOutSerializer})
+    @extend_schema(request=ResolveInSerializer, responses={200: AlertDetailOutSerializer, 409: ErrorDetailSerializer})
     def post(self, request, pk: int):
         serializer = ResolveInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

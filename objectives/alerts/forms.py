@@ -8,12 +8,13 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kpiplatform import dates
+from kpiplatform.dates import validate_plausible_date
 from metrics.kpis.labels import segment_label
 from metrics.kpis.periods import Granularity
 from metrics.kpis.selectors import kpi_name
 from metrics.models import KpiDefinition
 from objectives.alerts import selectors as alert_selectors
-from objectives.models import AlertCondition, AlertSeverity, CompareBasis
+from objectives.models import AlertCondition, AlertSeverity, AlertState, CompareBasis
 
 
 class TargetChoiceField(forms.ModelChoiceField):
@@ -130,7 +131,23 @@ def rule_initial(rule) -> dict:
 
 
 class SnoozeForm(forms.Form):
-    until = forms.DateField(label=_("Snooze until"), widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(
+        label=_("Snooze until"), widget=forms.DateInput(attrs={"type": "date"}), validators=[validate_plausible_date]
+    )
+
+
+def state_filter_choices() -> list[tuple[str, str]]:
+    """The alerts list's state filters: open (not resolved, the default), each state, all."""
+    return [(value, value) for value in (alert_selectors.STATE_OPEN, *AlertState.values, alert_selectors.STATE_ALL)]
+
+
+class AlertFilterForm(forms.Form):
+    """The query parameters of the alerts list: state (empty: open ones), severity, team (a slug) and page."""
+
+    state = forms.ChoiceField(choices=state_filter_choices, required=False)
+    severity = forms.ChoiceField(choices=AlertSeverity.choices, required=False)
+    team = forms.SlugField(max_length=100, required=False)
+    page = forms.IntegerField(min_value=1, required=False)
 
 
 class AcknowledgeForm(forms.Form):

@@ -19,11 +19,19 @@ from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
 from accounts.selectors import team_ids_visible_to, teams_visible_to
 from kpiplatform import dates
+from kpiplatform.edge import query_parameters
 from metrics.kpis.periods import business_tz
 from objectives.alerts import rules as alert_rules
 from objectives.alerts import selectors as alert_selectors
 from objectives.alerts import services as alert_services
-from objectives.alerts.forms import AcknowledgeForm, AlertRuleForm, ResolveForm, SnoozeForm, rule_initial
+from objectives.alerts.forms import (
+    AcknowledgeForm,
+    AlertFilterForm,
+    AlertRuleForm,
+    ResolveForm,
+    SnoozeForm,
+    rule_initial,
+)
 from objectives.forms import add_service_errors
 from objectives.models import AlertRule, AlertSeverity, AlertState
 from objectives.notifications.services import notifications_mark_read
@@ -41,17 +49,14 @@ def _alert_or_404(request, pk: int):
 @login_required
 def alert_list(request):
     """Alerts of the user's teams; filters: state (default: open ones), team, severity."""
+    filters = query_parameters(request, AlertFilterForm)
     team_ids = team_ids_visible_to(request.user)
-    state = request.GET.get("state") or alert_selectors.STATE_OPEN
-    if state not in (alert_selectors.STATE_OPEN, alert_selectors.STATE_ALL, *AlertState.values):
-        state = alert_selectors.STATE_OPEN
-    severity = request.GET.get("severity") or ""
-    if severity not in AlertSeverity.values:
-        severity = ""
-    team_slug = request.GET.get("team") or ""
+    state = filters["state"] or alert_selectors.STATE_OPEN
+    severity = filters["severity"]
+    team_slug = filters["team"]
     team = team_for_user_or_404(request.user, team_slug) if team_slug else None
     alerts = alert_selectors.alerts_for(team_ids=team_ids, state=state, team=team, severity=severity or None)
-    page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(alerts, PAGE_SIZE).get_page(filters["page"])
     shown = alert_selectors.alerts_in_words(alerts=page.object_list)
     counts = alert_selectors.alert_counts(team_ids=team_ids, team=team)
     states = [

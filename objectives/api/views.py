@@ -1,14 +1,17 @@
 """REST API for objectives (DESIGN.md §9): input serializer → one service → output serializer."""
 
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from accounts import selectors as account_selectors
 from accounts.api.access import request_team, request_team_ids
 from accounts.models import User
+from kpiplatform.dates import validate_plausible_date
 from metrics.models import KpiDefinition
 from objectives import selectors, services
 from objectives.models import Judged, Objective, ObjectiveState, ProgressStatus
@@ -31,7 +34,7 @@ class TargetInSerializer(serializers.Serializer):
     def validate_kpi(self, value: str) -> KpiDefinition:
         kpi = KpiDefinition.objects.filter(code=value).first()
         if kpi is None:
-            raise serializers.ValidationError(f"Unknown KPI '{value}'.")
+            raise serializers.ValidationError(_("Unknown KPI '%(code)s'.") % {"code": value})
         return kpi
 
 
@@ -40,12 +43,21 @@ class ObjectiveInSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     relevance_note = serializers.CharField(required=False, allow_blank=True, default="")
-    start_date = serializers.DateField()
-    due_date = serializers.DateField(help_text="Last day of the objective (included).")
+    start_date = serializers.DateField(validators=[validate_plausible_date])
+    due_date = serializers.DateField(
+        validators=[validate_plausible_date], help_text="Last day of the objective (included)."
+    )
     parent = serializers.IntegerField(required=False, allow_null=True, default=None)
     owner = serializers.CharField(required=False, allow_null=True, help_text="Username; default: the caller.")
     state = serializers.ChoiceField(choices=ObjectiveState.choices, required=False, default=ObjectiveState.ACTIVE)
     targets = TargetInSerializer(many=True, allow_empty=False)
+
+
+class ObjectiveListQuery(serializers.Serializer):
+    """Query parameters of the objectives list."""
+
+    team = serializers.SlugField(required=False, allow_blank=True, help_text="Team slug")
+    status = serializers.ChoiceField(choices=ProgressStatus.choices, required=False, allow_blank=True)
 
 
 class ObjectivePatchSerializer(ObjectiveInSerializer):
@@ -135,18 +147,22 @@ def _objectives_readable(request):
 
 
 def _resolve_refs(request, data: dict, team) -> dict:
-    """Turn the parent id and owner username into objects; unknown ones are field errors."""
+    """Turn the parent id and owner username into objects; unknown ones (and ones the caller may not see: another
+    team's objective or user) are the same field errors."""
     errors = {}
     if data.get("parent") is not None:
         parent = _objectives_readable(request).filter(pk=data["parent"]).first()
         if parent is None:
-            errors["parent"] = [f"Unknown objective {data['parent']}."]
+            errors["parent"] = [_("Unknown objective %(id)s.") % {"id": data["parent"]}]
         data["parent"] = parent
     if "owner" in data:
-        if data["owner"]:
-            owner = User.objects.filter(username=data["owner"]).first()
+        if isinstance(data["owner"], User):
+            pass  # the caller, by default: the service checks the role
+        elif data["owner"]:
+            # Looked up among the team's members only: someone of another team reads as unknown.
+            owner = account_selectors.team_members_by_username(team=team, usernames=[data["owner"]]).get(data["owner"])
             if owner is None:
-                errors["owner"] = [f"Unknown user '{data['owner']}'."]
+                errors["owner"] = [_("Unknown user « %(name)s » in this team.") % {"name": data["owner"]}]
             data["owner"] = owner
         else:
             data["owner"] = None
@@ -180,22 +196,16 @@ class ObjectiveListCreateView(GenericAPIView):
     serializer_class = ObjectiveOutSerializer
 
     def get_queryset(self):
+        query = ObjectiveListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
         objectives = _objectives_readable(self.request).order_by("due_date", "id")
-        team = self.request.query_params.get("team")
-        if team:
+        if team := query.validated_data.get("team"):
             objectives = objectives.filter(team=request_team(self.request, team))
-        progress_status = self.request.query_params.get("status")
-        if progress_status:
+        if progress_status := query.validated_data.get("status"):
             objectives = objectives.filter(progress_status=progress_status)
         return objectives
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("team", str, description="Team slug"),
-            OpenApiParameter("status", str, enum=ProgressStatus.values),
-        ],
-        responses=ObjectiveOutSerializer(many=True),
-    )
+    @extend_schema(parameters=[ObjectiveListQuery], responses=ObjectiveOutSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(ObjectiveOutSerializer(page, many=True).data)

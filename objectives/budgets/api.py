@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.access import request_team, request_team_ids
+from kpiplatform.dates import validate_plausible_date
 from metrics.kpis.periods import today_local
 from metrics.models import Campaign
 from metrics.models.activity import SpendCategory
@@ -29,8 +30,8 @@ class BudgetInSerializer(serializers.Serializer):
     campaign = serializers.CharField(
         max_length=120, required=False, allow_null=True, default=None, help_text="a campaign's external_id"
     )
-    start_date = serializers.DateField()
-    end_date = serializers.DateField()
+    start_date = serializers.DateField(validators=[validate_plausible_date])
+    end_date = serializers.DateField(validators=[validate_plausible_date])
     amount = serializers.DecimalField(min_value=0, **MONEY)
 
     def validate(self, attrs: dict) -> dict:

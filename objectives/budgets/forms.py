@@ -6,6 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
+from kpiplatform.dates import validate_plausible_date
 from metrics.models import Campaign
 from metrics.models.activity import SpendCategory
 from objectives.budgets.selectors import budget_campaigns
@@ -32,9 +33,14 @@ class BudgetForm(forms.Form):
         empty_label=_("— every campaign —"),
         error_messages={"invalid_choice": _("Choose a campaign of this team or of its sub-teams.")},
     )
-    start_date = forms.DateField(label=_("First day"), widget=forms.DateInput(**DATE_WIDGET))
+    start_date = forms.DateField(
+        label=_("First day"), widget=forms.DateInput(**DATE_WIDGET), validators=[validate_plausible_date]
+    )
     end_date = forms.DateField(
-        label=_("Last day"), widget=forms.DateInput(**DATE_WIDGET), help_text=_("Included in the budget.")
+        label=_("Last day"),
+        widget=forms.DateInput(**DATE_WIDGET),
+        help_text=_("Included in the budget."),
+        validators=[validate_plausible_date],
     )
     amount = forms.DecimalField(
         label=_("Amount"),

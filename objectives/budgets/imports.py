@@ -28,6 +28,7 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import Team
 from accounts.selectors import team_ids_with_descendants
+from kpiplatform.dates import date_in_window, plausible_date_message
 from metrics.models import Campaign
 from metrics.models.activity import SpendCategory
 from objectives.models import Budget
@@ -230,7 +231,7 @@ def parse_amount(text: str) -> Decimal:
 
 
 def parse_date(text: str) -> dt.date:
-    """A day written dd/mm/yyyy or yyyy-mm-dd."""
+    """A day written dd/mm/yyyy or yyyy-mm-dd, within the plausible window (kpiplatform.dates)."""
     raw = text.strip()
     if match := FRENCH_DATE.fullmatch(raw):
         day, month, year = (int(part) for part in match.groups())
@@ -239,9 +240,12 @@ def parse_date(text: str) -> dt.date:
     else:
         raise CellError(_("“%(value)s” is not a date: write it dd/mm/yyyy or yyyy-mm-dd.") % {"value": raw})
     try:
-        return dt.date(year, month, day)
+        parsed = dt.date(year, month, day)
     except ValueError:
         raise CellError(_("There is no such day as “%(value)s”.") % {"value": raw}) from None
+    if not date_in_window(parsed):
+        raise CellError(plausible_date_message(raw))
+    return parsed
 
 
 def category_words() -> dict[str, str]:

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.access import request_team
+from kpiplatform.dates import validate_plausible_date
 from metrics.kpis.comparisons import BASES, PREVIOUS
 from metrics.kpis.periods import today_local
 from objectives.dashboards.team import team_dashboard
@@ -21,7 +22,9 @@ NUMBER = {"allow_null": True}
 class ScorecardQuery(serializers.Serializer):
     period = serializers.ChoiceField(choices=list(PERIODS), default="month", help_text="month, quarter or year")
     date = serializers.DateField(
-        required=False, help_text="the day to read the scorecard as of (YYYY-MM-DD); default: today"
+        required=False,
+        validators=[validate_plausible_date],
+        help_text="the day to read the scorecard as of (YYYY-MM-DD); default: today",
     )
     compare = serializers.ChoiceField(
         choices=list(BASES), default=PREVIOUS, help_text="previous (the period before) or last_year"

@@ -1,15 +1,49 @@
-"""Forms of dashboards: one edit of a team's charts, refusing any chart the panel registry does not know."""
+"""Forms of dashboards: the query parameters of the dashboard and KPI detail pages (and their exports), and one edit
+of a team's charts, refusing any chart the panel registry does not know."""
 
 from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kpiplatform.dates import validate_plausible_date
+from metrics.kpis.comparisons import BASES
+from metrics.kpis.periods import Granularity
 from objectives.dashboards.cards import dashboard_cards_edited
+from objectives.dashboards.kpi_detail import RANGES
 from objectives.dashboards.panels import PANELS, PANELS_BY_KEY
+from objectives.dashboards.team import PERIODS, TREND_GRANULARITIES
 
 MOVES = ("up", "down", "remove")
 UNKNOWN_CHART = {"invalid_choice": _("Unknown chart: %(value)s.")}
+
+
+def _keys(keys) -> list[tuple[str, str]]:
+    return [(key, key) for key in keys]
+
+
+class DashboardQueryForm(forms.Form):
+    """The query parameters of a team's dashboard and its data.json; empty ones take the page's defaults."""
+
+    period = forms.ChoiceField(choices=_keys(PERIODS), required=False)
+    granularity = forms.ChoiceField(choices=_keys(TREND_GRANULARITIES), required=False)
+    kpi = forms.SlugField(max_length=100, required=False)
+    compare = forms.ChoiceField(choices=_keys(BASES), required=False)
+
+
+class KpiDetailQueryForm(forms.Form):
+    """The query parameters of a KPI detail page, its data.json and its CSV and XLSX exports (checked before any
+    export is written); empty ones take the page's defaults."""
+
+    granularity = forms.ChoiceField(choices=_keys(Granularity.values), required=False)
+    range = forms.ChoiceField(choices=_keys(RANGES), required=False)
+    at = forms.DateField(input_formats=["%Y-%m-%d"], required=False, validators=[validate_plausible_date])
+
+
+class FocusForm(forms.Form):
+    """The button to focus on the cards and charts editors after a move: "<action>:<key>"."""
+
+    focus = forms.CharField(max_length=120, required=False)
 
 
 def panel_choices() -> list[tuple[str, str]]:

@@ -63,7 +63,7 @@ def kpi_detail(
     kpi: KpiDefinition,
     granularity: str | None = None,
     range_key: str | None = None,
-    breakdown_at: str | None = None,
+    breakdown_at: dt.date | str | None = None,
     today: dt.date | None = None,
 ) -> dict:
     """Everything the KPI detail page shows for one team; two queries (the KPI's measures, the stored values),
@@ -73,7 +73,8 @@ def kpi_detail(
     team, granularity (+ choices), range, rows (one per period of the range, oldest first:
     period_start, label, has_data, value, previous_value, change, change_percent, components),
     history (labels, values for the chart), component_names with their component_titles in words,
-    breakdown (period and, per dimension, its segment values by code and label) and has_data.
+    breakdown (period and, per dimension, its segment values by code and label) and has_data. `breakdown_at`: the
+    period of the breakdown (a date, or its ISO text), when it has segment values.
     """
     today = today or today_local()
     gran = granularity if granularity in GRANULARITIES else (kpi.default_granularity or "month")
@@ -170,14 +171,14 @@ def component_title(name: str, words: dict[str, str]) -> str:
     return words.get(name) or capitalised(name.replace("_", " "))
 
 
-def _breakdown(stored: dict, starts: list[dt.date], granularity: str, at: str | None, additive: bool) -> dict:
+def _breakdown(stored: dict, starts: list[dt.date], granularity: str, at: dt.date | str | None, additive: bool) -> dict:
     """Segment values of one period, per dimension, largest first; the period is `at` if it has any, else the
     latest one that has."""
     in_range = set(starts)
     with_segments = sorted({start for segment, cells in stored.items() if segment for start in cells} & in_range)
     if not with_segments:
         return {"period_start": None, "label": "", "choices": [], "dimensions": []}
-    wanted = dt.date.fromisoformat(at) if at and _is_iso_date(at) else None
+    wanted = at if isinstance(at, dt.date) else _iso_date_or_none(at)
     period = wanted if wanted in with_segments else with_segments[-1]
     dimensions: dict[str, list[dict]] = {}
     for segment, cells in stored.items():
@@ -212,12 +213,12 @@ def _breakdown(stored: dict, starts: list[dt.date], granularity: str, at: str | 
     }
 
 
-def _is_iso_date(text: str) -> bool:
+def _iso_date_or_none(text: str | None) -> dt.date | None:
+    """The day written YYYY-MM-DD in `text`; None for anything else (the latest period is shown instead)."""
     try:
-        dt.date.fromisoformat(text)
+        return dt.date.fromisoformat(text) if text else None
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def kpi_detail_as_json(data: dict) -> dict:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
 from accounts.selectors import team_ids_visible_to
+from kpiplatform.edge import query_parameters
 from metrics.kpis.periods import Granularity
 from metrics.kpis.selectors import kpi_definition_by_code
 from objectives.dashboards.cards import (
@@ -26,7 +27,7 @@ from objectives.dashboards.cards import (
     dashboard_cards_edited,
 )
 from objectives.dashboards.exports import kpi_detail_csv, kpi_detail_table, kpi_detail_xlsx
-from objectives.dashboards.forms import DashboardPanelsForm
+from objectives.dashboards.forms import DashboardPanelsForm, DashboardQueryForm, FocusForm, KpiDetailQueryForm
 from objectives.dashboards.kpi_detail import kpi_detail, kpi_detail_as_json
 from objectives.dashboards.overview import organisation_overview
 from objectives.dashboards.panels import dashboard_panel_choices, dashboard_panels
@@ -34,14 +35,16 @@ from objectives.dashboards.services import dashboard_cards_set, dashboard_panels
 from objectives.dashboards.team import TREND_GRANULARITIES, team_dashboard
 
 
-def _dashboard(request, slug: str):
+def _dashboard(request, slug: str, *, as_json: bool = False):
     team = team_for_user_or_404(request.user, slug)
+    # A wrong parameter raises InputRejected: a 400 naming it (kpiplatform.edge).
+    query = query_parameters(request, DashboardQueryForm, as_json=as_json)
     data = team_dashboard(
         team=team,
-        period=request.GET.get("period"),
-        granularity=request.GET.get("granularity"),
-        trend_kpi=request.GET.get("kpi"),
-        compare=request.GET.get("compare"),
+        period=query["period"] or None,
+        granularity=query["granularity"] or None,
+        trend_kpi=query["kpi"] or None,
+        compare=query["compare"] or None,
     )
     return team, data
 
@@ -70,7 +73,7 @@ def dashboard(request, slug: str):
 @login_required
 def dashboard_data(request, slug: str):
     """The same dashboard as JSON, for scripts and integrations using the browser session."""
-    _team, data = _dashboard(request, slug)
+    _team, data = _dashboard(request, slug, as_json=True)
     return JsonResponse(dashboard_as_json(data))
 
 
@@ -108,7 +111,7 @@ def dashboard_cards_edit(request, slug: str):
             return redirect(f"{reverse('dashboard-cards', args=[team.slug])}?{urlencode({'focus': focus})}")
     current = dashboard_cards(team=team)
     codes = [c["code"] for c in current["cards"]]
-    focus = _focus(request.GET.get("focus", ""), codes)
+    focus = _focus(query_parameters(request, FocusForm)["focus"], codes)
     context = {
         "current_team": team,
         "cards": current["cards"],
@@ -150,7 +153,7 @@ def dashboard_panels_edit(request, slug: str):
         "panels": current["panels"],
         "is_default": current["is_default"],
         "choices": dashboard_panel_choices(exclude=keys),
-        "focus": _focus(request.GET.get("focus", ""), keys),
+        "focus": _focus(query_parameters(request, FocusForm)["focus"], keys),
         "errors": errors,
     }
     return render(request, "objectives/dashboard_panels.html", context, status=400 if errors else 200)
@@ -165,17 +168,19 @@ def overview(request):
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _detail(request, slug: str, code: str):
+def _detail(request, slug: str, code: str, *, as_json: bool = False):
     team = team_for_user_or_404(request.user, slug)
     kpi = kpi_definition_by_code(code=code)
     if kpi is None:
         raise Http404("No such KPI.")
+    # Checked before anything is computed or written, the exports included.
+    query = query_parameters(request, KpiDetailQueryForm, as_json=as_json)
     data = kpi_detail(
         team=team,
         kpi=kpi,
-        granularity=request.GET.get("granularity"),
-        range_key=request.GET.get("range"),
-        breakdown_at=request.GET.get("at"),
+        granularity=query["granularity"] or None,
+        range_key=query["range"] or None,
+        breakdown_at=query["at"],
     )
     return team, data
 
@@ -201,7 +206,7 @@ def kpi_detail_page(request, slug: str, code: str):
 @login_required
 def kpi_detail_data(request, slug: str, code: str):
     """The same detail as JSON."""
-    _team, data = _detail(request, slug, code)
+    _team, data = _detail(request, slug, code, as_json=True)
     return JsonResponse(kpi_detail_as_json(data))
 
 

@@ -48,10 +48,12 @@ class NotificationListView(GenericAPIView):
     """The requesting user's notifications, unread first (session users only)."""
 
     serializer_class = NotificationOutSerializer
+    queryset = Notification.objects.none()  # for the schema only: get_queryset() needs a signed-in user
 
     def get_queryset(self):
         return notification_selectors.notifications_of(user=_session_user(self.request))
 
+    @extend_schema(responses=NotificationOutSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(NotificationOutSerializer(page, many=True).data)

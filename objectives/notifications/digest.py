@@ -3,7 +3,8 @@
 A digest is computed with the recipient's permissions (the teams they may see, never
 another's) in a constant number of queries per user, whatever the number of teams. The
 weekly digest covers the last complete week (Monday to Sunday), the daily one yesterday,
-each compared with the period before. The unsubscribe link carries a signed token.
+each compared with the period before. The unsubscribe link carries a signed token that expires after
+KPI_SIGNED_LINK_DAYS (an old e-mail's link then leads to the preferences page, not to an error).
 """
 
 from __future__ import annotations
@@ -48,8 +49,21 @@ DIGEST_ALERT_STATES = (AlertState.FIRING, AlertState.ACKNOWLEDGED)
 # ---------------------------------------------------------------------------
 # Unsubscribe
 # ---------------------------------------------------------------------------
+class SignedLinkInvalid(Exception):
+    """A signed link that cannot be used: forged, damaged, signed for something else, or naming nobody."""
+
+
+class SignedLinkExpired(SignedLinkInvalid):
+    """A genuine signed link older than KPI_SIGNED_LINK_DAYS."""
+
+
+def signed_link_max_age() -> dt.timedelta:
+    """How long a link signed into an e-mail works: long enough for a digest read weeks later, not forever."""
+    return dt.timedelta(days=settings.KPI_SIGNED_LINK_DAYS)
+
+
 def unsubscribe_token(*, user: User) -> str:
-    """A signed token naming the user, for the digest's unsubscribe link (no expiry: old e-mails keep working)."""
+    """A signed, timestamped token naming the user, for the digest's unsubscribe link (valid signed_link_max_age())."""
     return signing.dumps({"u": user.pk}, salt=UNSUBSCRIBE_SALT)
 
 
@@ -58,14 +72,20 @@ def unsubscribe_url(*, user: User) -> str:
     return settings.SITE_URL + reverse("digest-unsubscribe", kwargs={"token": unsubscribe_token(user=user)})
 
 
-def unsubscribe_user(*, token: str) -> User | None:
-    """The active user a token names; None when it is forged, damaged or the user is gone."""
+def unsubscribe_user(*, token: str) -> User:
+    """The active user a token names; SignedLinkExpired when it is too old, SignedLinkInvalid when it is forged,
+    damaged or the user is gone."""
     try:
-        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
-        return None
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=signed_link_max_age())
+    except signing.SignatureExpired as error:
+        raise SignedLinkExpired(str(error)) from None
+    except signing.BadSignature as error:
+        raise SignedLinkInvalid(str(error)) from None
     user_id = data.get("u") if isinstance(data, dict) else None
-    return User.objects.filter(pk=user_id, is_active=True).first() if isinstance(user_id, int) else None
+    user = User.objects.filter(pk=user_id, is_active=True).first() if isinstance(user_id, int) else None
+    if user is None:
+        raise SignedLinkInvalid("The link names no active user.")
+    return user
 
 
 def digest_unsubscribe(*, user: User) -> NotificationSettings:

@@ -20,7 +20,13 @@ from objectives.models import Notification, WebhookDeliveryState, WebhookEndpoin
 from objectives.notifications import endpoints as webhook_endpoints
 from objectives.notifications import selectors as notification_selectors
 from objectives.notifications.delivery import webhook_test_send
-from objectives.notifications.digest import digest_unsubscribe, unsubscribe_user
+from objectives.notifications.digest import (
+    SignedLinkExpired,
+    SignedLinkInvalid,
+    digest_unsubscribe,
+    signed_link_max_age,
+    unsubscribe_user,
+)
 from objectives.notifications.emails import notification_title
 from objectives.notifications.forms import NotificationSettingsForm, WebhookForm
 from objectives.notifications.preferences import notification_settings_get, notification_settings_update
@@ -86,9 +92,15 @@ def notification_settings_page(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def digest_unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
-    """GET asks for confirmation (mail scanners follow links, they do not submit forms); POST unsubscribes."""
-    user = unsubscribe_user(token=token)
-    if user is None:
+    """GET asks for confirmation (mail scanners follow links, they do not submit forms); POST unsubscribes.
+
+    An expired (410) or unusable (400) link changes nothing and points to the preferences page."""
+    try:
+        user = unsubscribe_user(token=token)
+    except SignedLinkExpired:
+        context = {"expired": True, "days": signed_link_max_age().days}
+        return render(request, "objectives/unsubscribe.html", context, status=410)
+    except SignedLinkInvalid:
         return render(request, "objectives/unsubscribe.html", {"invalid": True}, status=400)
     done = False
     if request.method == "POST":
@@ -98,7 +110,7 @@ def digest_unsubscribe_page(request: HttpRequest, token: str) -> HttpResponse:
 
 
 # Where the page shows a new endpoint's secret, once: the session, read and cleared by the next page view.
-NEW_SECRET_KEY = "webhook_new_secret"
+NEW_SECRET_KEY = "webhook_new_secret"  # nosec B105 - a session key's name, not a secret
 
 
 def _endpoint_or_404(team, pk: int) -> WebhookEndpoint:

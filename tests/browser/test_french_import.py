@@ -33,7 +33,9 @@ def test_a_french_csv_end_to_end(live_server, page, screenshot, transactional_db
     call_command("seed_demo", "--records", "0", verbosity=0)
     # the worker's job runs at once
     monkeypatch.setattr(
-        import_tasks.activity_import_task, "delay", lambda job_id: import_tasks.activity_import_task(job_id)
+        import_tasks.activity_import_task,
+        "apply_async",
+        lambda args, kwargs, **_: import_tasks.activity_import_task(*args, **kwargs),
     )
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=username]", "claire.martin")

@@ -93,8 +93,8 @@ def test_database_and_redis_urls_are_used():
     assert conf["engine"] == "django.db.backends.postgresql"
     assert (conf["name"], conf["host"]) == ("kpi", "db.example")
     assert conf["broker"] == "redis://cache.example:6380/2"
-    assert conf["backend"] == "redis://cache.example:6380/2"
-    assert conf["folders"] == {}
+    assert conf["backend"] is None  # no code reads task results (issue 16); CELERY_RESULT_BACKEND sets one
+    assert "data_folder_in" not in conf["folders"]  # Redis's own options instead (test_celery_settings.py)
 
 
 def test_production_refuses_to_start_without_a_secret_key():

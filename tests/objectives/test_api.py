@@ -69,7 +69,7 @@ def test_unknown_kpi_is_reported_per_target(api_client, manager_a, revenue):
         URL, body(targets=[{"kpi": "revenue", "target_value": 1}, {"kpi": "xyz", "target_value": 1}]), format="json"
     )
     assert response.status_code == 400
-    assert response.json() == {"targets": [{}, {"kpi": ["Unknown KPI 'xyz'."]}]}
+    assert response.json() == {"targets": [{}, {"kpi": ["Indicateur « xyz » inconnu."]}]}
     assert Objective.objects.count() == 0
 
 
@@ -127,7 +127,7 @@ def test_another_team_sees_nothing(api_client, manager_a, manager_b, revenue):
         URL, body(team="team-b", parent=created["id"], targets=[{"kpi": "revenue", "target_value": 1}]), format="json"
     )
     assert response.status_code == 400
-    assert response.json() == {"parent": [f"Unknown objective {created['id']}."]}
+    assert response.json() == {"parent": [f"Objectif inconnu : {created['id']}."]}
     assert Objective.objects.count() == 1
 
 

@@ -147,7 +147,7 @@ def test_listing_is_paginated_by_cursor_and_shows_references_by_external_id(key_
         ({"ordered_at_before": "2025-03-05T12:00:00Z"}, ["O-1"]),
         ({"ordered_at_after": "2025-03-03T12:00:00Z", "ordered_at_before": "2025-03-06"}, ["O-1", "O-2"]),
         ({"updated_since": "2000-01-01T00:00:00Z"}, ["O-1", "O-2"]),
-        ({"updated_since": "2999-01-01T00:00:00Z"}, []),
+        ({"updated_since": "2099-01-01T00:00:00Z"}, []),
     ],
 )
 def test_listing_filters(key_client, team_a, query, expected):
@@ -265,7 +265,8 @@ def test_the_schema_documents_every_kind_with_its_fields():
         post_op = schema["paths"][f"/api/v1/activity/{kind}/"]["post"]
         examples = post_op["requestBody"]["content"]["application/json"]["examples"]
         assert [example["value"] for example in examples.values()] == [[EXAMPLES[kind]]]
-        assert set(post_op["responses"]) == {"200", "400", "403", "413"}
+        # The errors of every endpoint (401, 404, 415, 429, 503) are documented site-wide (kpiplatform.api_schema).
+        assert {"200", "400", "403", "413"} <= set(post_op["responses"])
     order_fields = schema["components"]["schemas"]["OrderRecordInputRequest"]["properties"]
     assert {"external_id", "team", "customer", "ordered_at", "amount", "status", "is_upsell", "attributes"} <= set(
         order_fields

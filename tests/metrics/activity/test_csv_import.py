@@ -40,16 +40,6 @@ def csv_file(tmp_path):
     return write
 
 
-@pytest.fixture
-def eager_imports(monkeypatch):
-    """Run import jobs at once, as a worker would."""
-    from metrics.activity import tasks as import_tasks
-
-    monkeypatch.setattr(
-        import_tasks.activity_import_task, "delay", lambda job_id: import_tasks.activity_import_task(job_id)
-    )
-
-
 def test_command_reports_bad_rows_by_line_and_writes_nothing(team_a, csv_file):
     out = StringIO()
     with pytest.raises(CommandError, match="2 invalid rows: nothing written"):
@@ -187,10 +177,10 @@ def test_a_mapping_without_a_required_field_is_refused(client, manager_a, team_a
 def test_a_broker_that_is_down_runs_the_import_in_process(client, manager_a, team_a, monkeypatch):
     from metrics.activity import tasks as import_tasks
 
-    def down(job_id):
+    def down(*args, **kwargs):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(import_tasks.activity_import_task, "delay", down)
+    monkeypatch.setattr(import_tasks.activity_import_task, "apply_async", down)
     client.force_login(manager_a)
     upload(client, "team-a", "external_id,ordered_at,amount\nO-1,2025-03-03T12:00:00Z,10\n")
     job = ImportJob.objects.get()

@@ -32,16 +32,6 @@ CHANGES = (
 
 
 @pytest.fixture
-def eager_imports(monkeypatch):
-    """Run import jobs at once, as a worker would."""
-    from metrics.activity import tasks as import_tasks
-
-    monkeypatch.setattr(
-        import_tasks.activity_import_task, "delay", lambda job_id: import_tasks.activity_import_task(job_id)
-    )
-
-
-@pytest.fixture
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller

@@ -334,11 +334,12 @@ def test_the_recompute_is_enqueued_after_commit_and_a_broken_broker_does_not_fai
 ):
     calls = []
 
-    def broken_enqueue():
+    def broken_enqueue(*args, **kwargs):
         calls.append("enqueue")
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(recompute_dirty_task, "delay", broken_enqueue)
+    # kpiplatform.queue sends with apply_async
+    monkeypatch.setattr(recompute_dirty_task, "apply_async", broken_enqueue)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         result = ingest(team_a, "orders", [ORDER])
     assert result["created"] == 1 and len(callbacks) == 1 and calls == ["enqueue"]

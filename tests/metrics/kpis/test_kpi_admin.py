@@ -103,7 +103,7 @@ def test_saving_a_kpi_in_the_admin_queues_a_recompute_of_its_values(
     from metrics.recompute import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.recompute_kpis_task, "delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(tasks.recompute_kpis_task, "apply_async", lambda args, kwargs, **_: queued.append(kwargs))
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client_.post(ADD_URL, kpi_form("100 * large / all_orders", LARGE, ALL))
     assert response.status_code == 302
@@ -114,7 +114,7 @@ def test_a_refused_kpi_queues_nothing(admin_client_, monkeypatch, django_capture
     from metrics.recompute import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.recompute_kpis_task, "delay", lambda **kwargs: queued.append(kwargs))
+    monkeypatch.setattr(tasks.recompute_kpis_task, "apply_async", lambda args, kwargs, **_: queued.append(kwargs))
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client_.post(ADD_URL, kpi_form("100 * large / nope", LARGE, ALL))
     assert response.status_code == 200

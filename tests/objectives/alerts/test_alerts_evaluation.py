@@ -428,7 +428,9 @@ def test_progress_refresh_task_has_the_target_rules_judged(
 ):
     # given the progress refresh task, with its follow-up task captured
     queued = []
-    monkeypatch.setattr(alert_tasks.alerts_evaluate_targets_task, "delay", lambda **kw: queued.append(kw))
+    monkeypatch.setattr(
+        alert_tasks.alerts_evaluate_targets_task, "apply_async", lambda args, kw, **_: queued.append(kw)
+    )
     from objectives.tasks import objectives_progress_refresh_task
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -596,8 +598,8 @@ def test_values_changed_signal_enqueues_the_evaluation_of_those_cells(
     from objectives import tasks
 
     queued = []
-    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "delay", lambda **kw: queued.append(kw))
-    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "delay", lambda **kw: None)
+    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "apply_async", lambda args, kw, **_: queued.append(kw))
+    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "apply_async", lambda *args, **kw: None)
     # when the engine says it recomputed months and quarters of [January, April)
     with django_capture_on_commit_callbacks(execute=True):
         kpi_values_changed.send(
@@ -627,11 +629,11 @@ def test_a_broker_outage_does_not_break_the_recompute(
 
     from objectives import tasks
 
-    def down(**kwargs):
+    def down(*args, **kwargs):
         raise BrokerError("connection refused")
 
-    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "delay", down)
-    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "delay", down)
+    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "apply_async", down)
+    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "apply_async", down)
     with django_capture_on_commit_callbacks(execute=True):
         kpi_values_changed.send(
             sender=KpiValue, kpi_ids=[churn.pk], team_ids=[team_a.pk], granularities=["month"], start=JAN, end=APR
@@ -661,8 +663,8 @@ def test_a_sub_team_recompute_has_the_parent_team_rule_judged(
     from objectives import tasks
 
     queued = []
-    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "delay", lambda **kw: queued.append(kw))
-    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "delay", lambda **kw: None)
+    monkeypatch.setattr(alert_tasks.alerts_evaluate_task, "apply_async", lambda args, kw, **_: queued.append(kw))
+    monkeypatch.setattr(tasks.objectives_progress_refresh_task, "apply_async", lambda *args, **kw: None)
     # when only the sub-team's March is recomputed, and the queued evaluation runs
     with django_capture_on_commit_callbacks(execute=True):
         kpi_values_recompute(start=MAR, end=APR, kpi_ids=[churn.pk], team_ids=[child.pk], granularities=["month"])

@@ -167,8 +167,8 @@ def test_a_broker_outage_never_fails_the_caller_and_rows_stay_pending(
     def refuse(*args, **kwargs):
         raise BrokerError("connection refused")
 
-    monkeypatch.setattr(notifications_email_send_task, "delay", refuse)
-    monkeypatch.setattr(webhook_delivery_send_task, "delay", refuse)
+    monkeypatch.setattr(notifications_email_send_task, "apply_async", refuse)
+    monkeypatch.setattr(webhook_delivery_send_task, "apply_async", refuse)
     WebhookEndpoint.objects.create(team=rule_a.team, name="A", url="https://93.184.216.34/a")
     alert = alert_of(rule_a)
     # when the alert fires and the transaction commits (callbacks executed)
@@ -183,7 +183,11 @@ def test_a_broker_outage_never_fails_the_caller_and_rows_stay_pending(
 
 def test_after_commit_the_email_is_sent(rule_a, manager_a, monkeypatch, django_capture_on_commit_callbacks):
     # given the task run in-process when enqueued
-    monkeypatch.setattr(notifications_email_send_task, "delay", lambda ids: notifications_email_send_task(ids))
+    monkeypatch.setattr(
+        notifications_email_send_task,
+        "apply_async",
+        lambda args, kwargs, **_: notifications_email_send_task(*args, **kwargs),
+    )
     alert = alert_of(rule_a)
     with (
         time_machine.travel(dt.datetime(2026, 11, 23, 10, 0, tzinfo=PARIS), tick=False),
