@@ -15,6 +15,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("KPI_VAR_DIR", BASE_DIR / "var"))
@@ -339,6 +340,19 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 # Task modules outside the autodiscovered `tasks.py` of each app.
+# One queue per kind of work, so a long recompute or a big import never holds back an alert or an e-mail.
+# A worker started without -Q consumes every queue (the embedded default, `make run`); in production, run
+# dedicated workers per queue (README, "Production topology"). Routing is by task name.
+KPI_TASK_QUEUES = ("celery", "recompute", "imports", "alerts", "deliveries")
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in KPI_TASK_QUEUES]
+CELERY_TASK_ROUTES = {
+    "metrics.tasks.*": {"queue": "recompute"},
+    "metrics.import_tasks.*": {"queue": "imports"},
+    "objectives.alert_tasks.*": {"queue": "alerts"},
+    "objectives.tasks.*": {"queue": "alerts"},
+    "objectives.delivery_tasks.*": {"queue": "deliveries"},
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "kpiplatform.celery.heartbeat", "schedule": crontab(minute="*/5")},

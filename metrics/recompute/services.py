@@ -198,17 +198,19 @@ def kpi_values_recompute_all(
             raise KpiDefinitionError(f"Unknown team(s): {', '.join(unknown)}.")
         # A team's values include its sub-teams' facts, and its ancestors' include its own.
         team_ids = team_ids_with_descendants(found_teams.values())
-    start = since or activity_earliest_date()
-    end = today_local() + dt.timedelta(days=1)
-    if start is None:
-        return RecomputeResult()
-    end = max(end, start + dt.timedelta(days=1))
     everything = kpi_ids is None and team_ids is None and since is None and set(granularities) == set(GRANULARITIES)
-    # The marks already written are covered by a recompute of everything that starts after them: released
-    # at the end (unless bumped meanwhile), so the worker does not redo it after `make run` or at night.
+    # The marks already written are covered by a recompute of everything that also spans them: the recompute
+    # starts at the earliest of the activity and the marks (a mark may start before the earliest record left,
+    # where records were deleted) and releases them at the end (unless bumped meanwhile), so the worker finds
+    # nothing left to do after `make run`'s `recompute_kpis --sync` or the nightly run.
     claimed = dirty_marks_claim(limit=FULL_RECOMPUTE_CLAIM) if everything else []
+    starts = [day for day in (since or activity_earliest_date(), *(mark.period_start for mark in claimed)) if day]
+    if not starts:
+        return RecomputeResult()
+    start = min(starts)
+    end = max(today_local() + dt.timedelta(days=1), start + dt.timedelta(days=1))
     result = kpi_values_recompute(start=start, end=end, kpi_ids=kpi_ids, team_ids=team_ids, granularities=granularities)
-    dirty_marks_release(marks=[mark for mark in claimed if start <= mark.period_start and mark.period_end <= end])
+    dirty_marks_release(marks=[mark for mark in claimed if mark.period_end <= end])
     return result
 
 

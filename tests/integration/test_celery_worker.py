@@ -46,3 +46,12 @@ def test_task_runs_on_a_real_worker_and_its_result_comes_back(worker, redis_url)
     value = result.get(timeout=30)
     assert value[:4].isdigit() and "T" in value
     assert result.successful()
+
+
+@pytest.mark.parametrize("queue", ["recompute", "imports", "alerts", "deliveries"])
+def test_a_worker_started_without_queues_takes_work_from_every_queue(worker, redis_url, queue):
+    # given the worker as `make run` starts it (no -Q) and a message put on one of the work queues
+    client = Celery("itest-client", broker=redis_url, backend=redis_url)
+    result = client.send_task("kpiplatform.celery.heartbeat", queue=queue)
+    # then the worker consumes that queue too
+    assert result.get(timeout=30)[:4].isdigit()

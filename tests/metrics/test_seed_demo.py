@@ -88,3 +88,16 @@ def test_seed_demo_prints_users_and_counts(db):
     assert "Demo activity: 500 records (seed 9)" in text
     assert "claire.martin" in text and "demo-kpi-2026" in text
     assert sum(spec.model.objects.count() for spec in KIND_SPECS.values()) == 500
+
+
+def test_make_runs_start_leaves_the_worker_nothing_to_do(db):
+    # given `make run`'s start: the catalogue, the demo (twice: the second run deletes and re-creates the demo
+    # records, so its marks reach back before the earliest record left) and a synchronous recompute
+    call_command("load_kpi_catalogue", stdout=StringIO())
+    call_command("seed_demo", "--records", "400", stdout=StringIO())
+    call_command("seed_demo", "--records", "300", "--seed", "2", stdout=StringIO())
+    assert DirtyMark.objects.exists()
+    # when the values are computed in-process
+    call_command("recompute_kpis", "--sync", stdout=StringIO())
+    # then every mark was covered and released: the worker, once started, has nothing to redo (issue 17, item 6)
+    assert list(DirtyMark.objects.values_list("record_kind", "period_start", "period_end")) == []
