@@ -16,6 +16,7 @@ urlpatterns = [
 ]
 
 # Error pages in the site's frame and language (kpiplatform/views.py); used when DEBUG is off.
+handler400 = "kpiplatform.views.bad_request"
 handler403 = "kpiplatform.views.permission_denied"
 handler404 = "kpiplatform.views.page_not_found"
 handler500 = "kpiplatform.views.server_error"

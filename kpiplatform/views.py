@@ -71,6 +71,15 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
 
 @requires_csrf_token
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """400 raised by Django itself (a bad cookie, too many fields…): JSON on the API, else the page in the site's
+    frame, like the refusals of kpiplatform.edge."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"errors": [{"field": None, "message": _("The request could not be read.")}]}, status=400)
+    return render(request, "400.html", {"current_team": None}, status=400)
+
+
+@requires_csrf_token
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404: no such page, or a team the user does not see (the two look alike, so team names do not leak)."""
     nav = navigation_for(request)

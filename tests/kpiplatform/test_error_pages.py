@@ -3,18 +3,19 @@ happened and where to go, with no trace of the code or the settings."""
 
 import pytest
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
 from django.test import Client
 from django.urls import include, path
 from django.utils import translation
 
 from accounts.roles import Role
-from kpiplatform.views import page_not_found, permission_denied, server_error
+from kpiplatform.views import bad_request, page_not_found, permission_denied, server_error
 from metrics.models import KpiDefinition
 from objectives.models import AlertState
 from tests import factories
 
 # This module doubles as a URLconf (tests marked `urls`): views that fail on purpose, with the project's handlers.
+handler400 = bad_request
 handler403 = permission_denied
 handler404 = page_not_found
 handler500 = server_error
@@ -28,7 +29,17 @@ def _forbidden(request):
     raise PermissionDenied
 
 
-urlpatterns = [path("boom/", _boom), path("forbidden/", _forbidden), path("", include("kpiplatform.urls"))]
+def _suspicious(request):
+    raise SuspiciousOperation("a malformed cookie")
+
+
+urlpatterns = [
+    path("boom/", _boom),
+    path("forbidden/", _forbidden),
+    path("suspicious/", _suspicious),
+    path("api/v1/suspicious/", _suspicious),
+    path("", include("kpiplatform.urls")),
+]
 
 
 def assert_nothing_leaks(html: str) -> None:
@@ -180,3 +191,17 @@ def test_a_view_that_crashes_answers_the_500_page():
     assert response.status_code == 500
     assert 'data-error-page="500"' in html and "Un problème est survenu de notre côté" in html
     assert_nothing_leaks(html)
+
+
+@pytest.mark.urls("tests.kpiplatform.test_error_pages")
+def test_a_request_django_refuses_gets_the_400_page_in_the_frame_or_json_on_the_api(client, member_a):
+    # given a signed-in member, and a request Django itself refuses (SuspiciousOperation → 400)
+    client.force_login(member_a)
+    page = client.get("/suspicious/", HTTP_ACCEPT_LANGUAGE="fr")
+    api = client.get("/api/v1/suspicious/")
+    # then the page is the site's 400 page with its menus (not Django's bare one), and the API answers JSON
+    assert page.status_code == 400 and 'data-error-page="400"' in page.content.decode()
+    assert "Requête incomprise" in page.content.decode()
+    assert 'data-way-back="home"' in page.content.decode()
+    assert api.status_code == 400 and api.json()["errors"][0]["message"]
+    assert_nothing_leaks(page.content.decode())
