@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 import time_machine
 from celery.app.task import Task
+from celery.exceptions import Retry
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import F
@@ -18,6 +19,7 @@ from metrics.models import DirtyMark, KpiDefinition, KpiValue
 from metrics.recompute import services
 from metrics.recompute.marks import ClaimedMark
 from metrics.recompute.services import (
+    DirtyRecomputeResult,
     dirty_marks_jobs,
     dirty_marks_recompute,
     kpi_values_recompute,
@@ -320,3 +322,22 @@ def test_a_recompute_of_everything_releases_the_marks_it_covers(make_team):
     assert KpiValue.objects.get(
         kpi__code="revenue", team=team, granularity="quarter", period_start=D(2026, 1, 1), segment=""
     ).value == q(30)
+
+
+def test_a_run_that_keeps_finding_the_recompute_busy_ends_quietly(monkeypatch):
+    # given a dirty-mark recompute that is always busy (another run holds the lock and loops over the marks)
+    from metrics.recompute import tasks
+
+    monkeypatch.setattr(tasks, "dirty_marks_recompute", lambda: DirtyRecomputeResult(busy=True))
+    retried = []
+    monkeypatch.setattr(tasks.recompute_dirty_task, "retry", lambda **kw: retried.append(kw) or Retry())
+    # when a first run finds it busy, it looks again later
+    tasks.recompute_dirty_task.push_request(retries=0)
+    with pytest.raises(Retry):
+        tasks.recompute_dirty_task.run()
+    tasks.recompute_dirty_task.pop_request()
+    assert retried == [{"countdown": 2 * tasks.DEBOUNCE_SECONDS, "max_retries": tasks.BUSY_LOOKS}]
+    # and after its last look it ends without an error (no MaxRetriesExceededError in the worker's log)
+    tasks.recompute_dirty_task.push_request(retries=tasks.BUSY_LOOKS)
+    assert tasks.recompute_dirty_task.run() == {"busy": True}
+    tasks.recompute_dirty_task.pop_request()
