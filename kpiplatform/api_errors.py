@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from django.core import signals
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-API_PREFIX = "/api/"
+from kpiplatform.edge import is_api_request
+
 # How long a client should wait before retrying when the database is unreachable (restarts, fail-overs).
 RETRY_AFTER_SECONDS = 30
 DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
@@ -44,11 +44,6 @@ class ApiError:
     @property
     def body(self) -> dict[str, str]:
         return {"detail": self.detail}
-
-
-def is_api_request(request: HttpRequest) -> bool:
-    """Whether the request is addressed to the REST API (answered in JSON, errors included)."""
-    return request.path_info.startswith(API_PREFIX)
 
 
 def is_database_unavailable(exc: BaseException | None) -> bool:

@@ -48,6 +48,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 API_PREFIX = "/api/"
+
 # A request with more problems than this is not worth describing further.
 MAX_PROBLEMS = 20
 # Longest name or JSON path quoted in a message.
@@ -102,6 +103,11 @@ class JsonInputError(ValueError):
 # ---------------------------------------------------------------------------------------------------------------------
 # Text
 # ---------------------------------------------------------------------------------------------------------------------
+def is_api_request(request: HttpRequest) -> bool:
+    """Whether the request is addressed to the REST API (answered in JSON)."""
+    return request.path_info.startswith(API_PREFIX)
+
+
 def text_problem(text: str) -> str | None:
     """What makes `text` unusable: NUL (PostgreSQL refuses it), SURROGATE (not encodable) or None."""
     if "\x00" in text:
@@ -233,11 +239,6 @@ def request_input_problems(request: HttpRequest) -> list[InputProblem]:
         with suppress(UnreadablePostError):
             found.extend(_form_problems(request))
     return found[:MAX_PROBLEMS]
-
-
-def is_api_request(request: HttpRequest) -> bool:
-    """Whether the request is addressed to the REST API (answered in JSON)."""
-    return request.path_info.startswith(API_PREFIX)
 
 
 def input_rejected(request: HttpRequest, problems: list[InputProblem], *, as_json: bool | None = None) -> HttpResponse:

@@ -74,7 +74,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """400 raised by Django itself (a bad cookie, too many fields…): JSON on the API, else the page in the site's
     frame, like the refusals of kpiplatform.edge."""
-    if request.path_info.startswith("/api/"):
+    if is_api_request(request):
         return JsonResponse({"errors": [{"field": None, "message": _("The request could not be read.")}]}, status=400)
     return render(request, "400.html", {"current_team": None}, status=400)
 
