@@ -1,7 +1,9 @@
 """Shared fixtures: teams, users with roles, and API clients."""
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from accounts.models import Team, User
@@ -9,6 +11,15 @@ from accounts.roles import Role
 from accounts.services import membership_set, team_upsert, user_upsert
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's language: a request of an earlier test (LocaleMiddleware activates the
+    language it negotiates and leaves it active in the thread) must not decide the language of the next one."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(autouse=True)
