@@ -43,6 +43,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.throwaway import free_port  # noqa: E402
+
 BENCH_DB = "bench_dashboard_d"  # one database per size: bench_dashboard_d_<size>
 USERNAME = "claire.martin"
 URLS = {"dashboard": "/dashboard/ventes/", "data.json": "/dashboard/ventes/data.json", "trivial": "/"}
@@ -56,12 +58,6 @@ def _admin_execute(url: str, *statements: str) -> None:
     with psycopg.connect(admin, autocommit=True) as conn:
         for statement in statements:
             conn.execute(statement)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _request(port: int, method: str, path: str, *, cookies: dict[str, str], body: str | None = None):
@@ -173,7 +169,7 @@ def prepare(size: int) -> dict:
 
 
 def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),

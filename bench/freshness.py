@@ -55,11 +55,14 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.throwaway import database_url, drop_database, free_port, recreate_database  # noqa: E402
+
 BENCH_DB = "bench_freshness"
 VENV = ROOT / ".venv" / "bin"
 KPI = "revenue"
@@ -70,31 +73,6 @@ GOAL_VALUE, STRETCH_VALUE, GOAL_STEP, GOAL_RECOMPUTE_DELAY = 5.0, 2.0, 2.0, 2.0
 
 
 # --------------------------------------------------------------------------- database, ports, processes
-
-
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Processes:
@@ -549,7 +527,7 @@ def main() -> int:
     if not Path("/usr/bin/redis-server").exists():
         print("/usr/bin/redis-server is needed (the bench runs a Redis server of its own).")
         return 2
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{BENCH_DB}"))
+    url = database_url(server_url, BENCH_DB)
     redis_port, web_port = free_port(), free_port()
     logs = Path(tempfile.mkdtemp(prefix="bench-freshness-"))
     processes = Processes(logs)

@@ -30,7 +30,6 @@ import os
 import pstats
 import queue
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,38 +37,18 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.throwaway import database_url, drop_database, free_port, recreate_database  # noqa: E402
+
 BENCH_DB = "bench_ingest"
 HOST = "127.0.0.1"
 PATH = "/api/v1/activity/orders/"
 CUSTOMERS = 2_000
 GOAL = 50.0  # HTTP rows/s as a percentage of COPY rows/s
 RESEND_GOAL = 1.3
-
-
-def bench_database_url(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    admin = urlunsplit(urlsplit(url)._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def make_orders(count: int, customers: int, seed: int = 1) -> list[dict]:
@@ -88,12 +67,6 @@ def make_orders(count: int, customers: int, seed: int = 1) -> list[dict]:
         }
         for n in range(count)
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def http_request(port: int, method: str, path: str, body: bytes | None, key: str) -> tuple[int, bytes]:
@@ -229,7 +202,7 @@ def main() -> int:
     if not server_url.startswith(("postgres://", "postgresql://")):
         print("Set DATABASE_URL to a PostgreSQL server (the bench uses its own database bench_ingest).")
         return 2
-    url = bench_database_url(server_url)
+    url = database_url(server_url, BENCH_DB)
     recreate_database(url)
     # The same production environment for this process, manage.py and gunicorn.
     os.environ.update(

@@ -29,32 +29,15 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.throwaway import database_url, drop_database, recreate_database  # noqa: E402
+
 BENCH_DB = "bench_recompute"
 ISSUE_GRANULARITIES = ("month", "week")  # issue 4's full recompute (a) and hand-written SQL (b)
 STEPS = {"day": "1 day", "week": "1 week", "month": "1 month", "quarter": "3 months", "year": "1 year"}
-
-
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def main() -> int:
@@ -76,7 +59,7 @@ def main() -> int:
     if not server_url.startswith(("postgres://", "postgresql://")):
         print("Set DATABASE_URL to a PostgreSQL server (the bench uses its own database bench_recompute).")
         return 2
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{BENCH_DB}"))
+    url = database_url(server_url, BENCH_DB)
     if not args.reuse:
         recreate_database(url)
     os.environ.update(

@@ -1,6 +1,5 @@
 """metrics.ingest: validation of every kind, references, all-or-nothing, idempotency, dirty marks, concurrency."""
 
-import threading
 from datetime import date
 from decimal import Decimal
 
@@ -13,6 +12,7 @@ from metrics.activity.kinds import KIND_SPECS
 from metrics.api.activity_schema import EXAMPLES
 from metrics.models import Customer, DirtyMark, Order, SurveyResponse
 from metrics.recompute.tasks import recompute_dirty_task
+from tests.metrics.activity.concurrency import ingest_at_the_same_time
 
 
 @pytest.fixture(autouse=True)
@@ -362,23 +362,7 @@ def test_overlapping_batches_in_parallel_never_fail(team_a):
     # Given two batches sharing 200 of their 300 orders, sent at the same time from two threads
     first = [{**ORDER, "external_id": f"O-{i}", "amount": i} for i in range(0, 300)]
     second = [{**ORDER, "external_id": f"O-{i}", "amount": i} for i in range(100, 400)]
-    barrier = threading.Barrier(2)
-    results, failures = [], []
-
-    def send(batch):
-        try:
-            barrier.wait()
-            results.append(ingest(team_a, "orders", batch))
-        except Exception as exc:  # noqa: BLE001 - the test reports any failure
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send, args=(batch,)) for batch in (first, second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, failures = ingest_at_the_same_time(team_a, "orders", [first, second])
     # Then both succeed and the 400 distinct orders are stored once each
     assert failures == []
     assert Order.objects.count() == 400

@@ -3,7 +3,6 @@ surrogates, non-finite and huge numbers, deep nesting — each a 400 naming the 
 written, never a 500 — and exact counters when batches over the same records run at the same time."""
 
 import json
-import threading
 import time
 
 import pytest
@@ -13,6 +12,7 @@ from django.utils import translation
 from metrics.activity import ingest as ingest_module
 from metrics.activity.ingest import IngestError, activity_ingest
 from metrics.models import Customer, DirtyMark, Order, Spend
+from tests.metrics.activity.concurrency import ingest_at_the_same_time
 
 URL = "/api/v1/activity/orders/"
 ORDER = {"external_id": "O-1", "ordered_at": "2025-03-05T14:30:00Z", "amount": "10.00"}
@@ -246,26 +246,7 @@ def test_overlapping_batches_at_the_same_time_count_exactly_what_each_created(te
         return rows
 
     monkeypatch.setattr(ingest_module, "_existing_rows", slow_read)
-    barrier = threading.Barrier(2)
-    results, failures = [], []
-
-    def send(batch):
-        try:
-            barrier.wait()
-            result = activity_ingest(
-                kind="orders", records=batch, default_team_id=team_a.pk, writable_team_ids={team_a.pk}
-            )
-            results.append(result.as_dict())
-        except Exception as exc:  # noqa: BLE001 - the test reports any failure
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send, args=(batch,)) for batch in (first, second)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, failures = ingest_at_the_same_time(team_a, "orders", [first, second])
     # Then both succeed; what they say they created is what is stored (400), and the 200 shared orders were
     # found unchanged by whichever batch came second: 300 + 100 created, 200 unchanged
     assert failures == []
