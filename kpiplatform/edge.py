@@ -47,6 +47,8 @@ from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from kpiplatform.text import UNSTORABLE_TEXT
+
 API_PREFIX = "/api/"
 
 # A request with more problems than this is not worth describing further.
@@ -110,14 +112,9 @@ def is_api_request(request: HttpRequest) -> bool:
 
 def text_problem(text: str) -> str | None:
     """What makes `text` unusable: NUL (PostgreSQL refuses it), SURROGATE (not encodable) or None."""
-    if "\x00" in text:
-        return NUL
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return SURROGATE
-    return None
+    if UNSTORABLE_TEXT.search(text) is None:
+        return None
+    return NUL if "\x00" in text else SURROGATE
 
 
 def shown(text: str) -> str:

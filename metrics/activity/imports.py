@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import Team
+from kpiplatform.text import UNSTORABLE_TEXT
 from metrics.activity.ingest import (
     IngestError,
     IngestResult,
@@ -41,7 +42,7 @@ from metrics.activity.ingest import (
     activity_batch_validate,
     storable_text,
 )
-from metrics.activity.kinds import UNSTORABLE_TEXT, FieldError, KindSpec, kind_spec, read_decimal_cell, word_key
+from metrics.activity.kinds import FieldError, KindSpec, kind_spec, read_decimal_cell, word_key
 from metrics.activity.selectors import FORMULA_TRIGGERS
 from metrics.activity.synonyms import HEADER_SYNONYMS, KIND_HEADER_SYNONYMS
 

@@ -34,9 +34,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Team
+from kpiplatform.text import UNSTORABLE_TEXT
 from metrics.activity.kinds import (
     KIND_SPECS,
-    UNSTORABLE_TEXT,
     FieldError,
     KindSpec,
     external_id_parse,

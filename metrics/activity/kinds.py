@@ -37,8 +37,6 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 _TRUE = {"true", "1", "yes", "y", "oui", "vrai", "t"}
 _FALSE = {"false", "0", "no", "n", "non", "faux", "f"}
-# Characters no text column can hold: NUL (PostgreSQL refuses it) and lone surrogates (not encodable in UTF-8).
-UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 # The widest UTC offsets in use (Kiribati +14:00, Baker Island -12:00); ISO 8601 allows up to ±23:59.
 MAX_UTC_OFFSET = timedelta(hours=14)
 # Digits before the decimal point a number may have at all (the columns' own limits are checked after).
