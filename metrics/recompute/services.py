@@ -39,16 +39,18 @@ from metrics.kpis.services import KpiDefinitionError
 from metrics.models import KpiDefinition, KpiMeasure, KpiValue
 from metrics.recompute.marks import (
     DIRTY_BATCH_SIZE,
+    DIRTY_BATCH_TEAMS,
     FULL_RECOMPUTE_CLAIM,
     ClaimedMark,
     dirty_marks_claim,
+    dirty_marks_claimed,
     dirty_marks_release,
+    dirty_marks_widen,
 )
 from metrics.recompute.signals import kpi_values_changed
 
-# pg_try_advisory_lock key of the dirty-mark recompute ("kpi-dirt" in ASCII).
-RECOMPUTE_LOCK_KEY = 0x6B70692D64697274
-
+# Session advisory lock key held (shared) by every recompute of everything, or of some KPIs / teams ("kpif").
+FULL_RUN_LOCK_KEY = 0x6B706966
 
 # Sort memory of the engine's transactions on PostgreSQL (SET LOCAL work_mem).
 ENGINE_WORK_MEM = "64MB"
@@ -97,10 +99,12 @@ def kpi_values_recompute(
     granularities: Sequence[str] = GRANULARITIES,
     notify: bool = True,
     incremental: bool = False,
+    with_ancestors: bool = True,
 ) -> RecomputeResult:
     """Recompute and store the active KPIs (all, or `kpi_ids`) for these teams and their ancestors (all teams
     when None), for every period of each granularity meeting the dates [start, end).
 
+    `with_ancestors=False`: only these teams (the dirty-mark recompute claims ancestors through their own marks).
     `incremental`: the stored cells of shorter periods are up to date (the dirty-mark recompute has just
     recomputed the changed ones), so decomposable measures of weeks, months, quarters and years are
     combined from them instead of read again from the records (metrics.engine.rollup).
@@ -111,7 +115,10 @@ def kpi_values_recompute(
     if kpi_ids is not None:
         kpis = kpis.filter(pk__in=list(kpi_ids))
     plans = [KpiPlan.of(kpi) for kpi in kpis]
-    teams = sorted(Team.objects.values_list("id", flat=True) if team_ids is None else team_ids_with_ancestors(team_ids))
+    if team_ids is None:
+        teams = sorted(Team.objects.values_list("id", flat=True))
+    else:
+        teams = sorted(team_ids_with_ancestors(team_ids) if with_ancestors else set(team_ids))
     members = None if team_ids is None else team_ids_with_descendants(teams)
     result = RecomputeResult(kpi_ids=sorted(p.kpi_id for p in plans), team_ids=teams)
     if not plans or not teams or end <= start:
@@ -209,40 +216,59 @@ def kpi_values_recompute_all(
         return RecomputeResult()
     start = min(starts)
     end = max(today_local() + dt.timedelta(days=1), start + dt.timedelta(days=1))
-    result = kpi_values_recompute(start=start, end=end, kpi_ids=kpi_ids, team_ids=team_ids, granularities=granularities)
+    with full_run_flag():
+        result = kpi_values_recompute(
+            start=start, end=end, kpi_ids=kpi_ids, team_ids=team_ids, granularities=granularities
+        )
     dirty_marks_release(marks=[mark for mark in claimed if mark.period_end <= end])
     return result
 
 
+@contextmanager
+def full_run_flag():
+    """Say, for as long as a long recompute runs, that one does (a shared advisory lock, PostgreSQL).
+
+    Its values come from reads made along the way: a cell it writes may be older than the one a dirty-mark
+    recompute has just written. The dirty-mark recompute therefore keeps its marks while one runs
+    (`full_run_in_progress`), and computes them again once it is over.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock_shared(%s)", [FULL_RUN_LOCK_KEY])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [FULL_RUN_LOCK_KEY])
+
+
+def full_run_in_progress() -> bool:
+    """Whether a recompute of everything (or of some KPIs / teams) is running in any process."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        # A bigint key below 2^32 shows as classid 0, objid = key, objsubid 1.
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = %s "
+            "AND objsubid = 1 AND granted)",
+            [FULL_RUN_LOCK_KEY],
+        )
+        return bool(cursor.fetchone()[0])
+
+
 @dataclass
 class DirtyRecomputeResult:
-    """Outcome of a dirty-mark recompute; `busy` when another run held the lock."""
+    """Outcome of a dirty-mark recompute; `busy` when marks were left because other workers held their teams.
+    `claimed`: (mark id, generation) of each stored mark this run recomputed (each is recomputed by one run)."""
 
     busy: bool = False
     marks_claimed: int = 0
     marks_released: int = 0
     values_written: int = 0
-
-
-@contextmanager
-def recompute_lock():
-    """One dirty-mark recompute at a time on PostgreSQL (session advisory lock); yields whether it was acquired.
-
-    A second run at the same time returns at once instead of redoing the same work; SQLite
-    serialises writers itself, so there the lock is always granted.
-    """
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [RECOMPUTE_LOCK_KEY])
-        acquired = bool(cursor.fetchone()[0])
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [RECOMPUTE_LOCK_KEY])
+    marks_kept: int = 0  # computed, but kept for after the recompute of everything running meanwhile
+    claimed: list[tuple[int, int]] = dataclasses.field(default_factory=list)
 
 
 def kpi_plan_record_kinds(plan: KpiPlan) -> frozenset[str]:
@@ -272,7 +298,8 @@ def dirty_marks_jobs(
     *, marks: Sequence[ClaimedMark], granularities: Sequence[str] = GRANULARITIES
 ) -> list[RecomputeJob]:
     """Plan the recompute of claimed marks: for each granularity, the KPIs reading the marked record kinds,
-    over the marked dates expanded to whole periods — plus the following periods for KPIs using prev(),
+    over the marked dates expanded to whole periods — plus the following periods for KPIs using prev() (as far
+    as periods have started or are stored),
     up to the current period for state measures (an interval end changes every later state), and for
     distinct counts the days and months up to the end of the year or today (their shares of longer periods).
     KPIs whose ends are within JOB_MERGE_PERIODS periods share one job (over the latest of those
@@ -296,6 +323,18 @@ def dirty_marks_jobs(
     )
     for row in last_stored:
         shares_stored[row["granularity"]] = period_end(row["last"], row["granularity"])
+    # prev() reaches into the following periods: those already started, or stored (dated records, an earlier
+    # run), as far as that; a period that has not begun and holds nothing is not written (its growth would read
+    # -100 %), it is computed when its first record arrives.
+    prev_reach = {granularity: period_shift(today, granularity, 1) for granularity in granularities}
+    prev_stored = (
+        KpiValue.objects.filter(granularity__in=list(granularities), kpi_id__in=[k for k, r in reads.items() if r[1]])
+        .values("granularity")
+        .annotate(last=Max("period_start"))
+    )
+    for row in prev_stored:
+        granularity = row["granularity"]
+        prev_reach[granularity] = max(prev_reach[granularity], period_end(row["last"], granularity))
     jobs: dict[tuple[str, dt.date, dt.date], tuple[set[int], set[int]]] = {}
     for mark in marks:
         readers = [(kpi_id, depth, has_state, reaching) for kpi_id, (kinds, depth, has_state, reaching)
@@ -308,7 +347,8 @@ def dirty_marks_jobs(
             start = period_floor(mark.period_start, granularity)
             ends = {
                 kpi_id: max(
-                    period_shift(last_day, granularity, 1 + depth),
+                    min(period_shift(last_day, granularity, 1 + depth), prev_reach[granularity]),
+                    period_shift(last_day, granularity, 1),
                     period_shift(today, granularity, 1) if has_state else start,
                     min(year_end, max(period_shift(today, granularity, 1), shares_stored[granularity]))
                     if reaching and granularity in shares_stored
@@ -333,23 +373,29 @@ def dirty_marks_jobs(
     ]
 
 
-def dirty_marks_recompute(*, limit: int = DIRTY_BATCH_SIZE, max_rounds: int = 20) -> DirtyRecomputeResult:
-    """Claim dirty marks, recompute the KPI values they make stale, then release the marks.
+def dirty_marks_recompute(
+    *, limit: int = DIRTY_BATCH_SIZE, teams: int = DIRTY_BATCH_TEAMS, max_rounds: int = 50
+) -> DirtyRecomputeResult:
+    """Claim rounds of dirty marks, recompute the KPI values they make stale, then release the marks.
 
-    Idempotent and safe to run twice or concurrently: values are upserted, and a mark is
-    deleted only if no ingestion bumped it since it was claimed. Loops while marks remain
-    (those written during the run included), up to `max_rounds` batches.
+    Idempotent, and several workers share a backlog: each round claims whole teams that no other worker
+    holds (metrics.recompute.marks.dirty_marks_claimed), and a mark is deleted only if no ingestion bumped
+    it since it was claimed. Loops while it can claim marks (those written during the run included), up to
+    `max_rounds` rounds.
     """
     result = DirtyRecomputeResult()
-    with recompute_lock() as acquired:
-        if not acquired:
-            result.busy = True
-            return result
-        for _ in range(max_rounds):
-            marks = dirty_marks_claim(limit=limit)
+    kept: set[int] = set()
+    for _ in range(max_rounds):
+        # A recompute of everything running at the start or the end of a round may write, after this round, values
+        # read before this round's changes: the round's marks are kept, to be computed again once it is over.
+        full_run = full_run_in_progress()
+        with dirty_marks_claimed(limit=limit, teams=teams, done=kept) as (marks, busy):
             if not marks:
+                result.busy = busy
                 break
-            result.marks_claimed += len(marks)
+            stored = [mark for mark in marks if mark.id is not None]
+            result.marks_claimed += len(stored)
+            result.claimed += [(mark.id, mark.generation) for mark in stored]
             # Shorter periods first: weeks and months are combined from the days just recomputed,
             # quarters and years from the months.
             jobs = sorted(dirty_marks_jobs(marks=marks), key=lambda job: GRANULARITIES.index(job.granularity))
@@ -361,13 +407,16 @@ def dirty_marks_recompute(*, limit: int = DIRTY_BATCH_SIZE, max_rounds: int = 20
                     team_ids=job.team_ids,
                     granularities=[job.granularity],
                     incremental=True,
+                    with_ancestors=False,
                 )
                 result.values_written += done.values_written
-            released = dirty_marks_release(marks=marks)
-            result.marks_released += released
-            if released < len(marks) and len(marks) < limit:
-                # Marks bumped during this round were recomputed with older data: go again.
+            if full_run or full_run_in_progress():
+                kept |= {mark.team_id for mark in marks}
+                result.marks_kept += len(stored)
+                # The ancestors computed with these teams are kept too: their ranges become stored marks.
+                covered = {(m.team_id, m.record_kind): (m.period_start, m.period_end) for m in marks if m.id is None}
+                with transaction.atomic():
+                    dirty_marks_widen(ranges=covered)
                 continue
-            if len(marks) < limit:
-                break
+            result.marks_released += dirty_marks_release(marks=stored)
     return result

@@ -3,7 +3,8 @@
 
 Ingestion and the login/membership receivers call `recompute_dirty_enqueue()` in the
 transaction that wrote their dirty marks; the message is sent after the commit. The task is
-debounced — a burst of ingests yields one effective run — idempotent, and safe when two run at once. If the broker is
+debounced — a burst of ingests yields one effective run — idempotent, and several workers share the marks
+(claimed by team, metrics.recompute.marks). If the broker is
 down nothing is lost: the marks stay in the database and the beat sweep
 (CELERY_BEAT_SCHEDULE, every minute) consumes them later.
 """
@@ -53,9 +54,9 @@ def recompute_dirty_task(self) -> dict:
     """Recompute the KPI values made stale by dirty marks, then release the marks."""
     result = dirty_marks_recompute()
     if result.busy:
-        # Another run holds the lock and loops until no marks remain; look again shortly, in case it was finishing
-        # as these marks arrived. After a few looks, end quietly: under a steady stream the running loop takes
-        # them, and the beat sweep (every minute) catches the rare mark left behind. Not an error.
+        # Other workers hold every team with marks and loop until they can claim none; look again shortly, in
+        # case one was finishing as these marks arrived. After a few looks, end quietly: under a steady stream
+        # the running loops take them, and the beat sweep (every minute) catches the rare mark left behind.
         if self.request.retries < BUSY_LOOKS:
             raise self.retry(countdown=DEBOUNCE_SECONDS * 2, max_retries=BUSY_LOOKS)
         return {"busy": True}
@@ -63,6 +64,7 @@ def recompute_dirty_task(self) -> dict:
         "marks_claimed": result.marks_claimed,
         "marks_released": result.marks_released,
         "values_written": result.values_written,
+        **({"marks_kept": result.marks_kept} if result.marks_kept else {}),
     }
 
 

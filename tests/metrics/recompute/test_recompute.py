@@ -141,19 +141,42 @@ def test_jobs_cover_whole_periods_the_next_period_for_prev_and_today_for_states(
         return job.start, job.end
 
     # then each granularity's periods holding 15 January, up to the period after it for the growth rate
-    # (whose next period reads January as prev()) — revenue shares that job, one or two periods wider
+    # (whose next period reads January as prev()) — revenue shares that job, one or two periods wider —
+    # but only as far as periods have begun on 10 February: not the second quarter, not 2027
     assert span("sales_growth_rate", "day") == (D(2026, 1, 15), D(2026, 1, 17))
     assert span("revenue", "day") == (D(2026, 1, 15), D(2026, 1, 17))
     assert span("revenue", "week") == (D(2026, 1, 12), D(2026, 1, 26))
     assert span("revenue", "month") == (JAN, D(2026, 3, 1))
-    assert span("revenue", "quarter") == (JAN, D(2026, 7, 1))
-    assert span("revenue", "year") == (JAN, D(2028, 1, 1))
+    assert span("revenue", "quarter") == (JAN, D(2026, 4, 1))
+    assert span("revenue", "year") == (JAN, D(2027, 1, 1))
     # the CLV reads customers' states, which reach up to today's period (10 February): by day, its own job
     assert span("customer_lifetime_value", "day") == (D(2026, 1, 15), D(2026, 2, 11))
     assert span("customer_lifetime_value", "month") == (JAN, D(2026, 3, 1))
     assert len([job for job in jobs if job.granularity == "day"]) == 2
     # ticket KPIs are untouched
     assert not any(ids["tickets"] in job.kpi_ids for job in jobs)
+
+
+@time_machine.travel(dt.datetime(2026, 2, 10, 12, tzinfo=dt.UTC), tick=False)
+def test_a_change_never_writes_a_growth_for_a_period_not_begun(team_a):
+    # given orders in the first quarter (10 February today): 100 € in January
+    order(team_a, at(2026, 1, 15), 100)
+    mark(team_a, "orders", D(2026, 1, 15), D(2026, 1, 16))
+    # when the marks are recomputed
+    dirty_marks_recompute()
+    growth = KpiValue.objects.filter(kpi__code="sales_growth_rate", team=team_a, segment="")
+    # then the quarter's growth exists for the first quarter only: the second, not begun, would read -100 %
+    assert list(growth.filter(granularity="quarter").values_list("period_start", flat=True)) == [JAN]
+    # and a quarter already stored (an order dated in May, recorded in advance) is kept up to date
+    order(team_a, at(2026, 5, 4), 40)
+    mark(team_a, "orders", D(2026, 5, 4), D(2026, 5, 5))
+    dirty_marks_recompute()
+    order(team_a, at(2026, 1, 20), 60)
+    mark(team_a, "orders", D(2026, 1, 20), D(2026, 1, 21))
+    dirty_marks_recompute()
+    q2 = growth.get(granularity="quarter", period_start=D(2026, 4, 1))
+    # the second quarter: 40 € against 160 € in the first, (40 - 160) / 160 = -75 %
+    assert q2.value == q(-75)
 
 
 def test_enqueues_are_debounced(team_a):
@@ -189,28 +212,30 @@ def test_broker_down_keeps_the_marks_and_the_sweep_consumes_them(team_a, django_
     assert revenue.value == q(100)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the advisory lock exists on PostgreSQL only")
-def test_a_second_run_at_the_same_time_steps_aside(team_a):
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the team locks are PostgreSQL advisory locks")
+def test_a_run_leaves_the_teams_another_worker_holds(team_a):
     import psycopg
 
-    # given another worker holding the recompute lock
+    from metrics.recompute.marks import _team_lock_key
+
+    # given another worker holding team A's recompute lock
     settings = connection.settings_dict
     other = psycopg.connect(
         dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"] or 5432
     )
-    other.execute("SELECT pg_advisory_lock(%s)", [services.RECOMPUTE_LOCK_KEY])
+    other.execute("SELECT pg_advisory_lock(%s)", [_team_lock_key(team_a.pk)])
     mark(team_a, "orders", D(2026, 1, 15), D(2026, 1, 16))
     try:
-        # when this run starts, it returns at once and leaves the marks to the holder
+        # when this run starts, it claims nothing and leaves the mark to the holder
         result = dirty_marks_recompute()
         assert result.busy and result.marks_claimed == 0
         assert DirtyMark.objects.count() == 1
     finally:
         # unlock explicitly: closing the connection releases the lock only when the server
         # has finished ending that session, which can be after the next line runs
-        other.execute("SELECT pg_advisory_unlock(%s)", [services.RECOMPUTE_LOCK_KEY])
+        other.execute("SELECT pg_advisory_unlock(%s)", [_team_lock_key(team_a.pk)])
         other.close()
-    # and once the lock is free, it runs
+    # and once the team is free, it runs
     assert dirty_marks_recompute().marks_released == 1
 
 
