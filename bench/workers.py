@@ -7,8 +7,9 @@ Usage:  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/pytho
 Runs on a throwaway database `bench_workers` on the same server (created, migrated and dropped by the
 script): `seed_demo --teams N --records M` builds a three-level organisation and its activity; the backlog
 is a mark for every (team, kind) holding records, over its last `--days` days. For each worker count, the
-stored values are emptied, the same marks written back, and that many processes call `dirty_marks_recompute` together (what
-the Celery task does; each process is a worker with its own connection) until none can claim a mark.
+stored values are emptied, the same marks written back, and that many processes call `dirty_marks_recompute`
+together (what the Celery task does; each process is a worker with its own connection) until none can claim
+a mark.
 
 Printed per worker count: wall time from the start to the last process's end, throughput relative to one
 worker, marks claimed (each (mark, generation) must be claimed once: duplicates counted), and the stored
