@@ -3,6 +3,7 @@
 from django.urls import path
 
 from metrics.api.activity import ACTIVITY_VIEWS, UnknownActivityKindView
+from metrics.api.drivers import KpiDriversView
 from metrics.api.kpis import KpiListView, KpiRangeView, KpiValuesView
 
 urlpatterns: list = [
@@ -11,4 +12,5 @@ urlpatterns: list = [
     path("kpis/", KpiListView.as_view(), name="api-kpis"),
     path("kpis/<slug:code>/values/", KpiValuesView.as_view(), name="api-kpi-values"),
     path("kpis/<slug:code>/range/", KpiRangeView.as_view(), name="api-kpi-range"),
+    path("kpis/<slug:code>/drivers/", KpiDriversView.as_view(), name="api-kpi-drivers"),
 ]
