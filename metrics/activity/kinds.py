@@ -79,19 +79,19 @@ def check_plausible_moment(value: date) -> None:
 def parse_datetime_value(value: Any) -> datetime:
     """ISO 8601 date-time; a naive one is read in settings.TIME_ZONE; a bare date is its local midnight. Within the
     plausible years and UTC offsets (`check_plausible_moment`)."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
+    if isinstance(value, str):  # the common case (JSON) first
         try:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError:
             raise FieldError(
                 _("Enter an ISO 8601 date-time such as 2025-03-01T14:30:00Z (got %(value)r).") % {"value": value}
             ) from None
+    elif isinstance(value, datetime):
+        parsed = value
     else:
         raise FieldError(_("Enter an ISO 8601 date-time string."))
     check_plausible_moment(parsed)
-    if timezone.is_naive(parsed):
+    if parsed.utcoffset() is None:  # naive (timezone.is_naive, without the call)
         parsed = parsed.replace(tzinfo=local_zone())
     return parsed
 
@@ -667,6 +667,9 @@ def kind_spec(kind: str) -> KindSpec:
         raise UnknownKind(kind) from None
 
 
+_EXTERNAL_ID = _max_length(_string, 120)
+
+
 def external_id_parse(value: Any) -> str:
     """An `external_id`: a non-blank string of at most 120 characters (else `FieldError`)."""
-    return _max_length(_string, 120)(value)
+    return _EXTERNAL_ID(value)

@@ -257,6 +257,57 @@ def test_overlapping_batches_at_the_same_time_count_exactly_what_each_created(te
     assert sorted(r["created"] for r in results) == [100, 300]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers (PostgreSQL)")
+@pytest.mark.django_db(transaction=True)
+def test_the_same_change_sent_twice_at_the_same_time_is_one_update_and_one_unchanged(team_a, monkeypatch):
+    # Given 200 stored orders, and two identical batches changing all their amounts, sent at the same time; each
+    # pauses between reading what is stored and writing, so that both read the old amounts
+    stored = [{**ORDER, "external_id": f"O-{i}", "amount": i} for i in range(200)]
+    activity_ingest(kind="orders", records=stored, default_team_id=team_a.pk, writable_team_ids={team_a.pk})
+    changed = [{**record, "amount": record["amount"] + 1000} for record in stored]
+    read = ingest_module._existing_rows
+
+    def slow_read(*args, **kwargs):
+        rows = read(*args, **kwargs)
+        time.sleep(0.5)
+        return rows
+
+    monkeypatch.setattr(ingest_module, "_existing_rows", slow_read)
+    results, failures = ingest_at_the_same_time(team_a, "orders", [changed, changed])
+    # Then the first to write updates the 200 orders and the second finds them already so: 200 updated, 200
+    # unchanged in all (not 400 updated), and the stored amounts are the new ones
+    assert failures == []
+    assert sorted((r["updated"], r["unchanged"], r["created"]) for r in results) == [(0, 200, 0), (200, 0, 0)]
+    assert sorted(Order.objects.values_list("amount", flat=True)) == sorted(i + 1000 for i in range(200))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs concurrent writers (PostgreSQL)")
+@pytest.mark.django_db(transaction=True)
+def test_batches_of_different_records_of_one_team_write_side_by_side(team_a, monkeypatch):
+    # Given two batches of different orders of the same team; each pauses after reading what is stored
+    first = [{**ORDER, "external_id": f"A-{i}"} for i in range(50)]
+    second = [{**ORDER, "external_id": f"B-{i}"} for i in range(50)]
+    read = ingest_module._existing_rows
+    pauses = []
+
+    def slow_read(*args, **kwargs):
+        rows = read(*args, **kwargs)
+        began = time.monotonic()
+        time.sleep(1.0)
+        pauses.append((began, time.monotonic()))
+        return rows
+
+    monkeypatch.setattr(ingest_module, "_existing_rows", slow_read)
+    results, failures = ingest_at_the_same_time(team_a, "orders", [first, second])
+    # Then both create their orders, and neither waited for the other to commit (no lock per team): the second
+    # pause began before the first ended (with a lock, it could begin only after the first batch's commit)
+    assert failures == []
+    assert [r["created"] for r in results] == [50, 50]
+    assert Order.objects.count() == 100
+    (first_began, first_ended), (second_began, _) = sorted(pauses)
+    assert second_began < first_ended
+
+
 # --- The listing's date filters ------------------------------------------------------------------------------------
 
 
