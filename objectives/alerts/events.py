@@ -3,15 +3,24 @@ it (evaluation opens and resolves alerts, people acknowledge and resolve them: b
 
 from __future__ import annotations
 
-from objectives.models import Alert, AlertEvent
+from objectives.alerts.drivers import alert_drivers_compute
+from objectives.models import Alert, AlertEvent, AlertEventKind
 from objectives.notifications.outbox import alert_notify
 
 
 def alert_event_record(*, alert: Alert, kind: str, actor=None, comment: str = "", notify: bool = False) -> AlertEvent:
     """Write a history row for the alert's current value and threshold; notify (inside the transaction) if asked,
-    and keep whom the event reached on the row."""
+    and keep whom the event reached on the row. A firing row keeps what drove the change, computed once here for
+    the webhook, every recipient's e-mail and the alert page."""
+    drivers = alert_drivers_compute(alert=alert) if kind == AlertEventKind.FIRED else None
     event = AlertEvent.objects.create(
-        alert=alert, kind=kind, value=alert.value, threshold=alert.threshold, actor=actor, comment=comment
+        alert=alert,
+        kind=kind,
+        value=alert.value,
+        threshold=alert.threshold,
+        actor=actor,
+        comment=comment,
+        drivers=drivers,
     )
     if notify:
         event.notified = list(alert_notify(alert=alert, event=event) or [])

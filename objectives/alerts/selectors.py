@@ -18,6 +18,7 @@ from metrics.models import KpiUnit
 from objectives.models import (
     Alert,
     AlertEvent,
+    AlertEventKind,
     AlertRule,
     AlertSeverity,
     AlertState,
@@ -93,6 +94,11 @@ def alert_events_in_words(*, alert: Alert) -> list[AlertEvent]:
             if isinstance(entry, dict)
         ]
     return events
+
+
+def fired_drivers(*, events: Iterable[AlertEvent]) -> dict | None:
+    """What drove the change of an alert, as recorded when it fired (AlertEvent.drivers); None without it."""
+    return next((event.drivers for event in events if event.kind == AlertEventKind.FIRED and event.drivers), None)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from objectives.alerts.forms import (
 )
 from objectives.forms import add_service_errors
 from objectives.models import AlertRule, AlertSeverity, AlertState
+from objectives.notifications.emails import alert_subject_name, drivers_in_words
 from objectives.notifications.services import notifications_mark_read
 
 PAGE_SIZE = 50
@@ -85,12 +86,17 @@ def alert_detail(request, pk: int):
     notifications_mark_read(user=request.user, alert=alert)  # they opened what it was about
     can_act = alert.is_open and has_team_role(request.user, alert.team, Role.MEMBER)
     shown = alert_selectors.alerts_in_words(alerts=[alert])
+    events = alert_selectors.alert_events_in_words(alert=alert)
     context = {
         "alert": alert,
         "unit": alert.unit,
         "segment_names": shown.names,
         "current_team": alert.team,
-        "events": alert_selectors.alert_events_in_words(alert=alert),
+        "events": events,
+        # What drove the change, as the e-mail and the webhook gave it when the alert fired.
+        "drivers": drivers_in_words(
+            drivers=alert_selectors.fired_drivers(events=events), kpi_name=alert_subject_name(alert)
+        ),
         "chart": alert_selectors.alert_chart(alert=alert),
         "can_act": can_act,
         "can_acknowledge": can_act and alert.state == AlertState.FIRING,

@@ -253,6 +253,9 @@ class AlertEvent(models.Model):
     comment = models.TextField(_("comment"), blank=True)
     # [{"user": id, "username": str, "channels": ["in_app", "email"]}, {"webhook": id, "url": str}]
     notified = models.JSONField(_("notified"), default=list, blank=True)
+    # What drove the change, computed once when the alert fired (objectives.alerts.drivers): the webhook's
+    # `drivers`, the e-mail's line and the alert page read these numbers; null without a breakdown.
+    drivers = models.JSONField(_("drivers"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["at", "id"]

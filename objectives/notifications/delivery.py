@@ -61,6 +61,7 @@ def notifications_email_send(*, notification_ids: Iterable[int] | None = None, n
         )
         prefs = settings_of(n.user_id for n in rows)
         sparklines: dict = {}
+        drivers: dict = {}
         changed = []
         for notification in rows:
             user_prefs = prefs[notification.user_id]
@@ -69,7 +70,7 @@ def notifications_email_send(*, notification_ids: Iterable[int] | None = None, n
             else:
                 notification.email_attempts += 1
                 try:
-                    emails.alert_email(notification=notification, sparklines=sparklines).send()
+                    emails.alert_email(notification=notification, sparklines=sparklines, drivers=drivers).send()
                 except Exception as exc:  # SMTP errors come in many classes
                     logger.warning("E-mail of notification %s failed: %s", notification.pk, exc)
                     if notification.email_attempts >= EMAIL_MAX_ATTEMPTS:

@@ -7,6 +7,8 @@ Every message is rendered in its recipient's language (``User.language``) with
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -22,7 +24,8 @@ from metrics.kpis.labels import segment_label
 from metrics.kpis.periods import period_shift
 from metrics.kpis.selectors import kpi_value_series
 from objectives.models import Alert, AlertCondition, AlertEventKind, AlertRule, Notification, Objective
-from objectives.templatetags.kpi_format import kpi_value
+from objectives.notifications.selectors import alert_fired_drivers
+from objectives.templatetags.kpi_format import kpi_value, signed_change, signed_percent, signed_value
 
 SUBJECT_PREFIX = "[KPI]"
 SPARKLINE_PERIODS = 6
@@ -143,6 +146,76 @@ def alert_summary(*, alert: Alert) -> str:
     }
 
 
+@dataclass(frozen=True)
+class DriversInWords:
+    """What drove an alert's change, worded in the active language: one line (« Chiffre d’affaires −12 % (dont
+    PME −6 pts) : commandes −8 pts, panier moyen −4 pts »), the span compared with, each measure's part and
+    each dimension's largest segments. Parts are in points of the compared value (for a rate, in its points)."""
+
+    line: str
+    compared: str
+    formula: list[tuple[str, str]]
+    formula_note: str
+    dimensions: list[tuple[str, list[tuple[str, str]]]]
+
+
+def _decimal(value) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def drivers_in_words(*, drivers: dict | None, kpi_name: str) -> DriversInWords | None:
+    """A stored breakdown (AlertEvent.drivers) in the active language; None without one. Numbers are formatted
+    by the project's filters (objectives.templatetags.kpi_format), labels taken in the active language."""
+    if not drivers or drivers.get("change") is None:
+        return None
+    unit = drivers.get("unit", "")
+    language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+    labels = drivers.get("labels", {}).get(language, {})
+    # Amounts and counts move in % of the compared value, their parts in points of it; a rate moves in points.
+    in_points = unit not in ("%", "pts") and drivers.get("change_percent") is not None
+
+    def part(item: dict) -> str:
+        if in_points and item.get("percent") is not None:
+            return signed_change(_decimal(item["percent"]), "pts")
+        return signed_value(_decimal(item["contribution"]), unit)
+
+    change = signed_percent(_decimal(drivers["change_percent"])) if in_points else signed_value(drivers["change"], unit)
+    shown = [item for item in drivers.get("formula", []) if item["contribution"]]
+    formula = [(labels.get("formula", {}).get(item["measure"], item["label"]), part(item)) for item in shown]
+    short = [(labels.get("formula_short", {}).get(item["measure"], item["label"]), part(item)) for item in shown]
+    dimensions = []
+    largest = None
+    for dimension, items in drivers.get("segments", {}).items():
+        names = labels.get("segments", {}).get(dimension, {})
+        shown = [(names.get(item["segment"], item["label"]), part(item)) for item in items if item["contribution"]]
+        if shown:
+            dimensions.append((labels.get("dimensions", {}).get(dimension, dimension), shown))
+        for item in items:
+            if not item["contribution"] or not item["segment"]:
+                continue  # records without a value of the dimension explain nothing
+            if largest is None or abs(item["contribution"]) > abs(largest[1]["contribution"]):
+                largest = (names.get(item["segment"], item["label"]), item)
+    head = _("%(kpi)s %(change)s") % {"kpi": kpi_name, "change": change}
+    if largest is not None:
+        head = _("%(head)s (of which %(segment)s %(part)s)") % {
+            "head": head,
+            "segment": largest[0],
+            "part": part(largest[1]),
+        }
+    parts = ", ".join(f"{label} {value}" for label, value in short)
+    line = _("%(head)s: %(parts)s") % {"head": head, "parts": parts} if parts else head
+    compared = dates.span(
+        dt.date.fromisoformat(drivers["compare_start"]), dt.date.fromisoformat(drivers["compare_end"])
+    )
+    return DriversInWords(
+        line=line,
+        compared=compared,
+        formula=formula,
+        formula_note=drivers.get("formula_note", ""),
+        dimensions=dimensions,
+    )
+
+
 def alert_sparkline(*, alert: Alert) -> list[dict]:
     """The KPI's last SPARKLINE_PERIODS stored values up to the alert's period, for the team and segment."""
     rule = alert.rule
@@ -216,16 +289,31 @@ def notification_title(notification: Notification) -> str:
     return notification.title
 
 
-def alert_email(*, notification: Notification, sparklines: dict | None = None) -> EmailMultiAlternatives:
+def _drivers_cached(alert: Alert, drivers: dict | None) -> dict | None:
+    if drivers is None:
+        return alert_fired_drivers(alert_ids=[alert.pk]).get(alert.pk)
+    if alert.pk not in drivers:
+        drivers.update(alert_fired_drivers(alert_ids=[alert.pk]))
+        drivers.setdefault(alert.pk, None)
+    return drivers[alert.pk]
+
+
+def alert_email(
+    *, notification: Notification, sparklines: dict | None = None, drivers: dict | None = None
+) -> EmailMultiAlternatives:
     """The e-mail of an alert notification (HTML with a plain-text alternative) in its user's language.
 
     `sparklines`, shared by the e-mails of one batch, keeps each alert's recent values per language, so
-    an alert notified to several people is read once.
+    an alert notified to several people is read once; `drivers` likewise keeps each alert's stored breakdown.
     """
     user = notification.user
     alert = notification.alert
     with translation.override(user.language or settings.LANGUAGE_CODE):
         kind = AlertEventKind.RESOLVED if notification.event == "alert.resolved" else AlertEventKind.FIRED
+        # What drove the change, as the webhook carries it: computed once when the alert fired.
+        breakdown = None
+        if kind == AlertEventKind.FIRED:
+            breakdown = drivers_in_words(drivers=_drivers_cached(alert, drivers), kpi_name=alert_subject_name(alert))
         context = {
             "user": user,
             "alert": alert,
@@ -242,6 +330,7 @@ def alert_email(*, notification: Notification, sparklines: dict | None = None) -
             "severity": alert.get_severity_display(),
             "rule_name": alert.rule.name,
             "sparkline": _sparkline_cached(alert, sparklines),
+            "drivers": breakdown,
             "url": alert_url(alert),
             "settings_url": settings_url(),
         }

@@ -6,12 +6,25 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from accounts.models import Team, User
 from objectives.models import (
+    AlertEvent,
+    AlertEventKind,
     Notification,
     WebhookDelivery,
     WebhookEndpoint,
 )
 
 DELIVERY_LOG_SIZE = 50
+
+
+def alert_fired_drivers(*, alert_ids: list[int]) -> dict[int, dict]:
+    """What drove each alert's change, as recorded when it fired (AlertEvent.drivers), by alert id; an alert
+    without a breakdown is left out. One query."""
+    rows = (
+        AlertEvent.objects.filter(alert_id__in=alert_ids, kind=AlertEventKind.FIRED, drivers__isnull=False)
+        .order_by("alert_id", "at", "id")
+        .values_list("alert_id", "drivers")
+    )
+    return dict(rows)
 
 
 def notifications_of(*, user: User, limit: int | None = None) -> QuerySet[Notification]:

@@ -3,7 +3,13 @@
 Every delivery is a ``POST`` of a JSON body::
 
     {"id": <delivery id>, "event": "alert.firing", "created_at": "2026-11-21T20:41:00+00:00",
-     "team": "ventes", "data": {"alert": 12, "rule": 3, "rule_name": "…", "kpi": "churn_rate", …}}
+     "team": "ventes", "data": {"alert": 12, "rule": 3, "rule_name": "…", "kpi": "churn_rate", …},
+     "drivers": {"value": …, "compared_value": …, "change": …, "formula": […], "segments": {…}, …} | null}
+
+``drivers`` (alert events only) is what drove the change of a firing KPI alert's period, computed once when it
+fired (objectives.alerts.drivers): each list of parts adds up to ``change`` exactly (``segments`` keeps the three
+largest of each dimension, ``segments_other`` what the rest add up to); null for other events, for a rule on one
+segment, and when the KPI has no value to compare with.
 
 with these headers:
 
@@ -96,7 +102,22 @@ def alert_payload(*, alert: Alert, event: str, alert_event: AlertEvent | None = 
     if alert_event is not None and alert_event.kind == AlertEventKind.ACKNOWLEDGED:
         data["acknowledged_by"] = alert_event.actor.get_username() if alert_event.actor_id else None
         data["comment"] = alert_event.comment
-    return {"event": event, "created_at": timezone.now().isoformat(), "team": alert.team.slug, "data": data}
+    return {
+        "event": event,
+        "created_at": timezone.now().isoformat(),
+        "team": alert.team.slug,
+        "data": data,
+        "drivers": alert_drivers_payload(alert_event),
+    }
+
+
+def alert_drivers_payload(alert_event: AlertEvent | None) -> dict | None:
+    """What drove the change of a firing KPI alert, as the event recorded it (objectives.alerts.drivers), without
+    the labels kept for other languages; null for other events and when there is no breakdown."""
+    drivers = alert_event.drivers if alert_event is not None else None
+    if not drivers:
+        return None
+    return {key: value for key, value in drivers.items() if key != "labels"}
 
 
 def objective_payload(*, objective: Objective, event: str) -> dict:
