@@ -24,6 +24,7 @@ from metrics.engine.shares import NESTED, Shares, share_name, shares_compute
 VALUE_QUANTUM = Decimal("1e-10")
 VALUE_LIMIT = Decimal("1e20")  # KpiValue.value holds 20 integer digits
 _MISSING = object()
+_NO_SEGMENTS: dict = {}
 
 
 @dataclass(frozen=True)
@@ -141,81 +142,108 @@ def kpis_compute(
 
     rows: list[ValueRow] = []
     for plan in plans:
-        lookups = sorted(plan.formula.lookups | {(name, 0) for name in plan.measures}, key=lambda x: (x[1], x[0]))
-        for team in teams:
-            for index in range(depth, len(window.periods)):
-                period = window.periods[index]
-                rows.append(_evaluate(plan, results, window, team, index, None, "", lookups, granularity, shares))
-                for dimension in plan.segments:
-                    segment_values: set[str] = set()
-                    for spec in plan.measures.values():
-                        segment_values.update(results[(spec, dimension)].get((team, period), {}))
-                        # A segment some longer period has through this one holds its share here.
-                        for cells in shares.get((spec, dimension), {}).values():
-                            segment_values.update(cells.get((team, period), {}))
-                    for segment_value in sorted(segment_values):
-                        rows.append(
-                            _evaluate(
-                                plan,
-                                results,
-                                window,
-                                team,
-                                index,
-                                dimension,
-                                segment_value,
-                                lookups,
-                                granularity,
-                                shares,
-                            )
-                        )
+        rows.extend(_plan_rows(plan, results, shares, window, teams, depth, granularity))
     return rows
 
 
-def _evaluate(
+def _plan_rows(
     plan: KpiPlan,
     results: dict[tuple[MeasureSpec, str | None], Cells],
-    window: Window,
-    team: int,
-    index: int,
-    dimension: str | None,
-    segment_value: str,
-    lookups: list[tuple[str, int]],
-    granularity: str,
     shares: Shares,
-) -> ValueRow:
-    def lookup(name: str, back: int) -> Decimal | None:
-        spec = plan.measures[name]
-        position = index - back
-        if position < 0:
-            return None
-        found = results[(spec, dimension)].get((team, window.periods[position]), {}).get(segment_value, _MISSING)
-        if found is _MISSING:
-            return Decimal(0) if spec.agg.empty_is_zero else None
-        return found  # type: ignore[return-value]
+    window: Window,
+    teams: list[int],
+    depth: int,
+    granularity: str,
+) -> list[ValueRow]:
+    """The cells of one KPI: for each team and period of the window after the first `depth` ones, the total
+    and each segment some measure (or some share of a longer period) has there.
 
-    components = {_component_name(name, back): json_number(lookup(name, back)) for name, back in lookups}
-    stored_shares: dict = {}
-    for name, spec in plan.measures.items():
-        by_granularity = shares.get((spec, dimension))
-        if by_granularity is None:
-            continue
-        for longer in NESTED.get(granularity, ()):
-            share = by_granularity.get(longer, {}).get((team, window.periods[index]), {}).get(segment_value, _MISSING)
+    The cells of each input are looked up once per cell, in the order of `lookups`; the formula reads
+    them from there. Cells with the same inputs have the same value: it is computed once per KPI.
+    """
+    lookups = sorted(plan.formula.lookups | {(name, 0) for name in plan.measures}, key=lambda x: (x[1], x[0]))
+    names = [_component_name(name, back) for name, back in lookups]
+    periods = window.periods
+    nested = NESTED.get(granularity, ())
+    formula = plan.formula
+    values: dict[tuple, Decimal | None] = {}
+    rows: list[ValueRow] = []
+    append = rows.append
+
+    def inputs_of(dimension: str | None):
+        """Per lookup: the measure's cells for this dimension, how many periods back, the value of no cell."""
+        inputs = []
+        for name, back in lookups:
+            spec = plan.measures[name]
+            inputs.append((results[(spec, dimension)], back, Decimal(0) if spec.agg.empty_is_zero else None))
+        return inputs
+
+    def shares_of(dimension: str | None):
+        """Per stored share: its name, the cells of that longer granularity, the value of no cell."""
+        found = []
+        for name, spec in plan.measures.items():
+            by_granularity = shares.get((spec, dimension))
+            if by_granularity is None:
+                continue
+            for longer in nested:
+                empty = Decimal(0) if spec.agg.empty_is_zero else None
+                found.append((share_name(name, longer), by_granularity.get(longer, {}), empty))
+        return found
+
+    def row(team: int, index: int, dimension: str | None, segment_value: str, inputs, share_inputs) -> ValueRow:
+        period = periods[index]
+        got = []
+        for cells, back, empty in inputs:
+            position = index - back
+            if position < 0:
+                got.append(None)
+                continue
+            found = cells.get((team, periods[position]), _NO_SEGMENTS).get(segment_value, _MISSING)
+            got.append(empty if found is _MISSING else found)
+        key = tuple(got)
+        if key in values:
+            value = values[key]
+        else:
+            given = dict(zip(lookups, got, strict=True))
+            value = values[key] = value_for_storage(formula.evaluate(lambda name, back: given[(name, back)]))
+        stored_shares: dict = {}
+        for stored_name, cells, empty in share_inputs:
+            share = cells.get((team, period), _NO_SEGMENTS).get(segment_value, _MISSING)
             if share is _MISSING:
                 if dimension:  # a segment holds a share only where the measure has records
                     continue
-                share = Decimal(0) if spec.agg.empty_is_zero else None
-            stored_shares[share_name(name, longer)] = json_number(share)  # type: ignore[arg-type]
-    return ValueRow(
-        kpi_id=plan.kpi_id,
-        team_id=team,
-        granularity=granularity,
-        period_start=window.periods[index],
-        segment=f"{dimension}={segment_value}" if dimension else "",
-        value=value_for_storage(plan.formula.evaluate(lookup)),
-        components=components,
-        shares=stored_shares,
-    )
+                share = empty
+            stored_shares[stored_name] = json_number(share)  # type: ignore[arg-type]
+        return ValueRow(
+            kpi_id=plan.kpi_id,
+            team_id=team,
+            granularity=granularity,
+            period_start=period,
+            segment=f"{dimension}={segment_value}" if dimension else "",
+            value=value,
+            components={name: json_number(v) for name, v in zip(names, got, strict=True)},
+            shares=stored_shares,
+        )
+
+    total_inputs, total_shares = inputs_of(None), shares_of(None)
+    by_dimension = []
+    for dimension in plan.segments:
+        # Where segments occur: the measure's cells, and the shares some longer period has through this one.
+        present = [results[(spec, dimension)] for spec in plan.measures.values()]
+        for spec in plan.measures.values():
+            present.extend(shares.get((spec, dimension), {}).values())
+        by_dimension.append((dimension, inputs_of(dimension), shares_of(dimension), present))
+    for team in teams:
+        for index in range(depth, len(periods)):
+            period = periods[index]
+            append(row(team, index, None, "", total_inputs, total_shares))
+            for dimension, inputs, share_inputs, present in by_dimension:
+                segment_values: set[str] = set()
+                for cells in present:
+                    segment_values.update(cells.get((team, period), _NO_SEGMENTS))
+                for segment_value in sorted(segment_values):
+                    append(row(team, index, dimension, segment_value, inputs, share_inputs))
+    return rows
 
 
 # --------------------------------------------------------------------------- any date range

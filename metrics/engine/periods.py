@@ -8,6 +8,7 @@ bound them are local midnights, so a day around a DST change lasts 23 or 25 hour
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -112,6 +113,44 @@ def period_starts(*, start: dt.date, end: dt.date, granularity: str) -> list[dt.
 def local_midnight(day: dt.date) -> dt.datetime:
     """The aware instant at which local date `day` begins in the organisation's time zone."""
     return dt.datetime.combine(day, dt.time.min, tzinfo=business_tz())
+
+
+@functools.lru_cache(maxsize=8)
+def utc_offset_changes(
+    tz_name: str, first_year: int, last_year: int
+) -> tuple[int, tuple[tuple[dt.datetime, int], ...]]:
+    """The UTC offset (in seconds) of time zone `tz_name` at the start of `first_year` (UTC), and each change of
+    it up to the end of `last_year`: (the naive UTC instant it takes effect, the offset from then on).
+
+    Found from the zone's own rules (zoneinfo), day by day then to the second: offsets change at most once a
+    day in every zone of the tz database.
+    """
+    tz = ZoneInfo(tz_name)
+    utc = dt.UTC
+
+    def offset(moment: dt.datetime) -> int:
+        return int(moment.astimezone(tz).utcoffset().total_seconds())  # type: ignore[union-attr]
+
+    moment = dt.datetime(first_year, 1, 1, tzinfo=utc)
+    end = dt.datetime(last_year + 1, 1, 1, tzinfo=utc)
+    first = current = offset(moment)
+    changes: list[tuple[dt.datetime, int]] = []
+    day = dt.timedelta(days=1)
+    while moment < end:
+        following = moment + day
+        changed = offset(following)
+        if changed != current:
+            low, high = moment, following  # offset(low) == current, offset(high) == changed
+            while high - low > dt.timedelta(seconds=1):
+                middle = low + dt.timedelta(seconds=(high - low) // dt.timedelta(seconds=1) // 2)
+                if offset(middle) == current:
+                    low = middle
+                else:
+                    high = middle
+            changes.append((high.replace(tzinfo=None), changed))
+            current = changed
+        moment = following
+    return first, tuple(changes)
 
 
 def local_date(moment: dt.datetime) -> dt.date:

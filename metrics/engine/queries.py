@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connections, models
 from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models import Window as Over
@@ -57,7 +58,7 @@ from django.db.models.functions import Cast, Coalesce, RowNumber, Trunc
 from metrics.engine import sources as src
 from metrics.engine.aggregates import combine_sum
 from metrics.engine.measures import MeasureSpec, StateMode, as_date, filters_build, to_decimal
-from metrics.engine.periods import business_tz, local_midnight, period_end, period_floor
+from metrics.engine.periods import business_tz, local_midnight, period_end, period_floor, utc_offset_changes
 
 BEFORE = dt.date(1, 1, 1)
 AFTER = dt.date(9999, 12, 31)
@@ -139,6 +140,79 @@ class Median(models.Aggregate):
     output_field = models.FloatField()
 
 
+# Years whose instants SQLite converts to local time natively (LocalTrunc); others go through Django's function.
+NATIVE_TZ_YEARS = (1970, 2100)
+# From the local date D (SQL text): the start of its period, as SQLite date modifiers.
+_SQLITE_FLOORS = {
+    "day": "",
+    "week": ", '-6 days', 'weekday 1'",
+    "month": ", 'start of month'",
+    "year": ", 'start of year'",
+}
+_SQLITE_FLOORS_KINDS = {*_SQLITE_FLOORS, "quarter"}
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_offset_modifier(column: str, tz_name: str) -> str:
+    """SQL giving the date modifier ('+3600 seconds') that turns the naive UTC text in `column` into local
+    time: a balanced CASE over the zone's offset changes, a handful of text comparisons per row."""
+    first, changes = utc_offset_changes(tz_name, *NATIVE_TZ_YEARS)
+
+    def tree(low: int, high: int, offset: int) -> str:
+        if low == high:
+            return f"'{offset:+d} seconds'"
+        middle = (low + high) // 2
+        at, after = changes[middle]
+        return (
+            f"CASE WHEN {column} < '{at:%Y-%m-%d %H:%M:%S}' THEN {tree(low, middle, offset)} "
+            f"ELSE {tree(middle + 1, high, after)} END"
+        )
+
+    return tree(0, len(changes), first)
+
+
+class LocalTrunc(Trunc):
+    """Trunc to a local period start; on SQLite computed by SQLite itself instead of Django's Python function
+    (called for every row, it was most of a recompute's time), with the same results.
+
+    SQLite stores aware date-times as naive UTC text ('YYYY-MM-DD HH:MM:SS[.ffffff]'): the local date is
+    date() of that text (whole seconds: a fraction never moves the date) shifted by the zone's UTC offset
+    at that instant, which a CASE over the zone's offset changes gives (zoneinfo's own rules, see
+    periods.utc_offset_changes); instants outside NATIVE_TZ_YEARS keep Django's function.
+    """
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        column, params = compiler.compile(self.lhs)
+        kind = self.kind
+        if params or self.output_field.get_internal_type() != "DateField" or kind not in _SQLITE_FLOORS_KINDS:
+            return super().as_sql(compiler, connection)
+        tz_name = None
+        if not isinstance(self.lhs.output_field, models.DateTimeField):
+            local, conversion = column, False
+        else:
+            tz_name = self.get_tzname()
+            conversion = bool(settings.USE_TZ and tz_name and tz_name != connection.timezone_name)
+            if conversion and connection.timezone_name != "UTC":
+                return super().as_sql(compiler, connection)
+            local = f"substr({column}, 1, 19)"
+        if conversion:
+            local = f"{local}, {_sqlite_offset_modifier(column, tz_name)}"
+        if kind == "quarter":
+            month = f"CAST(strftime('%%m', {local}) AS INTEGER)"
+            native = f"date({local}, 'start of month', '-' || (({month} - 1) %% 3) || ' months')"
+        else:
+            native = f"date({local}{_SQLITE_FLOORS[kind]})"
+        if not conversion:
+            return native, []
+        fallback, fallback_params = super().as_sql(compiler, connection)
+        first, last = NATIVE_TZ_YEARS
+        return (
+            f"CASE WHEN {column} < '{first:04d}-01-01 00:00:00' OR {column} >= '{last + 1:04d}-01-01 00:00:00' "
+            f"THEN {fallback} ELSE {native} END",
+            list(fallback_params),
+        )
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -157,7 +231,7 @@ def _bound(spec: MeasureSpec, path: str, day: dt.date):
 
 def _trunc(spec: MeasureSpec, path: str, granularity: str) -> Trunc:
     tz = business_tz() if src.is_datetime(_field(spec, path)) else None
-    return Trunc(path, granularity, output_field=models.DateField(), tzinfo=tz)
+    return LocalTrunc(path, granularity, output_field=models.DateField(), tzinfo=tz)
 
 
 def _bucket(spec: MeasureSpec, path: str, window: Window) -> models.Expression:

@@ -8,7 +8,9 @@ recomputed cells that no longer occur (a channel with no records any more).
   INSERT … SELECT … ON CONFLICT DO UPDATE writes only the cells whose value or
   components changed (an unchanged cell is not rewritten: `computed_at` is when its
   value last changed), and one DELETE … NOT EXISTS removes stale segments.
-* Elsewhere (SQLite): Django's bulk_create(update_conflicts=True) in batches.
+* SQLite: one prepared INSERT … ON CONFLICT DO UPDATE run for every row (executemany):
+  the values bound as Django binds them, without building a model instance per row.
+* Elsewhere: Django's bulk_create(update_conflicts=True) in batches.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ BATCH_SIZE = 2000
 UNIQUE = ["kpi", "team", "granularity", "period_start", "segment"]
 
 
-def _store_generic(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> None:
+def _stale_segments_delete(rows, *, kpi_ids, team_ids, granularity, first, last) -> None:
+    """Delete the stored segment rows of the recomputed cells that are not among `rows` any more."""
     fresh = {(row.kpi_id, row.team_id, row.period_start, row.segment) for row in rows if row.segment}
     segmented = (
         KpiValue.objects.filter(
@@ -43,6 +46,10 @@ def _store_generic(rows, *, kpi_ids, team_ids, granularity, first, last, now) ->
     gone = [pk for pk, *key in segmented if tuple(key) not in fresh]
     for start in range(0, len(gone), BATCH_SIZE):
         KpiValue.objects.filter(pk__in=gone[start : start + BATCH_SIZE]).delete()
+
+
+def _store_generic(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> None:
+    _stale_segments_delete(rows, kpi_ids=kpi_ids, team_ids=team_ids, granularity=granularity, first=first, last=last)
     KpiValue.objects.bulk_create(
         [
             KpiValue(
@@ -112,7 +119,37 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
         cursor.execute("DROP TABLE kpivalue_stage")
 
 
-STORES = {"postgresql": _store_postgresql}
+def _store_sqlite(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> None:
+    _stale_segments_delete(rows, kpi_ids=kpi_ids, team_ids=team_ids, granularity=granularity, first=first, last=last)
+    table = connection.ops.quote_name(KpiValue._meta.db_table)
+    columns = "kpi_id, team_id, granularity, period_start, segment, value, components, shares, computed_at"
+    # What bulk_create binds: the Decimal (sqlite3 stores its str()), ISO dates, json.dumps, UTC text.
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    dumps = json.dumps
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "  # nosec B608 - table and column names from model metadata, values bound
+            "ON CONFLICT (kpi_id, team_id, granularity, period_start, segment) DO UPDATE "
+            "SET value = excluded.value, components = excluded.components, shares = excluded.shares, "
+            "computed_at = excluded.computed_at",
+            [
+                (
+                    row.kpi_id,
+                    row.team_id,
+                    row.granularity,
+                    row.period_start.isoformat(),
+                    row.segment,
+                    row.value,
+                    dumps(row.components),
+                    dumps(row.shares),
+                    stamp,
+                )
+                for row in rows
+            ],
+        )
+
+
+STORES = {"postgresql": _store_postgresql, "sqlite": _store_sqlite}
 
 
 def kpi_values_store(
