@@ -121,7 +121,12 @@ def run(args, url: str) -> int:
         left = DirtyMark.objects.count()
         if reference is None:
             reference = (wall, stored)
-        differ = sum(1 for key in set(stored) | set(reference[1]) if stored.get(key) != reference[1].get(key))
+        differing = sorted(
+            (key for key in set(stored) | set(reference[1]) if stored.get(key) != reference[1].get(key)), key=str
+        )
+        differ = len(differing)
+        for key in differing[: args.show]:
+            print(f"        {key}: {reference[1].get(key)} (one worker) vs {stored.get(key)}")
         print(
             f"{count:>7} {wall:>8.1f} {reference[0] / wall:>6.2f} {len(claimed):>8} "
             f"{len(claimed) - len(set(claimed)):>6} {len(stored):>9} {differ:>7}"
@@ -137,6 +142,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=30, help="days each mark of the backlog spans (to today)")
     parser.add_argument("--workers", default="1,2,4", help="worker process counts, comma-separated")
     parser.add_argument("--teams-per-round", type=int, default=25, help="teams a worker claims per round")
+    parser.add_argument("--show", type=int, default=5, help="differing cells printed per worker count")
     parser.add_argument("--keep", action="store_true", help="keep the bench_workers database")
     parser.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)  # internal: one worker process
     args = parser.parse_args()

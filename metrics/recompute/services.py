@@ -303,7 +303,7 @@ def dirty_marks_jobs(
     up to the current period for state measures (an interval end changes every later state), and for
     distinct counts the days and months up to the end of the year or today (their shares of longer periods).
     KPIs whose ends are within JOB_MERGE_PERIODS periods share one job (over the latest of those
-    ends), and marks giving the same periods are merged, so most measures are queried once.
+    ends), and teams needing the same KPIs over the same periods are merged, so most measures are queried once.
     """
     kpis = list(KpiDefinition.objects.filter(active=True).prefetch_related("measures"))
     reads: dict[int, tuple[frozenset[str], int, bool, bool]] = {}
@@ -335,7 +335,8 @@ def dirty_marks_jobs(
     for row in prev_stored:
         granularity = row["granularity"]
         prev_reach[granularity] = max(prev_reach[granularity], period_end(row["last"], granularity))
-    jobs: dict[tuple[str, dt.date, dt.date], tuple[set[int], set[int]]] = {}
+    # (granularity, start, end) → the KPIs to recompute for each team over those dates.
+    jobs: dict[tuple[str, dt.date, dt.date], dict[int, set[int]]] = {}
     for mark in marks:
         readers = [(kpi_id, depth, has_state, reaching) for kpi_id, (kinds, depth, has_state, reaching)
                    in reads.items() if mark.record_kind in kinds]  # fmt: skip
@@ -364,13 +365,17 @@ def dirty_marks_jobs(
             for kpi_id, end in ends.items():
                 job_end = max(e for e in ends.values() if e <= period_shift(near, granularity, JOB_MERGE_PERIODS))
                 key = (granularity, start, job_end if end <= job_end else end)
-                kpi_set, team_set = jobs.setdefault(key, (set(), set()))
-                kpi_set.add(kpi_id)
-                team_set.add(mark.team_id)
-    return [
-        RecomputeJob(granularity, start, end, frozenset(kpi_set), frozenset(team_set))
-        for (granularity, start, end), (kpi_set, team_set) in sorted(jobs.items())
-    ]
+                jobs.setdefault(key, {}).setdefault(mark.team_id, set()).add(kpi_id)
+    # One job per set of KPIs: teams needing the same KPIs over the same dates share it, and no team gets KPIs
+    # that only another team's marks call for (what is stored does not depend on which marks share a round).
+    planned = []
+    for (granularity, start, end), kpis_of_team in sorted(jobs.items()):
+        teams_of_kpis: dict[frozenset[int], set[int]] = {}
+        for team_id, kpi_set in kpis_of_team.items():
+            teams_of_kpis.setdefault(frozenset(kpi_set), set()).add(team_id)
+        for kpi_set, team_set in sorted(teams_of_kpis.items(), key=lambda item: sorted(item[1])):
+            planned.append(RecomputeJob(granularity, start, end, kpi_set, frozenset(team_set)))
+    return planned
 
 
 def dirty_marks_recompute(
