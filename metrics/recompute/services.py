@@ -404,6 +404,7 @@ def dirty_marks_recompute(
             # Shorter periods first: weeks and months are combined from the days just recomputed,
             # quarters and years from the months.
             jobs = sorted(dirty_marks_jobs(marks=marks), key=lambda job: GRANULARITIES.index(job.granularity))
+            round_done = RecomputeResult()
             for job in jobs:
                 done = kpi_values_recompute(
                     start=job.start,
@@ -411,10 +412,14 @@ def dirty_marks_recompute(
                     kpi_ids=job.kpi_ids,
                     team_ids=job.team_ids,
                     granularities=[job.granularity],
+                    notify=False,
                     incremental=True,
                     with_ancestors=False,
                 )
-                result.values_written += done.values_written
+                round_done.merge(done)
+            result.values_written += round_done.values_written
+            # One notice per round, not per job: the objectives and alerts behind it are evaluated once.
+            kpi_values_changed_notify(round_done)
             if full_run or full_run_in_progress():
                 kept |= {mark.team_id for mark in marks}
                 result.marks_kept += len(stored)
