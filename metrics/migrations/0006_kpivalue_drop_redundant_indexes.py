@@ -5,21 +5,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_organisation_root'),
-        ('metrics', '0005_import_mapping_memory_and_undo'),
+        ("accounts", "0003_organisation_root"),
+        ("metrics", "0005_import_mapping_memory_and_undo"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='kpivalue',
-            name='kpi',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='values', to='metrics.kpidefinition'),
+            model_name="kpivalue",
+            name="kpi",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="values",
+                to="metrics.kpidefinition",
+            ),
         ),
         migrations.AlterField(
-            model_name='kpivalue',
-            name='team',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.team'),
+            model_name="kpivalue",
+            name="team",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.team"
+            ),
         ),
     ]
