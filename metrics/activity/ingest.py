@@ -789,7 +789,7 @@ def _upsert_postgresql(spec: KindSpec, rows: list[ValidRow]) -> int | None:
         f"{quote(c)} = EXCLUDED.{quote(c)}" for c in ["attributes", *(f.column for f in fields), "updated_at"]
     )
     # xmax is 0 on a row this statement inserted, the updating transaction's id on one it updated.
-    returned = _pg_write(spec, rows, f"DO UPDATE SET {updates} RETURNING (xmax = 0)")
+    returned = _pg_write(spec, rows, f"DO UPDATE SET {updates} RETURNING (xmax = 0)")  # nosec B608 - column names from model metadata
     return sum(1 for (inserted,) in returned if inserted)
 
 
