@@ -249,10 +249,11 @@ def full_run_in_progress() -> bool:
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:
-        # A bigint key below 2^32 shows as classid 0, objid = key, objsubid 1.
+        # A bigint key below 2^32 shows as classid 0, objid = key, objsubid 1; pg_locks lists every database's.
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = %s "
-            "AND objsubid = 1 AND granted)",
+            "AND objsubid = 1 AND granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))",
             [FULL_RUN_LOCK_KEY],
         )
         return bool(cursor.fetchone()[0])
