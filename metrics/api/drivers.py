@@ -8,20 +8,16 @@ accounts.api.access.request_team: a team the caller may not read is a 404, as an
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
-from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.access import request_team
 from kpiplatform.dates import validate_plausible_date
-from metrics.api.kpis import MAX_RANGE_DAYS, KpiQuery
-from metrics.kpis import selectors
-from metrics.kpis.drivers import Drivers, kpi_drivers, like_for_like_span
+from metrics.api.kpis import MAX_RANGE_DAYS, KpiQuery, kpi_team_query
+from metrics.kpis.drivers import drivers_document, kpi_drivers, like_for_like_span
 
 
 class DimensionField(serializers.CharField):
@@ -128,53 +124,6 @@ DriversResponse = inline_serializer(
 )
 
 
-def _number(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def _drivers_json(drivers: Drivers, team_slug: str) -> dict:
-    last = dt.timedelta(days=1)
-    return {
-        "kpi": drivers.kpi.code,
-        "team": team_slug,
-        "unit": drivers.kpi.unit,
-        "start": drivers.span[0].isoformat(),
-        "end": (drivers.span[1] - last).isoformat(),
-        "compare_start": drivers.compare_span[0].isoformat(),
-        "compare_end": (drivers.compare_span[1] - last).isoformat(),
-        "value": _number(drivers.value),
-        "compared_value": _number(drivers.compared_value),
-        "change": _number(drivers.change),
-        "change_percent": _number(drivers.change_percent),
-        "formula": [
-            {
-                "measure": item.measure,
-                "label": item.label,
-                "contribution": _number(item.contribution),
-                "percent": _number(item.percent),
-            }
-            for item in drivers.measures
-        ],
-        "formula_note": drivers.measures_note,
-        "segments": {
-            dimension.dimension: [
-                {
-                    "segment": item.segment,
-                    "label": item.label,
-                    "contribution": _number(item.contribution),
-                    "percent": _number(item.percent),
-                    "rate": _number(item.rate),
-                    "mix": _number(item.mix),
-                }
-                for item in dimension.segments
-            ]
-            for dimension in drivers.dimensions
-        },
-        "segment_notes": {d.dimension: d.note for d in drivers.dimensions if d.note},
-        "method": drivers.method,
-    }
-
-
 class KpiDriversView(APIView):
     """What drove a KPI's change for one team between two date ranges (both ends included): each measure's part
     (Shapley values: exact for sums, differences, products and ratios) and each segment's part (for ratios, its
@@ -183,13 +132,7 @@ class KpiDriversView(APIView):
 
     @extend_schema(parameters=[KpiDriversQuery], responses={200: DriversResponse})
     def get(self, request, code: str):
-        kpi = selectors.kpi_definition_by_code(code=code)
-        if kpi is None:
-            raise Http404(_("No KPI '%(code)s'.") % {"code": code})
-        query = KpiDriversQuery(data=request.query_params, kpi=kpi)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        team = request_team(request, params["team"])
+        kpi, team, params = kpi_team_query(request, code, KpiDriversQuery)
         span = (params["start"], params["end"] + dt.timedelta(days=1))
         if params.get("compare_start") is not None:
             compare_span = (params["compare_start"], params["compare_end"] + dt.timedelta(days=1))
@@ -203,4 +146,4 @@ class KpiDriversView(APIView):
             compare_span=compare_span,
             dimensions=None if dimension is None else [dimension],
         )
-        return Response(_drivers_json(drivers, team.slug))
+        return Response({**drivers_document(drivers), "team": team.slug})

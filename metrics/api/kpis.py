@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.access import request_team
+from accounts.models import Team
 from kpiplatform.dates import validate_plausible_date
 from metrics.engine.periods import Granularity, period_floor, period_shift, period_starts, today_local
 from metrics.kpis import ranges, selectors
@@ -170,18 +171,24 @@ ValuesResponse = inline_serializer(
 )
 
 
+def kpi_team_query(request, code: str, query_class: type[serializers.Serializer]) -> tuple[KpiDefinition, Team, dict]:
+    """The KPI of the URL (404 if unknown), the query parameters read by `query_class` (400 with each field's
+    error) and the team they name, if the caller may read it (404 otherwise, as an unknown team)."""
+    kpi = selectors.kpi_definition_by_code(code=code)
+    if kpi is None:
+        raise Http404(_("No KPI '%(code)s'.") % {"code": code})
+    query = query_class(data=request.query_params, kpi=kpi)
+    query.is_valid(raise_exception=True)
+    params = query.validated_data
+    return kpi, request_team(request, params["team"]), params
+
+
 class KpiValuesView(APIView):
     """Stored values of one KPI for one team: one result per computed period meeting [start, end]."""
 
     @extend_schema(parameters=[KpiValuesQuery], responses={200: ValuesResponse})
     def get(self, request, code: str):
-        kpi = selectors.kpi_definition_by_code(code=code)
-        if kpi is None:
-            raise Http404(_("No KPI '%(code)s'.") % {"code": code})
-        query = KpiValuesQuery(data=request.query_params, kpi=kpi)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        team = request_team(request, params["team"])
+        kpi, team, params = kpi_team_query(request, code, KpiValuesQuery)
         series = selectors.kpi_value_series(
             kpi=kpi,
             team=team,
@@ -256,13 +263,7 @@ class KpiRangeView(APIView):
 
     @extend_schema(parameters=[KpiRangeQuery], responses={200: RangeResponse})
     def get(self, request, code: str):
-        kpi = selectors.kpi_definition_by_code(code=code)
-        if kpi is None:
-            raise Http404(_("No KPI '%(code)s'.") % {"code": code})
-        query = KpiRangeQuery(data=request.query_params, kpi=kpi)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        team = request_team(request, params["team"])
+        kpi, team, params = kpi_team_query(request, code, KpiRangeQuery)
         window = (params["start"], params["end"] + dt.timedelta(days=1))
         found = ranges.range_values(
             kpi=kpi, team=team, segment=params["segment"], windows=[window], with_components=True

@@ -643,3 +643,70 @@ def kpi_drivers(
         dimensions=tuple(dimension_drivers),
         method=_method({d.kind for d in dimension_drivers}, places),
     )
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _segment_document(item: SegmentDriver) -> dict:
+    return {
+        "segment": item.segment,
+        "label": item.label,
+        "contribution": _number(item.contribution),
+        "percent": _number(item.percent),
+        "rate": _number(item.rate),
+        "mix": _number(item.mix),
+    }
+
+
+def drivers_document(drivers: Drivers, *, top: int | None = None) -> dict:
+    """The breakdown as the API gives it and alerts store and send it: numbers as JSON numbers, spans with both
+    ends included. With `top`, each dimension keeps its `top` largest segments and `segments_other` says how
+    many were left out and what they add up to (top segments + others = change, exactly: the rounded parts add
+    up), and a dimension that cannot be split appears only in `segment_notes`."""
+    last = dt.timedelta(days=1)
+    segments, others = {}, {}
+    for dimension in drivers.dimensions:
+        if top is None:
+            segments[dimension.dimension] = [_segment_document(item) for item in dimension.segments]
+            continue
+        if dimension.note:
+            continue
+        segments[dimension.dimension] = [_segment_document(item) for item in dimension.segments[:top]]
+        rest = dimension.segments[top:]
+        if rest:
+            percents = [item.percent for item in rest]
+            others[dimension.dimension] = {
+                "count": len(rest),
+                "contribution": _number(sum((item.contribution for item in rest), Decimal(0))),
+                "percent": None if None in percents else _number(sum(percents, Decimal(0))),
+            }
+    document = {
+        "kpi": drivers.kpi.code,
+        "unit": drivers.kpi.unit,
+        "start": drivers.span[0].isoformat(),
+        "end": (drivers.span[1] - last).isoformat(),
+        "compare_start": drivers.compare_span[0].isoformat(),
+        "compare_end": (drivers.compare_span[1] - last).isoformat(),
+        "value": _number(drivers.value),
+        "compared_value": _number(drivers.compared_value),
+        "change": _number(drivers.change),
+        "change_percent": _number(drivers.change_percent),
+        "formula": [
+            {
+                "measure": item.measure,
+                "label": item.label,
+                "contribution": _number(item.contribution),
+                "percent": _number(item.percent),
+            }
+            for item in drivers.measures
+        ],
+        "formula_note": drivers.measures_note,
+        "segments": segments,
+        "segment_notes": {d.dimension: d.note for d in drivers.dimensions if d.note},
+        "method": drivers.method,
+    }
+    if top is not None:
+        document["segments_other"] = others
+    return document

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -20,7 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from metrics.kpis.comparisons import LAST_YEAR, PREVIOUS, comparison_span
-from metrics.kpis.drivers import Drivers, kpi_drivers
+from metrics.kpis.drivers import Drivers, drivers_document, kpi_drivers
 from metrics.kpis.labels import code_label, dimension_label, value_names
 from metrics.kpis.periods import local_date, period_end
 from metrics.kpis.words import measure_in_words
@@ -47,10 +46,6 @@ def alert_spans(*, alert: Alert, today: dt.date) -> tuple[Span, Span]:
     )
     compared = comparison_span(granularity=rule.granularity, period_start=start, today=today, basis=basis)
     return (start, end), (compared.start, compared.end + dt.timedelta(days=1))
-
-
-def _number(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
 
 
 def _labels(drivers: Drivers) -> dict[str, dict]:
@@ -109,63 +104,6 @@ def _measure_label(measures: dict, measure: str, *, short: bool = False) -> str:
     return label
 
 
-def drivers_document(drivers: Drivers) -> dict:
-    """The breakdown as stored and sent: numbers as JSON numbers, spans with both ends included (as the drivers
-    API gives them), the top TOP_SEGMENTS segments of each dimension and what the others add up to."""
-    last = dt.timedelta(days=1)
-    segments, others, notes = {}, {}, {}
-    for dimension in drivers.dimensions:
-        if dimension.note:
-            notes[dimension.dimension] = dimension.note
-            continue
-        segments[dimension.dimension] = [
-            {
-                "segment": item.segment,
-                "label": item.label,
-                "contribution": _number(item.contribution),
-                "percent": _number(item.percent),
-                "rate": _number(item.rate),
-                "mix": _number(item.mix),
-            }
-            for item in dimension.segments[:TOP_SEGMENTS]
-        ]
-        rest = dimension.segments[TOP_SEGMENTS:]
-        if rest:
-            # The rounded parts add up exactly, so the rest is exact too: top segments + others = change.
-            percents = [item.percent for item in rest]
-            others[dimension.dimension] = {
-                "count": len(rest),
-                "contribution": _number(sum((item.contribution for item in rest), Decimal(0))),
-                "percent": None if None in percents else _number(sum(percents, Decimal(0))),
-            }
-    return {
-        "kpi": drivers.kpi.code,
-        "unit": drivers.kpi.unit,
-        "start": drivers.span[0].isoformat(),
-        "end": (drivers.span[1] - last).isoformat(),
-        "compare_start": drivers.compare_span[0].isoformat(),
-        "compare_end": (drivers.compare_span[1] - last).isoformat(),
-        "value": _number(drivers.value),
-        "compared_value": _number(drivers.compared_value),
-        "change": _number(drivers.change),
-        "change_percent": _number(drivers.change_percent),
-        "formula": [
-            {
-                "measure": item.measure,
-                "label": item.label,
-                "contribution": _number(item.contribution),
-                "percent": _number(item.percent),
-            }
-            for item in drivers.measures
-        ],
-        "formula_note": drivers.measures_note,
-        "segments": segments,
-        "segments_other": others,
-        "segment_notes": notes,
-        "method": drivers.method,
-    }
-
-
 def alert_drivers_compute(*, alert: Alert, now: dt.datetime | None = None) -> dict | None:
     """The breakdown of the change of a KPI alert's cell, as stored on its history row (see `drivers_document`,
     plus `labels` by language); None for other alerts, a rule on one segment, no value to compare with, or any
@@ -181,7 +119,7 @@ def alert_drivers_compute(*, alert: Alert, now: dt.datetime | None = None) -> di
             drivers = kpi_drivers(kpi=rule.kpi, team=alert.team, span=span, compare_span=compare_span)
             if drivers.change is None:
                 return None
-            document = drivers_document(drivers)
+            document = drivers_document(drivers, top=TOP_SEGMENTS)
             document["labels"] = _labels(drivers)
     except Exception:  # the breakdown is a courtesy: the alert goes out without it
         logger.warning("Drivers of alert %s could not be computed", alert.pk, exc_info=True)
