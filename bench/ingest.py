@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.throwaway import database_url, drop_database, free_port, recreate_database  # noqa: E402
+from bench.throwaway import bench_environment, database_url, drop_database, free_port, recreate_database  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_DB", "bench_ingest")  # another name when two benches share a server
 HOST = "127.0.0.1"
@@ -205,17 +205,7 @@ def main() -> int:
     url = database_url(server_url, BENCH_DB)
     recreate_database(url)
     # The same production environment for this process, manage.py and gunicorn.
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="kpiplatform.settings",
-        # No broker needed: the recompute message goes to an in-memory transport.
-        CELERY_BROKER_URL="memory://",
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY="bench-" + "x" * 60,
-        DJANGO_ALLOWED_HOSTS=HOST,
-        LOG_LEVEL="WARNING",
-        API_THROTTLE_USER="1000000/min",
-    )
+    bench_environment(url, hosts=HOST, API_THROTTLE_USER="1000000/min")
     try:
         return run(args, url)
     finally:

@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.throwaway import database_url, drop_database, recreate_database  # noqa: E402
+from bench.throwaway import bench_environment, database_url, drop_database, recreate_database  # noqa: E402
 
 BENCH_DB = "bench_recompute"
 ISSUE_GRANULARITIES = ("month", "week")  # issue 4's full recompute (a) and hand-written SQL (b)
@@ -88,15 +88,7 @@ def main() -> int:
         url = f"sqlite:///{path}"
         if not args.reuse:
             _sqlite_remove(path)
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="kpiplatform.settings",
-        CELERY_BROKER_URL="memory://",  # the ingest's recompute message goes nowhere: the bench runs it itself
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY="bench-" + "x" * 60,
-        DJANGO_ALLOWED_HOSTS="testserver",
-        LOG_LEVEL="WARNING",
-    )
+    bench_environment(url)
     try:
         return run(args)
     finally:

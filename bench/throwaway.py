@@ -1,5 +1,7 @@
-"""What the bench scripts share: a throwaway PostgreSQL database of their own, and free loopback ports."""
+"""What the bench scripts share: a throwaway PostgreSQL database of their own, the production environment they
+run Django in, and free loopback ports."""
 
+import os
 import socket
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,3 +33,18 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def bench_environment(url: str, *, hosts: str = "testserver", **extra: str) -> None:
+    """Run Django (here, and in the processes this one starts) as in production on the database `url`: debug off,
+    warnings only, and no broker — a recompute message goes to an in-memory transport (the bench runs it)."""
+    os.environ.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="kpiplatform.settings",
+        CELERY_BROKER_URL="memory://",
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="bench-" + "x" * 60,
+        DJANGO_ALLOWED_HOSTS=hosts,
+        LOG_LEVEL="WARNING",
+        **extra,
+    )

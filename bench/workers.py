@@ -28,21 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.throwaway import database_url, drop_database, recreate_database  # noqa: E402
+from bench.throwaway import bench_environment, database_url, drop_database, recreate_database  # noqa: E402
 
 BENCH_DB = "bench_workers"
 
 
 def django_setup(url: str) -> None:
-    os.environ.update(
-        DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="kpiplatform.settings",
-        CELERY_BROKER_URL="memory://",
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY="bench-" + "x" * 60,
-        DJANGO_ALLOWED_HOSTS="testserver",
-        LOG_LEVEL="WARNING",
-    )
+    bench_environment(url)
     import django
 
     django.setup()
