@@ -30,6 +30,7 @@ from objectives.models.objectives import (
     Phasing,
     ProgressStatus,
     Recommendation,
+    RelativeBasis,
     Target,
     TargetPhase,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "ObjectiveState",
     "Phasing",
     "Recommendation",
+    "RelativeBasis",
     "ProgressStatus",
     "Target",
     "TargetPhase",

@@ -25,6 +25,7 @@ class AlertCondition(models.TextChoices):
     AT_RISK = "at_risk", _("Objective target at risk (or worse)")
     NO_DATA = "no_data", _("No data for N days")
     BUDGET_OVER = "budget_over", _("Spend forecast beyond the budget by X %")
+    ANOMALY = "anomaly", _("Value outside its expected band (anomaly)")
 
 
 class CompareBasis(models.TextChoices):
@@ -33,7 +34,13 @@ class CompareBasis(models.TextChoices):
 
 
 # Conditions judged on a KPI value, on an objective target, on the freshness of the data, or on a budget.
-KPI_CONDITIONS = {AlertCondition.ABOVE, AlertCondition.BELOW, AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW}
+KPI_CONDITIONS = {
+    AlertCondition.ABOVE,
+    AlertCondition.BELOW,
+    AlertCondition.CHANGE_ABOVE,
+    AlertCondition.CHANGE_BELOW,
+    AlertCondition.ANOMALY,
+}
 TARGET_CONDITIONS = {AlertCondition.OFF_TRACK, AlertCondition.AT_RISK}
 FRESHNESS_CONDITIONS = {AlertCondition.NO_DATA}
 BUDGET_CONDITIONS = {AlertCondition.BUDGET_OVER}
@@ -256,6 +263,9 @@ class AlertEvent(models.Model):
     # What drove the change, computed once when the alert fired (objectives.alerts.drivers): the webhook's
     # `drivers`, the e-mail's line and the alert page read these numbers; null without a breakdown.
     drivers = models.JSONField(_("drivers"), null=True, blank=True, editable=False)
+    # Anomaly rules: the expected band the value fell outside, as computed when the alert was judged
+    # ({"expected", "lower", "upper", "method", "distance"}; objectives.alerts): null for other conditions.
+    band = models.JSONField(_("expected band"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["at", "id"]

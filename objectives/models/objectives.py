@@ -102,6 +102,13 @@ class Recommendation(models.TextChoices):
     REVISE = "revise", _("Revise or drop")
 
 
+class RelativeBasis(models.TextChoices):
+    """What a relative target is measured against."""
+
+    LAST_YEAR = "last_year", _("the same period last year")
+    BASELINE = "baseline", _("the baseline")
+
+
 class Target(models.Model):
     """A KPI value an objective aims for, with its baseline, how it is judged and its alert thresholds."""
 
@@ -118,6 +125,17 @@ class Target(models.Model):
         **VALUE,
     )
     target_value = models.DecimalField(_("target"), **VALUE)
+    # Target bands: below the minimum is a miss, the stretch is the ambitious value (drawn on charts).
+    minimum_value = models.DecimalField(_("minimum"), null=True, blank=True, **VALUE)
+    stretch_value = models.DecimalField(_("stretch"), null=True, blank=True, **VALUE)
+    # A relative target (« +20 % vs la même période l'an dernier »): target_value is derived from the basis
+    # and kept in step when the basis is recomputed.
+    relative_basis = models.CharField(
+        _("relative to"), max_length=10, choices=RelativeBasis.choices, blank=True, default=""
+    )
+    relative_percent = models.DecimalField(
+        _("change vs the basis (%)"), null=True, blank=True, max_digits=9, decimal_places=2
+    )
     judged = models.CharField(_("judged"), max_length=8, choices=Judged.choices, default=Judged.PERIOD)
     warning_percent = models.DecimalField(
         _("warning threshold (% of the expected pace)"), max_digits=5, decimal_places=2, default=Decimal("90")
