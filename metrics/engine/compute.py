@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import NamedTuple
 
 from metrics.engine.formula import Formula, formula_parse
 from metrics.engine.measures import MeasureSpec
@@ -49,9 +50,10 @@ class KpiPlan:
         )
 
 
-@dataclass(frozen=True)
-class ValueRow:
-    """One computed cell, ready to be stored as a KpiValue."""
+class ValueRow(NamedTuple):
+    """One computed cell, ready to be stored as a KpiValue (a named tuple: millions are built per run).
+
+    Cells computed from the same inputs share one `components` dict; treat both dicts as read-only."""
 
     kpi_id: int
     team_id: int
@@ -60,7 +62,7 @@ class ValueRow:
     segment: str
     value: Decimal | None
     components: dict
-    shares: dict = field(default_factory=dict)
+    shares: dict
 
 
 def value_for_storage(value: Decimal | None) -> Decimal | None:
@@ -166,7 +168,7 @@ def _plan_rows(
     periods = window.periods
     nested = NESTED.get(granularity, ())
     formula = plan.formula
-    values: dict[tuple, Decimal | None] = {}
+    values: dict[tuple, tuple[Decimal | None, dict]] = {}
     rows: list[ValueRow] = []
     append = rows.append
 
@@ -201,11 +203,13 @@ def _plan_rows(
             found = cells.get((team, periods[position]), _NO_SEGMENTS).get(segment_value, _MISSING)
             got.append(empty if found is _MISSING else found)
         key = tuple(got)
-        if key in values:
-            value = values[key]
-        else:
+        known = values.get(key)
+        if known is None:
             given = dict(zip(lookups, got, strict=True))
-            value = values[key] = value_for_storage(formula.evaluate(lambda name, back: given[(name, back)]))
+            value = value_for_storage(formula.evaluate(lambda name, back: given[(name, back)]))
+            # One components dict per distinct input set, shared by its cells: the store encodes it once.
+            known = values[key] = (value, {name: json_number(v) for name, v in zip(names, got, strict=True)})
+        value, components = known
         stored_shares: dict = {}
         for stored_name, cells, empty in share_inputs:
             share = cells.get((team, period), _NO_SEGMENTS).get(segment_value, _MISSING)
@@ -221,7 +225,7 @@ def _plan_rows(
             period_start=period,
             segment=f"{dimension}={segment_value}" if dimension else "",
             value=value,
-            components={name: json_number(v) for name, v in zip(names, got, strict=True)},
+            components=components,
             shares=stored_shares,
         )
 

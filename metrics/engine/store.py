@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -72,6 +72,57 @@ def _store_generic(rows, *, kpi_ids, team_ids, granularity, first, last, now) ->
     )
 
 
+def _copy_escaped(text: str) -> str:
+    """A text field in COPY's text format: backslash, tab, newline and carriage return escaped."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def _json_memo(*, escaped: bool) -> Callable[[dict], str]:
+    """json.dumps of a components dict, encoded once per dict object: the engine shares one components dict
+    between the cells computed from the same inputs (ids stay unique while the rows hold the dicts)."""
+    encoded: dict[int, str] = {}
+
+    def encode(value: dict) -> str:
+        key = id(value)
+        text = encoded.get(key)
+        if text is None:
+            text = json.dumps(value)
+            text = encoded[key] = _copy_escaped(text) if escaped else text
+        return text
+
+    return encode
+
+
+def _shares_json(shares: dict, *, escaped: bool) -> str:
+    """A cell's own shares (most cells have none)."""
+    if not shares:
+        return "{}"
+    text = json.dumps(shares)
+    return _copy_escaped(text) if escaped else text
+
+
+def _copy_text_chunks(rows: Sequence[ValueRow], *, now: dt.datetime, size: int = 5000) -> Iterator[str]:
+    """The rows as COPY text lines, built here rather than adapted field by field (millions of rows):
+    integers and dates as text, NULL as \\N, the Decimal's own text, JSON encoded once per dict."""
+    stamp = now.isoformat()
+    components = _json_memo(escaped=True)
+    lines: list[str] = []
+    for row in rows:
+        value = "\\N" if row.value is None else str(row.value)
+        shares = _shares_json(row.shares, escaped=True)
+        lines.append(
+            f"{row.kpi_id}\t{row.team_id}\t{row.granularity}\t{row.period_start.isoformat()}\t"
+            f"{_copy_escaped(row.segment)}\t{value}\t{components(row.components)}\t{shares}\t{stamp}\n"
+        )
+        if len(lines) >= size:
+            yield "".join(lines)
+            lines.clear()
+    if lines:
+        yield "".join(lines)
+
+
 def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> None:
     table = connection.ops.quote_name(KpiValue._meta.db_table)
     columns = "kpi_id, team_id, granularity, period_start, segment, value, components, shares, computed_at"
@@ -82,20 +133,8 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
             "computed_at timestamptz) ON COMMIT DROP"
         )
         with cursor.cursor.copy(f"COPY kpivalue_stage ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(
-                    (
-                        row.kpi_id,
-                        row.team_id,
-                        row.granularity,
-                        row.period_start,
-                        row.segment,
-                        row.value,
-                        json.dumps(row.components),
-                        json.dumps(row.shares),
-                        now,
-                    )
-                )
+            for chunk in _copy_text_chunks(rows, now=now):
+                copy.write(chunk)
         # Indexed, so the anti-join below stays a lookup per stored segment row whatever the
         # planner believes of the tables' sizes (fresh rows have no statistics yet).
         cursor.execute("CREATE INDEX ON kpivalue_stage (kpi_id, team_id, period_start, segment)")
@@ -125,7 +164,7 @@ def _store_sqlite(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> 
     columns = "kpi_id, team_id, granularity, period_start, segment, value, components, shares, computed_at"
     # What bulk_create binds: the Decimal (sqlite3 stores its str()), ISO dates, json.dumps, UTC text.
     stamp = connection.ops.adapt_datetimefield_value(now)
-    dumps = json.dumps
+    components = _json_memo(escaped=False)
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "  # nosec B608 - table and column names from model metadata, values bound
@@ -140,8 +179,8 @@ def _store_sqlite(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> 
                     row.period_start.isoformat(),
                     row.segment,
                     row.value,
-                    dumps(row.components),
-                    dumps(row.shares),
+                    components(row.components),
+                    _shares_json(row.shares, escaped=False),
                     stamp,
                 )
                 for row in rows

@@ -1,0 +1,75 @@
+"""Storing computed cells: the text the PostgreSQL path writes through COPY, and the upsert on both databases."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from metrics.engine.compute import ValueRow
+from metrics.engine.store import _copy_text_chunks, kpi_values_store
+from metrics.models import KpiDefinition, KpiValue
+
+D = dt.date
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def _row(kpi, team, segment: str, value, components: dict, shares: dict | None = None) -> ValueRow:
+    return ValueRow(kpi.pk, team.pk, "month", D(2026, 1, 1), segment, value, components, shares or {})
+
+
+def test_copy_text_escapes_tabs_newlines_and_backslashes_and_writes_null():
+    # given a segment value holding a tab, a newline and a backslash, and a cell without a value
+    rows = [ValueRow(1, 2, "month", D(2026, 1, 1), "owner=a\tb\nc\\d", None, {"n": 0}, {})]
+    # then COPY's text format gets each of them escaped, and \N for the missing value
+    (text,) = _copy_text_chunks(rows, now=NOW)
+    assert text == '1\t2\tmonth\t2026-01-01\towner=a\\tb\\nc\\\\d\t\\N\t{"n": 0}\t{}\t2026-03-01T12:00:00+00:00\n'
+
+
+def test_copy_text_encodes_a_shared_components_dict_once_and_each_row_its_own_shares():
+    shared = {"orders": 3, "revenue": 120.5}
+    rows = [
+        ValueRow(1, 2, "day", D(2026, 1, 1), "", Decimal("40.1666666667"), shared, {"share_of_month": 0.25}),
+        ValueRow(1, 3, "day", D(2026, 1, 1), "", Decimal("40.1666666667"), shared, {}),
+    ]
+    lines = "".join(_copy_text_chunks(rows, now=NOW, size=1)).splitlines()
+    assert [line.split("\t")[5:8] for line in lines] == [
+        ["40.1666666667", '{"orders": 3, "revenue": 120.5}', '{"share_of_month": 0.25}'],
+        ["40.1666666667", '{"orders": 3, "revenue": 120.5}', "{}"],
+    ]
+
+
+@pytest.mark.django_db
+def test_store_round_trips_awkward_segments_and_deletes_stale_ones(catalogue, team_a):
+    kpi = KpiDefinition.objects.get(code="revenue")
+    months = [D(2026, 1, 1)]
+    awkward = "owner=Zoé\t« l’équipe »\\n"
+    # given a first run storing a total and two segments
+    kpi_values_store(
+        rows=[
+            _row(kpi, team_a, "", Decimal("150"), {"revenue": 150}),
+            _row(kpi, team_a, awkward, Decimal("100"), {"revenue": 100}),
+            _row(kpi, team_a, "owner=bob", Decimal("50"), {"revenue": 50}),
+        ],
+        kpi_ids=[kpi.pk],
+        team_ids=[team_a.pk],
+        granularity="month",
+        periods=months,
+    )
+    stored = dict(KpiValue.objects.filter(kpi=kpi, team=team_a).values_list("segment", "value"))
+    assert stored == {"": Decimal("150"), awkward: Decimal("100"), "owner=bob": Decimal("50")}
+    # when a second run no longer has bob's segment and changes the total
+    kpi_values_store(
+        rows=[
+            _row(kpi, team_a, "", Decimal("100"), {"revenue": 100}),
+            _row(kpi, team_a, awkward, Decimal("100"), {"revenue": 100}),
+        ],
+        kpi_ids=[kpi.pk],
+        team_ids=[team_a.pk],
+        granularity="month",
+        periods=months,
+    )
+    # then bob's row is gone, the total updated, the awkward segment read back exactly
+    stored = {
+        v.segment: (v.value, v.components) for v in KpiValue.objects.filter(kpi=kpi, team=team_a, granularity="month")
+    }
+    assert stored == {"": (Decimal("100"), {"revenue": 100}), awkward: (Decimal("100"), {"revenue": 100})}
