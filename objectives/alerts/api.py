@@ -45,7 +45,8 @@ class AlertRuleInSerializer(serializers.Serializer):
         required=False,
         allow_null=True,
         help_text="A KPI value; a percentage for a change or for spend forecast beyond a budget; "
-        "a number of days for no_data.",
+        "a number of days for no_data; for anomaly, empty (the band's width then comes from the bench, "
+        "metrics.kpis.anomalies.K) or the width in robust standard deviations.",
         **NUMBER,
     )
     recovery_threshold = serializers.DecimalField(required=False, allow_null=True, **NUMBER)
@@ -137,6 +138,9 @@ class AlertEventSerializer(serializers.Serializer):
     actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
     comment = serializers.CharField()
     notified = serializers.JSONField()
+    # Anomaly rules: the expected band judged against ({"expected", "lower", "upper", "method", "distance",
+    # "side"}), as the webhook carries it; null otherwise.
+    band = serializers.JSONField(allow_null=True)
 
 
 class AlertOutSerializer(serializers.Serializer):

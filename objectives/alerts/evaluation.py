@@ -4,7 +4,8 @@ A rule is judged on observations — one KPI cell (with the period it is compare
 objective target, the freshness of a KPI's data, or a budget's spend forecast — each giving a
 verdict: breach, clear (recovered past the recovery threshold), hold (between the two: the
 hysteresis band) or skip (no value, too small a sample, no previous period: nothing is judged
-and nothing changes).
+and nothing changes). An anomaly rule's verdict is the value against the band its own history predicts
+(metrics.kpis.anomalies): no threshold, complete periods only, and the band kept on the alert's history.
 
 Verdicts move the rule's alert for that (team, segment, period) through its states
 (pending → firing → acknowledged → resolved). Each rule is evaluated inside one transaction
@@ -26,6 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.selectors import team_ids_with_descendants
+from metrics.kpis.anomalies import Band, K, anomaly_band, history_start, kpi_histories
 from metrics.kpis.comparisons import LAST_YEAR, PREVIOUS, Comparison, comparison_values, earlier_period_start
 from metrics.kpis.freshness import kpi_latest_record_at
 from metrics.kpis.periods import (
@@ -85,6 +87,7 @@ class Judgement:
 
     verdict: Verdict
     value: Decimal | None = None
+    band: dict | None = None  # anomaly rules: the expected band judged against (AlertEvent.band)
 
 
 SKIP = Judgement(Verdict.SKIP)
@@ -192,6 +195,7 @@ class Observation:
     components: dict = field(default_factory=dict)
     status: str = ""
     days: Decimal | None = None
+    band: Band | None = None  # anomaly rules: the band the value is expected in (None: not enough history)
 
 
 def _judge_kpi(rule: AlertRule, obs: Observation) -> Judgement:
@@ -213,6 +217,23 @@ def _judge_kpi(rule: AlertRule, obs: Observation) -> Judgement:
         recovery=rule.recovery_threshold,
         floor=rule.change_floor,
     )
+
+
+def anomaly_judge(*, value: Decimal | None, band: Band | None) -> Judgement:
+    """Outside its expected band breaches, inside clears; no value or no band (too little history, too small a
+    sample) judges nothing. The judgement carries the band and how far outside it the value is."""
+    if value is None or band is None:
+        return SKIP
+    verdict = Verdict.CLEAR if band.contains(float(value)) else Verdict.BREACH
+    return Judgement(verdict, value, band=band.document(value))
+
+
+def _judge_anomaly(rule: AlertRule, obs: Observation) -> Judgement:
+    if rule.min_sample:
+        sample = sample_size(components=obs.components, sample_measure=rule.sample_measure)
+        if sample is None or sample < rule.min_sample:
+            return SKIP
+    return anomaly_judge(value=obs.value, band=obs.band)
 
 
 def _judge_target(rule: AlertRule, obs: Observation) -> Judgement:
@@ -239,6 +260,7 @@ JUDGES: dict[str, Callable[[AlertRule, Observation], Judgement]] = {
     **dict.fromkeys(TARGET_CONDITIONS, _judge_target),
     **dict.fromkeys(FRESHNESS_CONDITIONS, _judge_freshness),
     **dict.fromkeys(BUDGET_CONDITIONS, _judge_budget),
+    AlertCondition.ANOMALY: _judge_anomaly,
 }
 
 
@@ -308,17 +330,17 @@ def _alert_advance(
             alert.state = AlertState.RESOLVED
             alert.resolved_at = now
             alert.save()
-            alert_event_record(alert=alert, kind=AlertEventKind.RESOLVED)
+            alert_event_record(alert=alert, kind=AlertEventKind.RESOLVED, band=judgement.band)
             return [AlertEventKind.RESOLVED]
         alert.breach_count += 1
         if alert.breach_count >= rule.pending_count:
             alert.state = AlertState.FIRING
             alert.fired_at = now
             alert.save()
-            alert_event_record(alert=alert, kind=AlertEventKind.FIRED, notify=True)
+            alert_event_record(alert=alert, kind=AlertEventKind.FIRED, notify=True, band=judgement.band)
             return [AlertEventKind.FIRED]
         alert.save()
-        alert_event_record(alert=alert, kind=AlertEventKind.BREACH)
+        alert_event_record(alert=alert, kind=AlertEventKind.BREACH, band=judgement.band)
         return [AlertEventKind.BREACH]
     # Firing or acknowledged.
     if verdict == Verdict.CLEAR:
@@ -327,14 +349,14 @@ def _alert_advance(
         alert.value = value
         alert.data_computed_at = obs.stamp
         alert.save()
-        alert_event_record(alert=alert, kind=AlertEventKind.RESOLVED, notify=True)
+        alert_event_record(alert=alert, kind=AlertEventKind.RESOLVED, notify=True, band=judgement.band)
         return [AlertEventKind.RESOLVED]
     if value != alert.value:
         # Still in breach (or within the hysteresis band): keep the figure current without disturbing anyone.
         alert.value = value
         alert.data_computed_at = obs.stamp
         alert.save()
-        alert_event_record(alert=alert, kind=AlertEventKind.UPDATED)
+        alert_event_record(alert=alert, kind=AlertEventKind.UPDATED, band=judgement.band)
         return [AlertEventKind.UPDATED]
     return []
 
@@ -378,7 +400,7 @@ def alert_rule_apply(
                     continue
                 alert = _alert_open(rule=rule, obs=obs, judgement=judgement, now=now)
                 kind = AlertEventKind.FIRED if alert.state == AlertState.FIRING else AlertEventKind.PENDING
-                alert_event_record(alert=alert, kind=kind, notify=kind == AlertEventKind.FIRED)
+                alert_event_record(alert=alert, kind=kind, notify=kind == AlertEventKind.FIRED, band=judgement.band)
                 kinds = [kind]
             else:
                 kinds = _alert_advance(rule=rule, alert=alert, obs=obs, judgement=judgement, now=now)
@@ -409,7 +431,7 @@ def kpi_observations(
         by_kpi[rule.kpi_id].append(rule)
     observations: dict[int, list[Observation]] = {}
     for kpi_id, kpi_rules in by_kpi.items():
-        wanted = {rule.pk: sorted(set(periods(rule))) for rule in kpi_rules}
+        wanted = {rule.pk: _judged_periods(rule, periods(rule), today) for rule in kpi_rules}
         spans = [(_compared_start(rule, starts[0]), starts[-1]) for rule in kpi_rules if (starts := wanted[rule.pk])]
         if not spans:
             continue
@@ -425,6 +447,7 @@ def kpi_observations(
             for c in kpi_cells(team_ids={rule.team_id for rule in kpi_rules}, queries=[query])
         }
         to_date = _running_comparisons(kpi_rules, wanted, today)
+        bands = _anomaly_bands(kpi_id, kpi_rules, wanted, cells)
         for rule in kpi_rules:
             found = []
             for start in wanted[rule.pk]:
@@ -446,10 +469,64 @@ def kpi_observations(
                         value=cell[0],
                         previous=before[0] if before is not None else None,
                         components=cell[1] or {},
+                        band=bands.get((rule.pk, start)),
                     )
                 )
             observations[rule.pk] = found
     return observations
+
+
+def _judged_periods(rule: AlertRule, periods: Iterable[dt.date], today: dt.date) -> list[dt.date]:
+    """The periods a KPI rule judges, oldest first: an anomaly rule judges complete periods only.
+
+    A running period's value is partial (this morning's revenue, the first days of a week), and its band is
+    built from complete periods: judged against it, every period would start as a dip. Like-for-like bands
+    (the same hours of past days) would need values by hour that are not stored. So a daily anomaly rule
+    judges yesterday once today starts, a weekly one last week on Monday: a day late at most for daily rules.
+    """
+    starts = sorted(set(periods))
+    if rule.condition == AlertCondition.ANOMALY:
+        starts = [start for start in starts if period_end(start, rule.granularity) <= today]
+    return starts
+
+
+def _anomaly_bands(
+    kpi_id: int, rules: Sequence[AlertRule], wanted: dict[int, list[dt.date]], cells: dict[tuple, tuple]
+) -> dict[tuple[int, dt.date], Band | None]:
+    """The expected band of each judged cell of the KPI's anomaly rules, by (rule id, period start), from the
+    KPI's history of each rule's (team, granularity, segment) read in one query (metrics.kpis.anomalies).
+
+    The band's width is metrics.kpis.anomalies.K robust standard deviations, or the rule's threshold when it
+    has one (an expert's override; the form leaves it empty). Rates and the NPS count their sample as the rule
+    does (`sample_measure`, else the largest component): a small sample gives no band and never fires."""
+    anomaly_rules = [r for r in rules if r.condition == AlertCondition.ANOMALY and wanted[r.pk]]
+    if not anomaly_rules:
+        return {}
+    histories = kpi_histories(
+        kpi_id=kpi_id,
+        cells={(r.team_id, r.granularity, r.segment) for r in anomaly_rules},
+        first=min(history_start(wanted[r.pk][0], r.granularity) for r in anomaly_rules),
+        last=max(wanted[r.pk][-1] for r in anomaly_rules),
+    )
+    bands: dict[tuple[int, dt.date], Band | None] = {}
+    for rule in anomaly_rules:
+        history = histories.get((rule.team_id, rule.granularity, rule.segment), {})
+        k = float(rule.threshold) if rule.threshold is not None and rule.threshold > 0 else K
+        for start in wanted[rule.pk]:
+            cell = cells.get((rule.team_id, rule.granularity, rule.segment, start))
+            if cell is None or cell[0] is None:
+                continue
+            components = cell[1] or {}
+            bands[(rule.pk, start)] = anomaly_band(
+                history,
+                at=start,
+                granularity=rule.granularity,
+                unit=rule.kpi.unit,
+                components=components,
+                n=sample_size(components=components, sample_measure=rule.sample_measure),
+                k=k,
+            )
+    return bands
 
 
 def _basis(rule: AlertRule) -> str:

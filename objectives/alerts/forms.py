@@ -58,6 +58,8 @@ class AlertRuleForm(forms.Form):
     )
     target = TargetChoiceField(label=_("Objective target"), queryset=None, required=False)
     budget = BudgetChoiceField(label=_("Budget"), queryset=None, required=False)
+    # Not required: an anomaly rule has none to give (its band comes from the KPI's history); the service says
+    # which other conditions need one.
     threshold = forms.DecimalField(
         label=_("Threshold"),
         required=False,

@@ -198,8 +198,12 @@ def alert_rule_clean(*, team: Team, data: dict, instance: AlertRule | None = Non
         if threshold is None and "threshold" not in errors:
             if condition in FRESHNESS_CONDITIONS:
                 errors["threshold"] = [_("Give the number of days without data.")]
-            else:
+            elif condition != AlertCondition.ANOMALY:  # an anomaly's band comes from the KPI's history
                 errors["threshold"] = [_("This condition needs a threshold.")]
+        elif condition == AlertCondition.ANOMALY and threshold is not None and threshold <= 0:
+            errors["threshold"] = [
+                _("An anomaly rule's threshold is the band's width in standard deviations, more than 0 (empty: 3.5).")
+            ]
         elif condition in FRESHNESS_CONDITIONS and threshold is not None and threshold < 1:
             errors["threshold"] = [_("The number of days without data must be at least 1.")]
         elif condition in (AlertCondition.CHANGE_ABOVE, AlertCondition.CHANGE_BELOW) and threshold == 0:
@@ -262,7 +266,8 @@ def alert_rule_clean(*, team: Team, data: dict, instance: AlertRule | None = Non
             errors["recovery_threshold"] = [_("The recovery threshold must not be below the threshold.")]
         elif condition in BUDGET_CONDITIONS and recovery > threshold:
             errors["recovery_threshold"] = [_("The recovery threshold must not be above the threshold.")]
-    allowed = KPI_CONDITIONS | BUDGET_CONDITIONS
+    # An anomaly resolves once the value is back within its band: it has no recovery level.
+    allowed = (KPI_CONDITIONS - {AlertCondition.ANOMALY}) | BUDGET_CONDITIONS
     if recovery is not None and condition not in allowed and "recovery_threshold" not in errors:
         errors["recovery_threshold"] = [_("Only value, change and budget conditions have a recovery threshold.")]
 

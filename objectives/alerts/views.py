@@ -34,7 +34,7 @@ from objectives.alerts.forms import (
 )
 from objectives.forms import add_service_errors
 from objectives.models import AlertRule, AlertSeverity, AlertState
-from objectives.notifications.emails import alert_subject_name, drivers_in_words
+from objectives.notifications.emails import alert_subject_name, drivers_in_words, fired_band_in_words
 from objectives.notifications.services import notifications_mark_read
 
 PAGE_SIZE = 50
@@ -87,6 +87,8 @@ def alert_detail(request, pk: int):
     can_act = alert.is_open and has_team_role(request.user, alert.team, Role.MEMBER)
     shown = alert_selectors.alerts_in_words(alerts=[alert])
     events = alert_selectors.alert_events_in_words(alert=alert)
+    # An anomaly rule's expected band, as the e-mail and the webhook gave it when the alert fired.
+    band = fired_band_in_words(events=events, unit=alert.unit)
     context = {
         "alert": alert,
         "unit": alert.unit,
@@ -97,6 +99,7 @@ def alert_detail(request, pk: int):
         "drivers": drivers_in_words(
             drivers=alert_selectors.fired_drivers(events=events), kpi_name=alert_subject_name(alert)
         ),
+        "band": band,
         "chart": alert_selectors.alert_chart(alert=alert),
         "can_act": can_act,
         "can_acknowledge": can_act and alert.state == AlertState.FIRING,

@@ -23,7 +23,7 @@ from kpiplatform import dates
 from metrics.kpis.labels import segment_label
 from metrics.kpis.periods import period_shift
 from metrics.kpis.selectors import kpi_value_series
-from objectives.models import Alert, AlertCondition, AlertEventKind, AlertRule, Notification, Objective
+from objectives.models import Alert, AlertCondition, AlertEvent, AlertEventKind, AlertRule, Notification, Objective
 from objectives.notifications.selectors import alert_fired_drivers
 from objectives.templatetags.kpi_format import kpi_value, signed_change, signed_percent, signed_value
 
@@ -44,6 +44,7 @@ CONDITION_PHRASES = {
     AlertCondition.AT_RISK: gettext_lazy("at risk"),
     AlertCondition.NO_DATA: gettext_lazy("without data"),
     AlertCondition.BUDGET_OVER: gettext_lazy("spend heading beyond the budget"),
+    AlertCondition.ANOMALY: gettext_lazy("outside its expected band"),
 }
 
 
@@ -138,12 +139,85 @@ def alert_summary(*, alert: Alert) -> str:
             "value": kpi_value(alert.value, unit),
             "threshold": kpi_value(alert.threshold, unit),
         }
+    if alert.rule.condition == AlertCondition.ANOMALY:
+        line = band_in_words(band=alert_band(alert=alert), value=alert.value, unit=unit)
+        if line:
+            return line
     if alert.value is None:
         return _("No value (threshold %(threshold)s)") % {"threshold": kpi_value(alert.threshold, unit)}
     return _("Value %(value)s, threshold %(threshold)s") % {
         "value": kpi_value(alert.value, unit),
         "threshold": kpi_value(alert.threshold, unit),
     }
+
+
+def alert_band(*, alert: Alert) -> dict | None:
+    """The expected band an anomaly alert's value was last judged against (AlertEvent.band); None for other
+    alerts. One query."""
+    if alert.rule.condition != AlertCondition.ANOMALY:
+        return None
+    return (
+        AlertEvent.objects.filter(alert=alert, band__isnull=False)
+        .order_by("-at", "-id")
+        .values_list("band", flat=True)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class BandInWords:
+    """An anomaly alert's band in the active language: the sentence, the bounds alone and how it was computed."""
+
+    line: str
+    bounds: str
+    method: str
+
+
+def fired_band_in_words(*, events, unit: str) -> BandInWords | None:
+    """The band an anomaly alert fired on, in the active language, from its history rows (already read); None
+    without one."""
+    fired = next((event for event in events if event.kind == AlertEventKind.FIRED and event.band), None)
+    if fired is None:
+        return None
+    band = fired.band
+    return BandInWords(
+        line=band_in_words(band=band, value=fired.value, unit=unit),
+        bounds=f"{kpi_value(_decimal(band['lower']), unit)}–{kpi_value(_decimal(band['upper']), unit)}",
+        method=band_method_label(band["method"]),
+    )
+
+
+def band_in_words(*, band: dict | None, value, unit: str) -> str:
+    """An anomaly in the active language: « 12 430 € au lieu de 18 000–24 000 € attendus (−31 % sous la borne
+    basse) »; an empty string without a band."""
+    if not band or value is None:
+        return ""
+    words = {
+        "value": kpi_value(value, unit),
+        "lower": kpi_value(_decimal(band["lower"]), unit),
+        "upper": kpi_value(_decimal(band["upper"]), unit),
+        "distance": signed_percent(_decimal(band.get("distance"))),
+    }
+    side = band.get("side") or ("above" if Decimal(str(value)) > _decimal(band["upper"]) else "below")
+    if side == "inside":
+        return _("%(value)s, within the %(lower)s–%(upper)s expected") % words
+    if band.get("distance") is None:
+        if side == "above":
+            return _("%(value)s instead of the %(lower)s–%(upper)s expected (above the upper bound)") % words
+        return _("%(value)s instead of the %(lower)s–%(upper)s expected (below the lower bound)") % words
+    if side == "above":
+        return _("%(value)s instead of the %(lower)s–%(upper)s expected (%(distance)s above the upper bound)") % words
+    return _("%(value)s instead of the %(lower)s–%(upper)s expected (%(distance)s below the lower bound)") % words
+
+
+def band_method_label(method: str) -> str:
+    """How the band was computed, in the active language."""
+    labels = {
+        "stl": _("seasonality (STL) of its history"),
+        "seasonal_median": _("median of its recent comparable periods"),
+        "zscore": _("mean of its recent periods"),
+    }
+    return labels.get(method, method)
 
 
 @dataclass(frozen=True)
@@ -314,6 +388,7 @@ def alert_email(
         breakdown = None
         if kind == AlertEventKind.FIRED:
             breakdown = drivers_in_words(drivers=_drivers_cached(alert, drivers), kpi_name=alert_subject_name(alert))
+        band = alert_band(alert=alert)
         context = {
             "user": user,
             "alert": alert,
@@ -331,6 +406,9 @@ def alert_email(
             "rule_name": alert.rule.name,
             "sparkline": _sparkline_cached(alert, sparklines),
             "drivers": breakdown,
+            # An anomaly rule's expected band and how far outside it the value fell (empty for other rules).
+            "band": band_in_words(band=band, value=alert.value, unit=alert_unit(alert)),
+            "band_method": band_method_label(band["method"]) if band else "",
             "url": alert_url(alert),
             "settings_url": settings_url(),
         }

@@ -4,12 +4,18 @@ Every delivery is a ``POST`` of a JSON body::
 
     {"id": <delivery id>, "event": "alert.firing", "created_at": "2026-11-21T20:41:00+00:00",
      "team": "ventes", "data": {"alert": 12, "rule": 3, "rule_name": "…", "kpi": "churn_rate", …},
-     "drivers": {"value": …, "compared_value": …, "change": …, "formula": […], "segments": {…}, …} | null}
+     "drivers": {"value": …, "compared_value": …, "change": …, "formula": […], "segments": {…}, …} | null,
+     "band": {"expected": …, "lower": …, "upper": …, "method": "stl", "distance": -31.2, "side": "below"} | null}
 
 ``drivers`` (alert events only) is what drove the change of a firing KPI alert's period, computed once when it
 fired (objectives.alerts.drivers): each list of parts adds up to ``change`` exactly (``segments`` keeps the three
 largest of each dimension, ``segments_other`` what the rest add up to); null for other events, for a rule on one
 segment, and when the KPI has no value to compare with.
+
+``band`` (anomaly rules) is the expected band the value was judged against when the event was recorded
+(metrics.kpis.anomalies): its bounds in the KPI's unit, the method, and ``distance``, how far outside it the
+value fell in % of the bound passed (negative below the lower bound); null for other rules and for events
+recorded by a person (acknowledged, resolved by hand).
 
 with these headers:
 
@@ -108,6 +114,7 @@ def alert_payload(*, alert: Alert, event: str, alert_event: AlertEvent | None = 
         "team": alert.team.slug,
         "data": data,
         "drivers": alert_drivers_payload(alert_event),
+        "band": alert_event.band if alert_event is not None else None,
     }
 
 

@@ -82,7 +82,7 @@ def test_target_rule_of_own_team_is_created(team_a, target_a):
             {"kpi": "revenue", "condition": "sideways", "threshold": 1},
             "condition",
             "Choose a condition among: above, below, change_above, change_below, off_track, at_risk, no_data, "
-            "budget_over.",
+            "budget_over, anomaly.",
         ),
         ({"kpi": "revenue", "condition": "above", "threshold": "abc"}, "threshold", "Enter a number."),
         (
