@@ -48,7 +48,7 @@ def alert_spans(*, alert: Alert, today: dt.date) -> tuple[Span, Span]:
     return (start, end), (compared.start, compared.end + dt.timedelta(days=1))
 
 
-def _labels(drivers: Drivers) -> dict[str, dict]:
+def drivers_labels(drivers: Drivers) -> dict[str, dict]:
     """The measures', dimensions' and segments' labels in each language of the site, for e-mails and pages read
     in another language than the one the breakdown was computed in (people's and campaigns' names: one query)."""
     names = value_names(f"{d.dimension}={s.segment}" for d in drivers.dimensions for s in d.segments)
@@ -120,7 +120,7 @@ def alert_drivers_compute(*, alert: Alert, now: dt.datetime | None = None) -> di
             if drivers.change is None:
                 return None
             document = drivers_document(drivers, top=TOP_SEGMENTS)
-            document["labels"] = _labels(drivers)
+            document["labels"] = drivers_labels(drivers)
     except Exception:  # the breakdown is a courtesy: the alert goes out without it
         logger.warning("Drivers of alert %s could not be computed", alert.pk, exc_info=True)
         return None

@@ -81,3 +81,34 @@ class DashboardPanelsForm(forms.Form):
             return []
         # The same edit of an ordered list as the cards': move one up or down, remove it, or add it at the end.
         return dashboard_cards_edited(codes=self.cleaned_data["panels"], action=verb, code=self.cleaned_data["key"])
+
+
+class KpiTreeQueryForm(forms.Form):
+    """The query parameters of a KPI tree page: the granularity of the period shown and a target to carry down
+    (empty: the team's target on the KPI)."""
+
+    granularity = forms.ChoiceField(choices=_keys(Granularity.values), required=False)
+    target = forms.DecimalField(max_digits=20, decimal_places=4, required=False, label=_("Target to carry down"))
+
+
+class TreeCascadeForm(forms.Form):
+    """A manager's choice of one carried-down combination, with the dates of the child objectives it creates."""
+
+    granularity = forms.ChoiceField(choices=_keys(Granularity.values))
+    target = forms.DecimalField(max_digits=20, decimal_places=4)
+    combination = forms.ChoiceField(
+        label=_("Combination"), error_messages={"invalid_choice": _("Choose one of the combinations shown.")}
+    )
+    start_date = forms.DateField(label=_("Start date"), validators=[validate_plausible_date])
+    due_date = forms.DateField(label=_("Due date"), validators=[validate_plausible_date])
+
+    def __init__(self, *args, combinations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["combination"].choices = [(c.key, c.key) for c in combinations]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, due = cleaned.get("start_date"), cleaned.get("due_date")
+        if start and due and due < start:
+            self.add_error("due_date", _("The due date must be on or after the start date."))
+        return cleaned

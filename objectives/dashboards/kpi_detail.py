@@ -17,11 +17,12 @@ from accounts.models import Team
 from kpiplatform import dates
 from metrics.kpis.comparisons import comparison_values
 from metrics.kpis.labels import code_label, dimension_label, value_names
-from metrics.kpis.periods import Granularity, period_floor, period_shift, period_starts, today_local
+from metrics.kpis.periods import Granularity, period_end, period_floor, period_shift, period_starts, today_local
 from metrics.kpis.selectors import CellQuery, kpi_cells, kpi_name
 from metrics.kpis.words import capitalised, formula_in_words, measure_in_words
 from metrics.models import KpiDefinition
 from objectives.dashboards.cards import dashboard_as_json, kpi_change
+from objectives.dashboards.drivers import DriversSummary, drivers_summary
 
 # range key → (label, months back from the current month; None for a calendar year)
 RANGES: dict[str, tuple[object, int | None]] = {
@@ -224,3 +225,14 @@ def _iso_date_or_none(text: str | None) -> dt.date | None:
 def kpi_detail_as_json(data: dict) -> dict:
     """The detail dict with numbers as JSON numbers and dates as ISO strings."""
     return dashboard_as_json(data)
+
+
+def kpi_detail_drivers(*, team: Team, kpi: KpiDefinition, data: dict) -> DriversSummary | None:
+    """What drove the change of the last period the detail shows (the running one so far) against its like-for-like
+    comparison, split by measure and segment (metrics.kpis.drivers, from the records: a few grouped queries, kept
+    out of kpi_detail, which the exports also call)."""
+    if not data["rows"]:
+        return None
+    start = data["rows"][-1]["period_start"]
+    end = min(period_end(start, data["granularity"]), data["range"]["end"] + dt.timedelta(days=1))
+    return drivers_summary(team=team, kpi=kpi, span=(start, end), components=True)

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_team_role, team_for_user_or_404
@@ -27,12 +28,26 @@ from objectives.dashboards.cards import (
     dashboard_cards_edited,
 )
 from objectives.dashboards.exports import kpi_detail_csv, kpi_detail_table, kpi_detail_xlsx
-from objectives.dashboards.forms import DashboardPanelsForm, DashboardQueryForm, FocusForm, KpiDetailQueryForm
-from objectives.dashboards.kpi_detail import kpi_detail, kpi_detail_as_json
+from objectives.dashboards.forms import (
+    DashboardPanelsForm,
+    DashboardQueryForm,
+    FocusForm,
+    KpiDetailQueryForm,
+    KpiTreeQueryForm,
+    TreeCascadeForm,
+)
+from objectives.dashboards.kpi_detail import kpi_detail, kpi_detail_as_json, kpi_detail_drivers
 from objectives.dashboards.overview import organisation_overview
 from objectives.dashboards.panels import dashboard_panel_choices, dashboard_panels
 from objectives.dashboards.services import dashboard_cards_set, dashboard_panels_set
 from objectives.dashboards.team import TREND_GRANULARITIES, team_dashboard
+from objectives.dashboards.trees import (
+    child_objective_dates,
+    combination_words,
+    kpi_tree_page,
+    tree_child_objectives_create,
+)
+from objectives.services import ObjectiveError
 
 
 def _dashboard(request, slug: str, *, as_json: bool = False):
@@ -182,7 +197,7 @@ def _detail(request, slug: str, code: str, *, as_json: bool = False):
         range_key=query["range"] or None,
         breakdown_at=query["at"],
     )
-    return team, data
+    return team, kpi, data
 
 
 def _filename(data: dict, extension: str) -> str:
@@ -192,13 +207,14 @@ def _filename(data: dict, extension: str) -> str:
 @login_required
 def kpi_detail_page(request, slug: str, code: str):
     """A KPI for a team: definition, formula in plain words, history, breakdown by segment, values, exports."""
-    team, data = _detail(request, slug, code)
+    team, kpi, data = _detail(request, slug, code)
     json_data = kpi_detail_as_json(data)
     context = {
         "current_team": team,
         "data": data,
         "history": json_data["history"],
         "can_edit": has_team_role(request.user, team, Role.MANAGER),
+        "drivers": kpi_detail_drivers(team=team, kpi=kpi, data=data),
     }
     return render(request, "objectives/kpi_detail.html", context)
 
@@ -206,14 +222,14 @@ def kpi_detail_page(request, slug: str, code: str):
 @login_required
 def kpi_detail_data(request, slug: str, code: str):
     """The same detail as JSON."""
-    _team, data = _detail(request, slug, code, as_json=True)
+    _team, _kpi, data = _detail(request, slug, code, as_json=True)
     return JsonResponse(kpi_detail_as_json(data))
 
 
 @login_required
 def kpi_detail_export_csv(request, slug: str, code: str):
     """The values table as CSV (UTF-8 with a byte-order mark, so spreadsheets read the accents)."""
-    team, data = _detail(request, slug, code)
+    team, _kpi, data = _detail(request, slug, code)
     table = kpi_detail_table(team=team, data=data)
     response = HttpResponse("\ufeff" + kpi_detail_csv(table), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{_filename(data, "csv")}"'
@@ -223,7 +239,86 @@ def kpi_detail_export_csv(request, slug: str, code: str):
 @login_required
 def kpi_detail_export_xlsx(request, slug: str, code: str):
     """The values table as an XLSX workbook."""
-    team, data = _detail(request, slug, code)
+    team, _kpi, data = _detail(request, slug, code)
     response = HttpResponse(kpi_detail_xlsx(kpi_detail_table(team=team, data=data)), content_type=XLSX_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{_filename(data, "xlsx")}"'
     return response
+
+
+def _form_errors(form) -> list[str]:
+    return [message for field_errors in form.errors.values() for message in field_errors]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def kpi_tree(request, slug: str, code: str):
+    """The tree of a KPI for a team: each node's value, change and target, a target carried down to the children,
+    and (managers) child objectives created from one combination."""
+    minimum = Role.MANAGER if request.method == "POST" else Role.VIEWER
+    team = team_for_user_or_404(request.user, slug, minimum)
+    kpi = kpi_definition_by_code(code=code)
+    if kpi is None:
+        raise Http404("No such KPI.")
+    errors: list[str] = []
+    if request.method == "POST":
+        query_form = KpiTreeQueryForm(request.POST)
+        query = query_form.cleaned_data if query_form.is_valid() else {"granularity": "", "target": None}
+        errors = _form_errors(query_form)
+    else:
+        query = query_parameters(request, KpiTreeQueryForm)
+    page = kpi_tree_page(team=team, kpi=kpi, granularity=query["granularity"] or None, target_value=query["target"])
+    start, due = child_objective_dates(page)
+    form = TreeCascadeForm(
+        request.POST if request.method == "POST" else None,
+        combinations=page.combinations,
+        initial={
+            "granularity": page.granularity,
+            "target": page.target_value,
+            "combination": page.combinations[0].key if page.combinations else "",
+            "start_date": start,
+            "due_date": due,
+        },
+    )
+    if request.method == "POST" and not errors:
+        if form.is_valid():
+            chosen = next(c for c in page.combinations if c.key == form.cleaned_data["combination"])
+            try:
+                created = tree_child_objectives_create(
+                    team=team,
+                    page=page,
+                    combination=chosen,
+                    start_date=form.cleaned_data["start_date"],
+                    due_date=form.cleaned_data["due_date"],
+                    owner=request.user,
+                )
+            except ObjectiveError as error:
+                errors = [str(m) for messages_ in error.errors.values() for m in _flat(messages_)]
+            else:
+                messages.success(
+                    request,
+                    ngettext("%(count)d child objective created.", "%(count)d child objectives created.", len(created))
+                    % {"count": len(created)},
+                )
+                return redirect("objective-list", slug=team.slug)
+        else:
+            errors = _form_errors(form)
+    context = {
+        "current_team": team,
+        "kpi": kpi,
+        "page": page,
+        "form": form,
+        "combinations": [(c, combination_words(c)) for c in page.combinations],
+        "granularities": [(value, label) for value, label in Granularity.choices],
+        "can_edit": has_team_role(request.user, team, Role.MANAGER),
+        "errors": errors,
+    }
+    return render(request, "objectives/kpi_tree.html", context, status=400 if errors else 200)
+
+
+def _flat(value) -> list:
+    """The messages of an ObjectiveError's errors, whatever their nesting (targets are a list of dicts)."""
+    if isinstance(value, dict):
+        return [m for item in value.values() for m in _flat(item)]
+    if isinstance(value, list | tuple):
+        return [m for item in value for m in _flat(item)]
+    return [value]

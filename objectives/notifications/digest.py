@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 
 from django.conf import settings
 from django.core import signing
+from django.db import transaction
 from django.db.models import Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from accounts.models import User
+from accounts.models import Team, User
 from accounts.selectors import teams_visible_to
 from metrics.kpis.comparisons import Comparison, comparison_values
 from metrics.kpis.periods import local_date, local_midnight, period_floor, period_shift
 from metrics.kpis.selectors import CellQuery, kpi_cells
 from metrics.models import KpiDefinition
 from objectives.dashboards.cards import DEFAULT_CARD_CODES, kpi_change
+from objectives.dashboards.drivers import drivers_summary
 from objectives.models import (
     Alert,
     AlertEventKind,
@@ -42,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 UNSUBSCRIBE_SALT = "digest-unsubscribe"
 GRANULARITY = {DigestFrequency.DAILY: "day", DigestFrequency.WEEKLY: "week"}
+# The lines of one digest that get a drivers clause, largest moves first: each costs a few grouped queries over
+# the records, so a digest's cost stays bounded whatever the number of teams.
+DIGEST_DRIVERS_LINES = 6
 # Alerts a digest lists: those people still have to deal with.
 DIGEST_ALERT_STATES = (AlertState.FIRING, AlertState.ACKNOWLEDGED)
 
@@ -240,6 +246,46 @@ def digest_for_user(*, user: User, today: dt.date | None = None, frequency: str 
     }
 
 
+def digest_drivers_add(*, digest: dict, limit: int = DIGEST_DRIVERS_LINES) -> int:
+    """Give the `limit` KPI lines of a digest that moved most (in % of the value compared with) a `drivers` clause,
+    in the active language: what drove the change (objectives.dashboards.drivers, as in alert e-mails). A line
+    whose breakdown does not give the digest's value (values not yet recomputed) or cannot be computed keeps none:
+    the digest goes out without it. Return how many lines got one. At most 2 queries plus a few per line."""
+    moved = [
+        (block, row)
+        for block in digest["teams"]
+        for row in block["kpis"]
+        if row.get("change_delta") and row.get("change_percent") is not None
+    ]
+    moved.sort(key=lambda pair: -abs(pair[1]["change_percent"]))
+    moved = moved[:limit]
+    if not moved:
+        return 0
+    teams = Team.objects.in_bulk({block["team"]["id"] for block, _row in moved})
+    kpis = {k.code: k for k in KpiDefinition.objects.filter(code__in={row["code"] for _block, row in moved})}
+    period = digest["period"]
+    span = (period["start"], period["end"] + dt.timedelta(days=1))
+    given = 0
+    for block, row in moved:
+        team, kpi = teams.get(block["team"]["id"]), kpis.get(row["code"])
+        if team is None or kpi is None:
+            continue
+        try:
+            with transaction.atomic():  # a failing query must not abort the caller's transaction (PostgreSQL)
+                summary = drivers_summary(team=team, kpi=kpi, span=span)
+        except Exception:  # a courtesy: the digest goes out without it
+            logger.warning("Drivers of %s for team %s could not be computed", kpi.code, team.pk, exc_info=True)
+            continue
+        if summary is None or summary.drivers.value is None:
+            continue
+        places = Decimal(1).scaleb(-summary.drivers.places)
+        if abs(summary.drivers.value - row["value"]) >= places:
+            continue  # the stored value is not the records' yet: no clause rather than two numbers
+        row["drivers"] = summary.line
+        given += 1
+    return given
+
+
 # ---------------------------------------------------------------------------
 # Sending
 # ---------------------------------------------------------------------------
@@ -280,6 +326,7 @@ def digests_send(*, now: dt.datetime | None = None) -> int:
             continue
         with translation.override(user.language or settings.LANGUAGE_CODE):
             digest = digest_for_user(user=user, today=today, frequency=previous.get(user.pk))
+            digest_drivers_add(digest=digest)
         if not digest["teams"]:
             continue
         try:
