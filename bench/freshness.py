@@ -6,7 +6,8 @@ Usage:  DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/pytho
 Runs the real stack on a throwaway database `bench_freshness` on the same server (created,
 migrated and dropped by the script) and a Redis server of its own on a free port (never the
 shared one): gunicorn (kpiplatform.wsgi on a free loopback port), one Celery worker without -Q
-(it consumes every queue) and beat, all started as subprocesses with REDIS_URL set, plus a
+(it consumes every queue; with `--topology per-queue`, the README's production workers: one for
+`recompute`, one for `imports`, one for `alerts,deliveries,celery`) and beat, all started as subprocesses with REDIS_URL set, plus a
 webhook receiver (http.server in a thread on 127.0.0.1; the app runs with
 WEBHOOKS_ALLOW_PRIVATE=true). Setup: migrate, load_kpi_catalogue, create_team and
 create_api_key per team, `--history` past orders spread over the teams (two years, ending 100
@@ -63,6 +64,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.throwaway import database_url, drop_database, free_port, recreate_database  # noqa: E402
 
+# --topology per-queue: the workers of the README's production topology (name → queues).
+TOPOLOGY = {"recompute": "recompute", "imports": "imports", "fast": "alerts,deliveries,celery"}
 BENCH_DB = "bench_freshness"
 VENV = ROOT / ".venv" / "bin"
 KPI = "revenue"
@@ -514,7 +517,14 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=20, help="seconds for values to end equal to the data")
     parser.add_argument("--recompute-lead", type=float, default=2, help="seconds the full recompute runs alone")
     parser.add_argument("--web-workers", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (per worker)")
+    parser.add_argument(
+        "--topology",
+        choices=("single", "per-queue"),
+        default="single",
+        help="one worker on every queue (what `make run` starts), or the README's production workers: "
+        "recompute, imports, and one for alerts, deliveries and the rest",
+    )
     parser.add_argument("--skip-background", action="store_true", help="only the quiet phase")
     parser.add_argument("--keep", action="store_true", help="keep the bench_freshness database")
     args = parser.parse_args()
@@ -651,20 +661,16 @@ def run(args, env, processes: Processes, receiver: Receiver, web_port: int, logs
         ],
         env,
     )
-    worker = processes.start(
-        "worker",
-        [
-            str(VENV / "celery"),
-            "-A",
-            "kpiplatform",
-            "worker",
-            "--loglevel=INFO",
-            f"--concurrency={args.concurrency}",
-            "-n",
-            f"bench-freshness-{os.getpid()}@%h",
-        ],
-        env,
-    )
+    # The README's production topology: the slow queues have their own workers, so a recompute round
+    # never holds back an alert evaluation or a webhook.
+    queues = {"worker": None} if args.topology == "single" else dict(TOPOLOGY)
+    workers = {}
+    for name, queue in queues.items():
+        command = [str(VENV / "celery"), "-A", "kpiplatform", "worker", "--loglevel=INFO"]
+        command += [f"--concurrency={args.concurrency}", "-n", f"bench-{name}-{os.getpid()}@%h"]
+        if queue:
+            command += ["-Q", queue]
+        workers[name] = processes.start(name, command, env)
     processes.start(
         "beat",
         [
@@ -685,9 +691,12 @@ def run(args, env, processes: Processes, receiver: Receiver, web_port: int, logs
         return conn.getresponse().status == 200
 
     wait_until("gunicorn", web_up, 60)
-    wait_until(
-        "the Celery worker", lambda: worker.poll() is None and " ready." in processes.log_tail("worker", 200), 60
-    )
+    for name, worker in workers.items():
+        wait_until(
+            f"the Celery {name}",
+            lambda name=name, worker=worker: worker.poll() is None and " ready." in processes.log_tail(name, 200),
+            60,
+        )
 
     tz = ZoneInfo(env.get("TIME_ZONE", "Europe/Paris"))
     teams = [Team(slug, key, today) for slug, key in pairs]
@@ -713,8 +722,9 @@ def run(args, env, processes: Processes, receiver: Receiver, web_port: int, logs
             )
             team.rules.append(rule["id"])
     print(
-        f"stack: gunicorn ({args.web_workers} workers) on :{web_port}, celery worker (all queues, concurrency "
-        f"{args.concurrency}) + beat, webhook receiver on :{receiver.port}\n"
+        f"stack: gunicorn ({args.web_workers} workers) on :{web_port}, celery "
+        f"{'worker (all queues' if args.topology == 'single' else 'workers (' + ', '.join(TOPOLOGY.values())}; "
+        f"concurrency {args.concurrency} each) + beat, webhook receiver on :{receiver.port}\n"
         f"rules: {ladder} per team, daily {KPI} above k × {STEP}"
     )
     print(f"load: {os.getloadavg()[0]:.2f} (1 min average) on {os.cpu_count()} CPUs before the first phase")
@@ -734,7 +744,7 @@ def run(args, env, processes: Processes, receiver: Receiver, web_port: int, logs
                 delta = b[2] - a[2]
                 verdict = "ok" if delta <= GOAL_RECOMPUTE_DELAY else "MISSED"
                 print(f"   {label:28} {a[2]:7.2f} → {b[2]:7.2f}  {delta:+7.2f} s  {verdict}")
-    worker_log = processes.log_tail("worker", 10**6)
+    worker_log = "".join(processes.log_tail(name, 10**6) for name in workers)
     print(
         f"\nworker: {worker_log.count(' received')} tasks received, "
         f"{worker_log.count('MaxRetriesExceededError(')} recompute_dirty_task runs gave up on the busy lock "
