@@ -11,7 +11,9 @@ from accounts.models import Team, User
 from kpiplatform.dates import validate_plausible_date
 from metrics.kpis.selectors import kpi_name, kpis_for_choice
 from metrics.models import KpiDefinition, KpiUnit
-from objectives.models import Judged, Objective, ObjectiveState, Phasing, ProgressStatus
+from objectives.models import Judged, Objective, ObjectiveState, Phasing, ProgressStatus, RelativeBasis
+from objectives.proposals import MAX_SPAN_DAYS
+from objectives.services import target_segment_errors
 
 
 class KpiChoiceField(forms.ModelChoiceField):
@@ -69,7 +71,45 @@ class ObjectiveForm(forms.Form):
 class TargetForm(forms.Form):
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     kpi = KpiChoiceField(label=_("KPI"), queryset=KpiDefinition.objects.none(), to_field_name="code")
-    target_value = forms.DecimalField(label=_("Target"), max_digits=20, decimal_places=6, localize=True)
+    # Not required here: a relative target computes it (objectives.services says when it is missing).
+    target_value = forms.DecimalField(
+        label=_("Target"),
+        max_digits=20,
+        decimal_places=6,
+        localize=True,
+        required=False,
+        help_text=_("Left empty with a change vs a basis: computed from it."),
+    )
+    minimum_value = forms.DecimalField(
+        label=_("Minimum"),
+        max_digits=20,
+        decimal_places=6,
+        localize=True,
+        required=False,
+        help_text=_("The least acceptable: behind its pace, the target is off track."),
+    )
+    stretch_value = forms.DecimalField(
+        label=_("Stretch"),
+        max_digits=20,
+        decimal_places=6,
+        localize=True,
+        required=False,
+        help_text=_("The ambitious value, drawn on the chart."),
+    )
+    relative_basis = forms.ChoiceField(
+        label=_("Relative to"),
+        choices=[("", _("— (a fixed value)")), *RelativeBasis.choices],
+        required=False,
+        help_text=_("The target follows its basis when the history is recomputed."),
+    )
+    relative_percent = forms.DecimalField(
+        label=_("Change vs the basis (%)"),
+        max_digits=9,
+        decimal_places=2,
+        localize=True,
+        required=False,
+        help_text=_("e.g. 20 for +20 %, −10 for −10 %"),
+    )
     baseline_value = forms.DecimalField(
         label=_("Baseline"),
         max_digits=20,
@@ -141,6 +181,32 @@ def cleaned_or_none(form: forms.Form) -> dict:
     form.is_valid()
     data = getattr(form, "cleaned_data", {}) or {}
     return {name: data.get(name) for name in form.fields}
+
+
+class TargetProposalForm(forms.Form):
+    """The query of the target proposal shown while a target is typed: a KPI, the objective's dates, a segment."""
+
+    kpi = forms.ModelChoiceField(queryset=KpiDefinition.objects.none(), to_field_name="code")
+    start_date = forms.DateField(validators=[validate_plausible_date])
+    due_date = forms.DateField(validators=[validate_plausible_date])
+    segment = forms.CharField(required=False, max_length=120)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kpi"].queryset = kpis_for_choice()
+
+    def clean(self):
+        data = super().clean()
+        start, due = data.get("start_date"), data.get("due_date")
+        if start and due:
+            if due < start:
+                self.add_error("due_date", _("The due date must be on or after the start date."))
+            elif (due - start).days + 1 > MAX_SPAN_DAYS:
+                self.add_error("due_date", _("At most %(limit)d days can be proposed.") % {"limit": MAX_SPAN_DAYS})
+        if data.get("kpi") is not None and data.get("segment"):
+            for message in target_segment_errors(kpi=data["kpi"], segment=data["segment"], team=None):
+                self.add_error("segment", message)
+        return data
 
 
 class PhasingForm(forms.Form):

@@ -23,20 +23,26 @@ Conventions
 Status, from worst to best (an objective takes its worst target's status):
 ``missed`` (the period is over and the target was not reached, or a cumulative "at most"
 budget is already exceeded) and ``off_track`` (below the critical threshold of the expected
-pace) are the worst, then ``at_risk`` (the forecast falls short of the target), ``on_track``
-(the forecast reaches the target: never when it misses it), and ``achieved`` (reached: a
-cumulative "at least" target as soon as the value so far reaches it, every other target when
-the period is over). The forecast is the pace so far carried to the end (run rate for sums, on
-the phased plan when there is one; the path from the baseline for levels), so the status and the
-forecast never disagree. The warning threshold no longer splits statuses: a target short of its
-pace is at risk until it falls below the critical threshold.
+pace, or behind the pace of the target's minimum) are the worst, then ``at_risk`` (the
+forecast falls short of the target), ``on_track`` (the forecast reaches the target: never when
+it misses it), and ``achieved`` (reached: a cumulative "at least" target as soon as the value
+so far reaches it, every other target when the period is over). The forecast is the pace so
+far carried to the end (run rate for sums, on the phased plan when there is one; the path from
+the baseline for levels), so the status and the forecast never disagree. The warning threshold
+no longer splits statuses: a target short of its pace is at risk until it falls below the
+critical threshold.
+
+Target bands: a target may carry a ``minimum`` (the least acceptable outcome) and a ``stretch`` (the
+ambitious one). The minimum's pace is the target's path scaled to the minimum (same start point, same
+phases' shape); a value behind it is ``off_track``, between it and the target's pace ``at_risk``. The
+stretch does not change the status (reaching the target is achieving it); charts draw both.
 """
 
 from __future__ import annotations
 
 import calendar
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -86,6 +92,8 @@ class TargetPlan:
     warning_percent: Decimal = DEFAULT_WARNING_PERCENT
     critical_percent: Decimal = DEFAULT_CRITICAL_PERCENT
     phases: tuple[Phase, ...] = field(default_factory=tuple)
+    minimum: Decimal | None = None
+    stretch: Decimal | None = None
 
     @property
     def cumulative(self) -> bool:
@@ -307,8 +315,39 @@ def required_daily_rate(plan: TargetPlan, current: Decimal | None, today: date) 
     return max(plan.target - current, ZERO) / Decimal(remaining)
 
 
+def band_plan(plan: TargetPlan, value: Decimal) -> TargetPlan:
+    """The plan aiming at `value` (a band's minimum or stretch) instead of the target: the same start point and
+    direction, its phases scaled from the start point in proportion."""
+    origin = _origin(plan)
+    phases: tuple[Phase, ...] = ()
+    if plan.phases and plan.target != origin:
+        factor = (value - origin) / (plan.target - origin)
+        phases = tuple(Phase(p.month, origin + (p.value - origin) * factor) for p in plan.phases)
+    return replace(
+        plan,
+        target=value,
+        direction=LOWER if plan.lower_is_better else HIGHER,
+        phases=phases,
+        minimum=None,
+        stretch=None,
+    )
+
+
+def _behind_minimum(plan: TargetPlan, current: Decimal, today: date) -> bool:
+    """Whether the value so far is behind the pace of the target's minimum (False without a minimum)."""
+    if plan.minimum is None:
+        return False
+    minimum = band_plan(plan, plan.minimum)
+    ratio = _pace_ratio(minimum, current, expected_value(minimum, today))
+    return ratio is not None and ratio < 1
+
+
 def status_of(plan: TargetPlan, current: Decimal | None, today: date) -> str:
-    """The target's status on `today` (see the module docstring for the rules)."""
+    """The target's status on `today`: the one status of a target everywhere (rules in the module docstring).
+
+    Missed once the period is over short of the target (or a sum's "at most" budget is exceeded); achieved
+    when reached; while running, off track below the critical threshold of the target's pace or behind the
+    minimum's pace, at risk behind the target's pace, on track at or ahead of it."""
     over = today >= plan.end
     if current is None:
         # No value yet: fine before anything could be measured, missed once the period is over.
@@ -327,7 +366,7 @@ def status_of(plan: TargetPlan, current: Decimal | None, today: date) -> str:
     ratio = _pace_ratio(plan, current, expected_value(plan, today))
     if ratio is None:
         return ON_TRACK
-    if ratio * HUNDRED < plan.critical_percent:
+    if ratio * HUNDRED < plan.critical_percent or _behind_minimum(plan, current, today):
         return OFF_TRACK
     # On track only when the forecast reaches the target (pace ratio 1): a forecast short of it is at risk.
     if ratio < 1:

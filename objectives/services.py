@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
-from decimal import Decimal, InvalidOperation
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,8 +16,9 @@ from metrics.kpis.bounds import kpi_value_bounds
 from metrics.kpis.ranges import value_over
 from metrics.kpis.selectors import kpi_best_pace, kpi_best_value, kpi_name, kpi_segment_values
 from objectives import progress
-from objectives.models import Judged, Objective, ObjectiveState, Phasing, Target, TargetPhase
+from objectives.models import Judged, Objective, ObjectiveState, Phasing, RelativeBasis, Target, TargetPhase
 from objectives.notifications.outbox import objective_notify
+from objectives.proposals import shift_months
 from objectives.selectors import (
     baseline_default,
     period_end,
@@ -29,6 +30,8 @@ from objectives.selectors import (
 from objectives.templatetags.kpi_format import kpi_value
 
 TARGET_FIELDS = ("kpi", "segment", "target_value", "baseline_value", "judged", "warning_percent", "critical_percent")
+# Optional fields a target may clear (None = no band, not relative); left out of the data = kept as they are.
+TARGET_OPTIONAL_FIELDS = ("minimum_value", "stretch_value", "relative_basis", "relative_percent")
 
 
 # Progress statuses whose arrival is announced (objectives.notifications.outbox), with their event.
@@ -84,7 +87,7 @@ def _value_errors(kpi, value: Decimal | None) -> list[str]:
     return []
 
 
-def _segment_errors(*, kpi, segment: str, team: Team | None) -> list[str]:
+def target_segment_errors(*, kpi, segment: str, team: Team | None) -> list[str]:
     """A target's segment: one of the KPI's breakdowns, with a value the team's data has."""
     if not segment or kpi is None:
         return []
@@ -110,12 +113,19 @@ def _validate_targets(targets: Sequence[dict], team: Team | None = None) -> list
         target_errors: dict[str, list[str]] = {}
         if data.get("kpi") is None:
             target_errors["kpi"] = [_("Choose a KPI.")]
-        if data.get("target_value") is None:
+        basis = data.get("relative_basis") or ""
+        if basis:
+            target_errors.update(_relative_errors(data))
+        elif data.get("target_value") is None:
             target_errors["target_value"] = [_("Enter a target value.")]
-        for field in ("target_value", "baseline_value"):
+        elif data.get("relative_percent") is not None:
+            target_errors["relative_basis"] = [_("Say what the change in percent is relative to.")]
+        for field in ("target_value", "baseline_value", "minimum_value", "stretch_value"):
             if messages := _value_errors(data.get("kpi"), data.get(field)):
                 target_errors[field] = messages
-        if messages := _segment_errors(kpi=data.get("kpi"), segment=data.get("segment") or "", team=team):
+        if not basis and not target_errors:
+            target_errors.update(_band_errors(data))
+        if messages := target_segment_errors(kpi=data.get("kpi"), segment=data.get("segment") or "", team=team):
             target_errors["segment"] = messages
         warning = Decimal(data.get("warning_percent") or progress.DEFAULT_WARNING_PERCENT)
         critical = Decimal(data.get("critical_percent") or progress.DEFAULT_CRITICAL_PERCENT)
@@ -131,11 +141,98 @@ def _validate_targets(targets: Sequence[dict], team: Team | None = None) -> list
     return errors if any(errors) else []
 
 
+def _relative_errors(data: dict) -> dict[str, list[str]]:
+    """A relative target: a known basis, a change in percent, and no typed baseline when the basis is the baseline
+    (it is then the KPI over the preceding period, kept in step with the history)."""
+    errors: dict[str, list[str]] = {}
+    if data.get("relative_basis") not in RelativeBasis.values:
+        errors["relative_basis"] = [_("Choose what the target is relative to.")]
+    if data.get("relative_percent") is None:
+        errors["relative_percent"] = [_("Enter the change in percent, e.g. 20 for +20 %.")]
+    elif data["relative_percent"] <= -100:
+        errors["relative_percent"] = [_("A change of −100 % or less leaves nothing to aim at.")]
+    if data.get("relative_basis") == RelativeBasis.BASELINE and data.get("baseline_value") is not None:
+        errors["baseline_value"] = [
+            _("A target relative to the baseline reads the baseline from the history: leave the baseline empty.")
+        ]
+    return errors
+
+
+def _band_errors(data: dict) -> dict[str, list[str]]:
+    """Minimum ≤ target ≤ stretch (reversed when lower is better; a neutral KPI follows its target against the
+    baseline)."""
+    kpi, target = data.get("kpi"), data.get("target_value")
+    minimum, stretch = data.get("minimum_value"), data.get("stretch_value")
+    if kpi is None or target is None:
+        return {}
+    baseline = data.get("baseline_value")
+    lower = kpi.direction == progress.LOWER or (
+        kpi.direction == progress.NEUTRAL and baseline is not None and target < baseline
+    )
+    errors: dict[str, list[str]] = {}
+    if minimum is not None and (minimum < target if lower else minimum > target):
+        errors["minimum_value"] = [
+            _("The minimum must be at or above the target (lower is better).")
+            if lower
+            else _("The minimum must be at or below the target.")
+        ]
+    if stretch is not None and (stretch > target if lower else stretch < target):
+        errors["stretch_value"] = [
+            _("The stretch must be at or below the target (lower is better).")
+            if lower
+            else _("The stretch must be at or above the target.")
+        ]
+    return errors
+
+
+def relative_basis_value(
+    *, kpi, team: Team, segment: str = "", start: date, end: date, judged: str, basis: str
+) -> Decimal | None:
+    """What a relative target over [start, end) is measured against: the KPI over the same period a year earlier
+    (for a target judged at the end: the same last month a year earlier), or the baseline — the KPI over the
+    preceding period (objectives.selectors.baseline_default). None without a value there."""
+    if basis == RelativeBasis.BASELINE:
+        return baseline_default(kpi=kpi, team=team, segment=segment, start=start, end=end, judged=judged)
+    if judged == Judged.END:
+        start = progress.month_start(end - timedelta(days=1))
+        end = progress.next_month(start)
+    return value_over(kpi=kpi, team=team, segment=segment, start=shift_months(start, -12), end=shift_months(end, -12))
+
+
+def relative_target_value(basis: Decimal, percent: Decimal) -> Decimal:
+    """The basis changed by `percent` (+20 → × 1.20), to the cent."""
+    return (basis * (1 + percent / 100)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def _relative_refresh(*, target: Target, objective: Objective) -> bool:
+    """Recompute a relative target's value (and, relative to the baseline, its baseline) from the history as it
+    is now; False when its basis has no value (the target is then left as it was)."""
+    basis = relative_basis_value(
+        kpi=target.kpi,
+        team=objective.team,
+        segment=target.segment,
+        start=objective.start_date,
+        end=period_end(objective),
+        judged=target.judged,
+        basis=target.relative_basis,
+    )
+    if basis is None:
+        return False
+    if target.relative_basis == RelativeBasis.BASELINE:
+        target.baseline_value = basis
+    target.target_value = relative_target_value(basis, target.relative_percent)
+    return True
+
+
 def _save_targets(*, objective: Objective, targets: Sequence[dict]) -> None:
-    """Update targets given with an `id`, create the others, delete those no longer listed."""
+    """Update targets given with an `id`, create the others, delete those no longer listed.
+
+    A relative target gets its value from its basis here; one whose basis has no value (or whose value breaks
+    the KPI's bounds or its band) raises ObjectiveError, and the caller's transaction writes nothing."""
     existing = {t.pk: t for t in objective.targets.all()}
     keep: set[int] = set()
     end = period_end(objective)
+    errors: list[dict] = []
     for data in targets:
         target = existing.get(data.get("id")) if data.get("id") else None
         if target is None:
@@ -145,6 +242,12 @@ def _save_targets(*, objective: Objective, targets: Sequence[dict]) -> None:
                 setattr(target, name, data[name])
             elif name in ("segment",):
                 setattr(target, name, data.get(name) or "")
+        for name in TARGET_OPTIONAL_FIELDS:
+            if name in data:
+                empty = "" if name == "relative_basis" else None
+                setattr(target, name, data[name] if data[name] is not None else empty)
+        if not target.relative_basis:
+            target.relative_percent = None
         if data.get("baseline_value") is None:
             target.baseline_value = baseline_default(
                 kpi=target.kpi,
@@ -154,8 +257,31 @@ def _save_targets(*, objective: Objective, targets: Sequence[dict]) -> None:
                 end=end,
                 judged=target.judged,
             )
-        target.save()
-        keep.add(target.pk)
+        target_errors: dict[str, list[str]] = {}
+        if target.relative_basis:
+            if not _relative_refresh(target=target, objective=objective):
+                target_errors["relative_basis"] = [
+                    _("%(kpi)s has no value over %(basis)s: enter the target as a value.")
+                    % {"kpi": kpi_name(target.kpi), "basis": RelativeBasis(target.relative_basis).label}
+                ]
+            elif messages := _value_errors(target.kpi, target.target_value):
+                target_errors["target_value"] = messages
+            else:
+                target_errors = _band_errors(
+                    {
+                        "kpi": target.kpi,
+                        "target_value": target.target_value,
+                        "baseline_value": target.baseline_value,
+                        "minimum_value": target.minimum_value,
+                        "stretch_value": target.stretch_value,
+                    }
+                )
+        errors.append(target_errors)
+        if not target_errors:
+            target.save()
+            keep.add(target.pk)
+    if any(errors):
+        raise ObjectiveError({"targets": errors})
     objective.targets.exclude(pk__in=keep).delete()
 
 
@@ -283,6 +409,12 @@ def objective_progress_refresh(*, objective: Objective, today: date | None = Non
     statuses = []
     targets = list(objective.targets.select_related("kpi").prefetch_related("phases"))
     for target in targets:
+        if target.relative_basis:
+            # Kept relative: the basis is read again from the history recomputed since.
+            before = target.target_value
+            _relative_refresh(target=target, objective=objective)
+            if target.target_value != before and target.phasing in (Phasing.EVEN, Phasing.SEASONAL):
+                _phases_respread(target=target)
         plan = target_plan(target=target, objective=objective)
         window = progress.value_window(plan, today)
         current = None
@@ -307,10 +439,16 @@ def objective_progress_refresh(*, objective: Objective, today: date | None = Non
         target.recommendation_reason = outlook.reason
         target.computed_at = now
         target.chart = target_chart(target=target, plan=plan, today=today, result=result)
+        # The band, drawn as dashed lines on the chart.
+        for band, value in (("minimum", plan.minimum), ("stretch", plan.stretch)):
+            if value is not None:
+                target.chart[band] = [float(round(value, 6))] * len(target.chart.get("labels") or [])
         statuses.append(result.status)
     Target.objects.bulk_update(
         targets,
         [
+            "target_value",
+            "baseline_value",
             "current_value",
             "progress_percent",
             "expected_value_today",
@@ -334,6 +472,17 @@ def objective_progress_refresh(*, objective: Objective, today: date | None = Non
         # Only a change is news: refreshing an objective that stays at risk tells nobody again.
         objective_notify(objective=objective, event=NOTIFIED_STATUSES[objective.progress_status])
     return objective
+
+
+def _phases_respread(*, target: Target) -> None:
+    """Spread a target's new value over its months the way it was phased (even or seasonal); manual months
+    stay as typed (the phasing page then says they no longer add up)."""
+    proposed = target_phasing_propose(target=target, mode=target.phasing)
+    if proposed is None:
+        return
+    target.phases.all().delete()
+    TargetPhase.objects.bulk_create(TargetPhase(target=target, month=p.month, value=p.value) for p in proposed)
+    getattr(target, "_prefetched_objects_cache", {}).pop("phases", None)  # the plan reads the new months
 
 
 def _best(target: Target, plan: progress.TargetPlan, today: date) -> Decimal | None:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("teams/<slug:slug>/objectives/", views.objective_list, name="objective-list"),
     path("teams/<slug:slug>/objectives/new/", views.objective_create, name="objective-create"),
     path("teams/<slug:slug>/objectives/smart-check/", views.smart_check, name="objective-smart-check"),
+    path("teams/<slug:slug>/objectives/target-proposal/", views.target_proposal, name="objective-target-proposal"),
     path("teams/<slug:slug>/objectives/<int:pk>/", views.objective_detail, name="objective-detail"),
     path("teams/<slug:slug>/objectives/<int:pk>/edit/", views.objective_edit, name="objective-edit"),
     path("teams/<slug:slug>/objectives/<int:pk>/delete/", views.objective_delete, name="objective-delete"),

@@ -3,6 +3,7 @@
 Viewers and members read; managers edit; users of other teams get a 404.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib import messages
@@ -10,13 +11,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import localize_input
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import has_team_role, team_for_user_or_404
 from accounts.roles import Role
 from kpiplatform.edge import query_parameters
-from objectives import progress, selectors, services
+from objectives import progress, proposals, selectors, services
 from objectives.forms import (
     ObjectiveFilterForm,
     ObjectiveForm,
@@ -24,9 +26,10 @@ from objectives.forms import (
     SmartCheckTargetFormSet,
     TargetForm,
     TargetFormSet,
+    TargetProposalForm,
     cleaned_or_none,
 )
-from objectives.models import Objective, Phasing, ProgressStatus, Target
+from objectives.models import Objective, Phasing, ProgressStatus, RelativeBasis, Target
 
 
 def _objective_or_404(request, slug: str, pk: int, minimum: str = Role.VIEWER) -> Objective:
@@ -124,7 +127,14 @@ def _initial_targets(objective: Objective | None) -> list[dict]:
             "id": t.pk,
             "kpi": t.kpi,
             "target_value": t.target_value.normalize(),
-            "baseline_value": t.baseline_value.normalize() if t.baseline_value is not None else None,
+            # A target relative to the baseline reads it from the history: never sent back as typed.
+            "baseline_value": t.baseline_value.normalize()
+            if t.baseline_value is not None and t.relative_basis != RelativeBasis.BASELINE
+            else None,
+            "minimum_value": t.minimum_value.normalize() if t.minimum_value is not None else None,
+            "stretch_value": t.stretch_value.normalize() if t.stretch_value is not None else None,
+            "relative_basis": t.relative_basis,
+            "relative_percent": t.relative_percent.normalize() if t.relative_percent is not None else None,
             "judged": t.judged,
             "segment": t.segment,
             "warning_percent": t.warning_percent.normalize(),
@@ -166,6 +176,23 @@ def _loose_decimal(value: str | None) -> Decimal | None:
         return None
 
 
+def _relative_value_while_typed(team, fields: dict, target: dict) -> Decimal | None:
+    """A relative target's value as it would be saved (None until the dates are readable or without a basis)."""
+    start, due = fields["start_date"], fields["due_date"]
+    if start is None or due is None or due < start:
+        return None
+    basis = services.relative_basis_value(
+        kpi=target["kpi"],
+        team=team,
+        segment=target["segment"] or "",
+        start=start,
+        end=due + timedelta(days=1),
+        judged=target["judged"] or "period",
+        basis=target["relative_basis"],
+    )
+    return None if basis is None else services.relative_target_value(basis, target["relative_percent"])
+
+
 @login_required
 @require_POST
 def smart_check(request, slug: str):
@@ -180,10 +207,13 @@ def smart_check(request, slug: str):
         target = cleaned_or_none(form)
         if target.get("DELETE") or (target["kpi"] is None and target["target_value"] is None):
             continue
+        value = target["target_value"]
+        if target["relative_basis"] and target["relative_percent"] is not None and target["kpi"] is not None:
+            value = _relative_value_while_typed(team, fields, target) or value
         targets.append(
             {
                 "kpi": target["kpi"],
-                "target_value": target["target_value"],
+                "target_value": value,
                 "baseline_value": target["baseline_value"],
                 "judged": target["judged"] or "period",
                 "segment": target["segment"] or "",
@@ -201,6 +231,34 @@ def smart_check(request, slug: str):
         targets=targets,
     )
     return JsonResponse(result)
+
+
+@login_required
+@require_GET
+def target_proposal(request, slug: str):
+    """HTML fragment for the objective form: minimum / target / stretch proposed from the team's history for a
+    target's KPI and the objective's dates, with their probabilities and monthly path (managers); a malformed
+    query is a 400 saying what is wrong."""
+    team = team_for_user_or_404(request.user, slug, Role.MANAGER)
+    form = TargetProposalForm(request.GET)
+    if not form.is_valid():
+        return render(request, "objectives/_target_proposal.html", {"errors": form.errors}, status=400)
+    data = form.cleaned_data
+    proposal = proposals.target_proposal(
+        kpi=data["kpi"],
+        team=team,
+        segment=data["segment"],
+        start=data["start_date"],
+        end=data["due_date"] + timedelta(days=1),
+        today=selectors.today_local(),
+    )
+    context = {
+        "proposal": proposal,
+        "unit": proposal.kpi.unit,
+        # As the form's number fields write them (« 145,2 » in French), for the fill buttons.
+        "inputs": {v.level: localize_input(v.value.normalize()) for v in proposal.values},
+    }
+    return render(request, "objectives/_target_proposal.html", context)
 
 
 @login_required

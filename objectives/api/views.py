@@ -1,5 +1,7 @@
 """REST API for objectives (DESIGN.md §9): input serializer → one service → output serializer."""
 
+from datetime import timedelta
+
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -13,8 +15,8 @@ from accounts.api.access import request_team, request_team_ids
 from accounts.models import User
 from kpiplatform.dates import validate_plausible_date
 from metrics.models import KpiDefinition
-from objectives import selectors, services
-from objectives.models import Judged, Objective, ObjectiveState, ProgressStatus
+from objectives import proposals, selectors, services
+from objectives.models import Judged, Objective, ObjectiveState, ProgressStatus, RelativeBasis
 
 NUMBER = {"max_digits": 20, "decimal_places": 6, "coerce_to_string": False}
 
@@ -22,7 +24,36 @@ NUMBER = {"max_digits": 20, "decimal_places": 6, "coerce_to_string": False}
 class TargetInSerializer(serializers.Serializer):
     id = serializers.IntegerField(required=False, help_text="Existing target to update (PATCH).")
     kpi = serializers.CharField(help_text="KPI code, e.g. revenue.")
-    target_value = serializers.DecimalField(**NUMBER)
+    target_value = serializers.DecimalField(
+        required=False,
+        allow_null=True,
+        help_text="Required unless the target is relative (relative_basis), which computes it.",
+        **NUMBER,
+    )
+    minimum_value = serializers.DecimalField(
+        required=False,
+        allow_null=True,
+        help_text="Band: the least acceptable outcome; behind its pace the target is off track.",
+        **NUMBER,
+    )
+    stretch_value = serializers.DecimalField(
+        required=False, allow_null=True, help_text="Band: the ambitious outcome (drawn on charts).", **NUMBER
+    )
+    relative_basis = serializers.ChoiceField(
+        choices=RelativeBasis.choices,
+        required=False,
+        allow_blank=True,
+        help_text="A relative target: last_year (the same period a year earlier) or baseline (the KPI over the "
+        "preceding period; then leave baseline_value out). Its value is recomputed with the history.",
+    )
+    relative_percent = serializers.DecimalField(
+        max_digits=9,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        coerce_to_string=False,
+        help_text="Change vs the basis in percent, e.g. 20 for +20 %.",
+    )
     baseline_value = serializers.DecimalField(
         required=False, allow_null=True, help_text="Default: the KPI over the preceding period.", **NUMBER
     )
@@ -87,6 +118,10 @@ class TargetOutSerializer(serializers.Serializer):
     segment = serializers.CharField()
     baseline_value = serializers.DecimalField(**NUMBER, allow_null=True)
     target_value = serializers.DecimalField(**NUMBER)
+    minimum_value = serializers.DecimalField(**NUMBER, allow_null=True)
+    stretch_value = serializers.DecimalField(**NUMBER, allow_null=True)
+    relative_basis = serializers.CharField(help_text="last_year, baseline, or empty for a fixed target.")
+    relative_percent = serializers.DecimalField(max_digits=9, decimal_places=2, coerce_to_string=False, allow_null=True)
     judged = serializers.CharField()
     warning_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
     critical_percent = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
@@ -261,3 +296,94 @@ class ObjectiveDetailView(GenericAPIView):
     def delete(self, request, pk: int):
         services.objective_delete(objective=self.get_object(write=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TargetProposalQuery(serializers.Serializer):
+    """Query parameters of a target proposal; each wrong one gets its own message."""
+
+    kpi = serializers.CharField(help_text="KPI code, e.g. revenue.")
+    team = serializers.SlugField(help_text="slug of a team you may read")
+    start = serializers.DateField(validators=[validate_plausible_date], help_text="first day, included (YYYY-MM-DD)")
+    end = serializers.DateField(validators=[validate_plausible_date], help_text="last day, included (YYYY-MM-DD)")
+    segment = serializers.CharField(required=False, allow_blank=True, default="", help_text="e.g. channel=email")
+
+    def validate_kpi(self, value: str) -> KpiDefinition:
+        kpi = KpiDefinition.objects.filter(code=value).first()
+        if kpi is None:
+            raise serializers.ValidationError(_("Unknown KPI '%(code)s'.") % {"code": value})
+        return kpi
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError({"start": _("start must be on or before end.")})
+        days = (attrs["end"] - attrs["start"]).days + 1
+        if days > proposals.MAX_SPAN_DAYS:
+            raise serializers.ValidationError(
+                {
+                    "end": _("At most %(limit)d days (%(count)d asked): narrow the dates.")
+                    % {"limit": proposals.MAX_SPAN_DAYS, "count": days}
+                }
+            )
+        if messages := services.target_segment_errors(kpi=attrs["kpi"], segment=attrs["segment"], team=None):
+            raise serializers.ValidationError({"segment": messages})
+        return attrs
+
+
+class ProposedValueSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=["minimum", "target", "stretch"])
+    value = serializers.DecimalField(**NUMBER)
+    reached = serializers.IntegerField(help_text="How many of the outcomes reach the value.")
+    outcomes = serializers.IntegerField(help_text="How many outcomes the history gives.")
+    probability_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=1, coerce_to_string=False, help_text="reached / outcomes, in percent."
+    )
+
+
+class PathMonthSerializer(serializers.Serializer):
+    month = serializers.DateField(help_text="First day of the month.")
+    last_year = serializers.DecimalField(**NUMBER, allow_null=True, help_text="The same month a year earlier.")
+    minimum = serializers.DecimalField(**NUMBER)
+    target = serializers.DecimalField(**NUMBER)
+    stretch = serializers.DecimalField(**NUMBER)
+
+
+class TargetProposalSerializer(serializers.Serializer):
+    kpi = serializers.CharField(source="kpi.code")
+    team = serializers.CharField(source="team.slug")
+    segment = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField(source="last_day", help_text="Last day, included.")
+    method = serializers.ChoiceField(
+        choices=[proposals.SEASONAL, proposals.PAST_SPANS, proposals.NONE],
+        help_text="seasonal: last year adjusted by the changes over a year; past_spans: the past spans as they "
+        "were (less than two years of history); none: not enough history, nothing proposed.",
+    )
+    last_year = serializers.DecimalField(**NUMBER, allow_null=True, help_text="The same span a year earlier.")
+    previous = serializers.DecimalField(**NUMBER, allow_null=True, help_text="The preceding span of the same length.")
+    best = serializers.DecimalField(**NUMBER, allow_null=True, help_text="The best over a past span of this length.")
+    proposals = ProposedValueSerializer(many=True, source="values")
+    path = PathMonthSerializer(many=True, help_text="Each proposal month by month.")
+    words = serializers.CharField(help_text="How the values were read from the history, in words.")
+
+
+class TargetProposalView(GenericAPIView):
+    """Minimum / target / stretch for a KPI over a span, proposed from the team's own history, with the
+    probability of reaching each (the share of past outcomes that do) and the implied monthly path."""
+
+    serializer_class = TargetProposalSerializer
+
+    @extend_schema(parameters=[TargetProposalQuery], responses={200: TargetProposalSerializer})
+    def get(self, request):
+        query = TargetProposalQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        team = request_team(request, params["team"])
+        proposal = proposals.target_proposal(
+            kpi=params["kpi"],
+            team=team,
+            segment=params["segment"],
+            start=params["start"],
+            end=params["end"] + timedelta(days=1),
+            today=selectors.today_local(),
+        )
+        return Response(TargetProposalSerializer(proposal).data)

@@ -15,6 +15,20 @@
     return new Intl.NumberFormat(lang, { maximumFractionDigits: 2 }).format(value) + (unit ? " " + unit : "");
   }
 
+  // The target's band (minimum, stretch), when it has one: dashed lines around the target line.
+  function bands(canvas, data) {
+    var lines = [];
+    if (data.minimum) {
+      lines.push({ label: canvas.dataset.labelMinimum, data: data.minimum, borderColor: "#b42318", borderDash: [8, 4],
+                   borderWidth: 1.5, pointRadius: 0 });
+    }
+    if (data.stretch) {
+      lines.push({ label: canvas.dataset.labelStretch, data: data.stretch, borderColor: "#137a3d", borderDash: [8, 4],
+                   borderWidth: 1.5, pointRadius: 0 });
+    }
+    return lines;
+  }
+
   function renderCharts() {
     if (typeof window.Chart === "undefined") { return; }
     document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
@@ -35,7 +49,7 @@
             { label: canvas.dataset.labelTarget, data: data.target, borderColor: "#137a3d", borderWidth: 2, pointRadius: 0 },
             { label: canvas.dataset.labelForecast, data: data.forecast, borderColor: "#a15c00", borderDash: [2, 3],
               borderWidth: 2, pointRadius: 3, spanGaps: true }
-          ]
+          ].concat(bands(canvas, data))
         },
         options: {
           responsive: true,
