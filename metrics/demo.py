@@ -318,6 +318,7 @@ def demo_activity_create(
     today = today or timezone.localdate()
     with _foreign_keys_checked_per_statement():
         counts = _activity_write(teams, records=records, seed=seed, today=today, progress=progress)
+    demo_anomaly_inject(teams, today=today)
     _demo_marks(teams, today)
     return counts
 
@@ -368,6 +369,40 @@ def _activity_write(
             held = (source.pk, _customers_of(source))
         writer.write(model, GENERATORS[model](team, count, rng, clock, held[1] if source is not None else []))
     return dict(writer.counts)
+
+
+# The demo's anomaly: yesterday (the last complete day, the one a daily anomaly rule judges), a large order
+# brings the first sales team's revenue to about ANOMALY_FACTOR times a normal day of the last weeks. The
+# generated orders have a day-to-day noise of about ±45 % (a dozen orders a day): far enough outside the
+# band of its history that the demo's anomaly rule fires on it, and on it only.
+ANOMALY_FACTOR = 20
+ANOMALY_BASELINE_DAYS = 28
+
+
+def demo_anomaly_inject(teams: dict[str, Team], *, today: date) -> date | None:
+    """Raise the largest completed order of yesterday of the first sales team (by slug) so that the day's
+    revenue is ANOMALY_FACTOR times the average day of the ANOMALY_BASELINE_DAYS before; return the day (None:
+    no sales team, or no completed order that day, as in a very small demo). The record count is unchanged."""
+    sales = _by_kind(teams).get(TeamKind.SALES)
+    if not sales:
+        return None
+    day = today - timedelta(days=1)
+
+    def local_start(of: date) -> datetime:
+        return timezone.make_aware(datetime.combine(of, time.min))
+
+    demo_orders = Order.objects.filter(team=sales[0], external_id__startswith=DEMO_PREFIX, status="completed")
+    baseline = demo_orders.filter(
+        ordered_at__gte=local_start(day - timedelta(days=ANOMALY_BASELINE_DAYS)), ordered_at__lt=local_start(day)
+    ).aggregate(total=models.Sum("amount"))["total"]
+    of_day = demo_orders.filter(ordered_at__gte=local_start(day), ordered_at__lt=local_start(today))
+    largest = of_day.order_by("-amount", "external_id").first()
+    if largest is None or not baseline:
+        return None
+    day_total = of_day.aggregate(total=models.Sum("amount"))["total"]
+    target = baseline * ANOMALY_FACTOR / ANOMALY_BASELINE_DAYS
+    Order.objects.filter(pk=largest.pk).update(amount=_money(float(largest.amount + target - day_total)))
+    return day
 
 
 def _demo_marks(teams: dict[str, Team], today: date) -> None:

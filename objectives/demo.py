@@ -67,6 +67,13 @@ DEMO_RULES = [
         {"kpi": "churn_rate", "condition": "above", "threshold": "1.2", "severity": "critical"},
     ),
     (
+        # No threshold: judged against the band of its own history (metrics.kpis.anomalies); the demo's activity
+        # has one anomaly, yesterday's revenue (metrics.demo.demo_anomaly_inject).
+        "ventes",
+        "CA du jour inhabituel",
+        {"kpi": "revenue", "condition": "anomaly", "granularity": "day"},
+    ),
+    (
         "marketing",
         "Leads en baisse de plus de 30 %",
         {"kpi": "leads", "condition": "change_below", "threshold": "30", "change_floor": "10"},
@@ -112,7 +119,7 @@ def demo_objectives_create(*, teams: dict[str, Team], today: dt.date | None = No
 
 
 def demo_alert_rules_create(*, teams: dict[str, Team]) -> list[AlertRule]:
-    """Create the demo alert rules (monthly, notifying the team's managers)."""
+    """Create the demo alert rules (monthly unless they say otherwise, notifying the team's managers)."""
     existing = set(AlertRule.objects.filter(team__in=teams.values()).values_list("team__slug", "name"))
     # Without the catalogue (load_kpi_catalogue not run yet) there is nothing to watch.
     loaded = set(

@@ -4,6 +4,7 @@ Every list is scoped to team ids the caller may see (None: every team, for staff
 joins what its rows show, so a list costs a constant number of queries.
 """
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -11,12 +12,15 @@ from django.db.models import Count, Prefetch, QuerySet
 
 from accounts.models import Membership, Team, User
 from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
+from metrics.kpis.anomalies import K, anomaly_band, history_start
 from metrics.kpis.labels import value_names
-from metrics.kpis.periods import period_shift
+from metrics.kpis.periods import period_floor, period_shift
 from metrics.kpis.selectors import kpi_value_series
 from metrics.models import KpiUnit
+from objectives.alerts.evaluation import sample_size
 from objectives.models import (
     Alert,
+    AlertCondition,
     AlertEvent,
     AlertEventKind,
     AlertRule,
@@ -163,7 +167,12 @@ def alert_chart(*, alert: Alert) -> dict:
     """The watched KPI's recent values up to the alert's period, with its threshold, for a line chart.
 
     {"labels": ["YYYY-MM-DD", …], "values": [number|null, …], "threshold": number|null,
-     "unit": str, "kpi": str, "highlight": index of the alert's period or null}.
+     "unit": str, "kpi": str, "highlight": index of the alert's period or null,
+     "band": {"lower": [number|null, …], "upper": [number|null, …]} | null}.
+
+    `band`: for an anomaly rule, the band each period was expected in, from the history before it, as the rule
+    judges it (objectives.alerts.evaluation); null where the history is too short. One query either way: an
+    anomaly rule's chart reads the history its bands need with the values it shows.
     """
     rule = alert.rule
     kpi = rule.kpi or (rule.target.kpi if rule.target_id else None)
@@ -173,7 +182,19 @@ def alert_chart(*, alert: Alert) -> dict:
     segment = alert.segment or (rule.target.segment if rule.target_id else rule.segment)
     start = period_shift(alert.period_start, granularity, -(CHART_PERIODS - 1))
     end = max(alert.period_start, period_shift(alert.period_start, granularity, 1))
-    series = kpi_value_series(kpi=kpi, team=alert.team, granularity=granularity, start=start, end=end, segment=segment)
+    anomaly = rule.condition == AlertCondition.ANOMALY
+    first = period_floor(start, granularity)
+    series = kpi_value_series(
+        kpi=kpi,
+        team=alert.team,
+        granularity=granularity,
+        start=history_start(first, granularity) if anomaly else start,
+        end=end,
+        segment=segment,
+    )
+    history = {row["period_start"]: row["value"] for row in series}
+    components = {row["period_start"]: row["components"] for row in series}
+    series = [row for row in series if row["period_start"] >= first]
     labels: list[str] = []
     values: list[float | None] = []
     for row in series:
@@ -196,7 +217,35 @@ def alert_chart(*, alert: Alert) -> dict:
         "unit": "" if kpi.unit == KpiUnit.COUNT else kpi.unit,
         "kpi": kpi.name,
         "highlight": labels.index(alert.period_start.isoformat()),
+        "band": _chart_band(rule, labels, history, components) if anomaly else None,
     }
+
+
+def _chart_band(rule: AlertRule, labels: list[str], history: dict, components: dict) -> dict | None:
+    """The expected band of each charted period (lower and upper lists, null where there is none), as the
+    anomaly rule judges it: its width (K, or the rule's threshold) and its sample measure."""
+    k = float(rule.threshold) if rule.threshold is not None and rule.threshold > 0 else K
+    # An amount that never went below 0 is not expected below it either (a linear band may reach under 0).
+    floor = 0.0 if all(value is None or value >= 0 for value in history.values()) else None
+    lower: list[float | None] = []
+    upper: list[float | None] = []
+    for label in labels:
+        at = dt.date.fromisoformat(label)
+        cell = components.get(at) or {}
+        band = anomaly_band(
+            history,
+            at=at,
+            granularity=rule.granularity,
+            unit=rule.kpi.unit,
+            components=cell,
+            n=sample_size(components=cell, sample_measure=rule.sample_measure),
+            k=k,
+        )
+        lower.append(None if band is None else round(band.lower if floor is None else max(band.lower, floor), 6))
+        upper.append(None if band is None else round(band.upper, 6))
+    if all(value is None for value in upper):
+        return None
+    return {"lower": lower, "upper": upper}
 
 
 def alert_rules_of(*, team_ids: set[int] | None, team: Team | None = None) -> QuerySet[AlertRule]:

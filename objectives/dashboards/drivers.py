@@ -16,7 +16,14 @@ from accounts.models import Team
 from kpiplatform import dates
 from metrics.kpis.drivers import DimensionDrivers, Drivers, drivers_document, kpi_drivers, like_for_like_span
 from metrics.kpis.selectors import kpi_name
-from metrics.kpis.trees import is_catalogue_split, kpi_tree, kpi_tree_values, measures_missing, tree_contributions
+from metrics.kpis.trees import (
+    KpiTree,
+    is_catalogue_split,
+    kpi_tree,
+    kpi_tree_values,
+    measures_missing,
+    tree_contributions,
+)
 from metrics.kpis.words import capitalised
 from metrics.models import KpiDefinition
 from objectives.alerts.drivers import TOP_SEGMENTS, drivers_labels
@@ -93,10 +100,9 @@ def _dimension(dimension: DimensionDrivers) -> DimensionParts:
     return DimensionParts(label=dimension.label, segments=tuple(shown), note=dimension.note)
 
 
-def _components(*, team: Team, kpi: KpiDefinition, drivers: Drivers) -> tuple[ComponentPart, ...]:
+def _components(*, team: Team, tree: KpiTree, drivers: Drivers) -> tuple[ComponentPart, ...]:
     """The change split among the components of the KPI's tree when the catalogue splits it (revenue = orders ×
     basket): what its formula, one measure, cannot say."""
-    tree = kpi_tree(kpi)
     if not is_catalogue_split(tree):
         return ()
     values = kpi_tree_values(tree=tree, team=team, span=drivers.span, compare_span=drivers.compare_span)
@@ -107,6 +113,25 @@ def _components(*, team: Team, kpi: KpiDefinition, drivers: Drivers) -> tuple[Co
             glue = "−" if part.node.sign < 0 else ("" if i == 0 else "+")
         parts.append(ComponentPart(part.node.label, glue, part.contribution, part.percent))
     return tuple(parts)
+
+
+def _catalogue_names(kpi: KpiDefinition, tree: KpiTree) -> dict[str, str]:
+    """The name of the catalogue KPI computing exactly each measure of `kpi`, by measure name (« Chiffre
+    d’affaires » rather than « Somme de « montant » sur les commandes »); a measure no KPI computes is left out."""
+    names: dict[str, str] = {}
+    for node, _depth in tree.root.walk():
+        # A leaf reading one of the KPI's own measures (a formula name: its expression has a `name`).
+        name = getattr(node.expression, "name", None)
+        if node.kpi_code and node.owner == kpi.code and isinstance(name, str):
+            names.setdefault(name, node.label)
+    # A KPI that is its one measure (revenue) is that measure, even when its tree splits it (orders × basket).
+    names.setdefault(kpi.formula.strip(), kpi_name(kpi))
+    return names
+
+
+def _only_unknown(dimension: DimensionDrivers) -> bool:
+    """Every record without a value for this dimension: its one segment, « (non renseigné) », tells nothing."""
+    return bool(dimension.segments) and all(s.segment == "" for s in dimension.segments)
 
 
 def drivers_summary(
@@ -127,6 +152,10 @@ def drivers_summary(
         return None
     language = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
     short = document["labels"].get(language, {}).get("formula_short", {})
+    # The page (`components`) reads the KPI's tree anyway: its measures then take their catalogue KPI's name.
+    tree = kpi_tree(kpi) if components else None
+    if tree is not None:
+        short = {**short, **_catalogue_names(kpi, tree)}
     measures = tuple(
         MeasurePart(capitalised(short.get(m.measure, m.label)), m.label, m.contribution, m.percent)
         for m in drivers.measures
@@ -136,7 +165,7 @@ def drivers_summary(
         line=words.line,
         compared=dates.span(drivers.compare_span[0], drivers.compare_span[1] - dt.timedelta(days=1)),
         measures=measures,
-        components=_components(team=team, kpi=kpi, drivers=drivers) if components else (),
-        dimensions=tuple(_dimension(d) for d in drivers.dimensions),
+        components=_components(team=team, tree=tree, drivers=drivers) if tree is not None else (),
+        dimensions=tuple(_dimension(d) for d in drivers.dimensions if not _only_unknown(d)),
         in_points=kpi.unit not in ("%", "pts") and drivers.change_percent is not None,
     )

@@ -30,6 +30,7 @@ from objectives.dashboards.cards import DEFAULT_CARD_CODES, kpi_change
 from objectives.dashboards.drivers import drivers_summary
 from objectives.models import (
     Alert,
+    AlertCondition,
     AlertEventKind,
     AlertState,
     DigestFrequency,
@@ -40,6 +41,7 @@ from objectives.models import (
 )
 from objectives.notifications import emails
 from objectives.notifications.preferences import notification_settings_update
+from objectives.notifications.selectors import alert_bands
 
 logger = logging.getLogger(__name__)
 
@@ -166,11 +168,11 @@ def _objective_row(objective: Objective) -> dict:
     }
 
 
-def _alert_row(alert: Alert) -> dict:
+def _alert_row(alert: Alert, bands: dict[int, dict]) -> dict:
     return {
         "id": alert.pk,
         "title": emails.alert_title(alert=alert, kind=AlertEventKind.FIRED),
-        "summary": emails.alert_summary(alert=alert),
+        "summary": emails.alert_summary(alert=alert, bands=bands),
         "severity": alert.severity,
         "state": alert.state,
         "state_label": alert.get_state_display(),
@@ -230,6 +232,11 @@ def digest_for_user(*, user: User, today: dt.date | None = None, frequency: str 
         )
         for alert in alerts:
             alerts_by_team.setdefault(alert.team_id, []).append(alert)
+    # The anomaly alerts' bands, all in one query (none without such an alert).
+    anomalies = [
+        a.pk for listed in alerts_by_team.values() for a in listed if a.rule.condition == AlertCondition.ANOMALY
+    ]
+    bands = alert_bands(alert_ids=anomalies) if anomalies else {}
     return {
         "frequency": frequency,
         "period": period,
@@ -238,7 +245,7 @@ def digest_for_user(*, user: User, today: dt.date | None = None, frequency: str 
                 "team": {"id": team.pk, "slug": team.slug, "name": team.name},
                 "kpis": _kpi_rows(team=team, kpis=kpis, cells=cells, compared=compared, period=period),
                 "objectives": [_objective_row(o) for o in objectives_by_team.get(team.pk, [])],
-                "alerts": [_alert_row(a) for a in alerts_by_team.get(team.pk, [])],
+                "alerts": [_alert_row(a, bands) for a in alerts_by_team.get(team.pk, [])],
             }
             for team in teams
         ],

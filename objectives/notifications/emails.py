@@ -23,8 +23,8 @@ from kpiplatform import dates
 from metrics.kpis.labels import segment_label
 from metrics.kpis.periods import period_shift
 from metrics.kpis.selectors import kpi_value_series
-from objectives.models import Alert, AlertCondition, AlertEvent, AlertEventKind, AlertRule, Notification, Objective
-from objectives.notifications.selectors import alert_fired_drivers
+from objectives.models import Alert, AlertCondition, AlertEventKind, AlertRule, Notification, Objective
+from objectives.notifications.selectors import alert_bands, alert_fired_drivers
 from objectives.templatetags.kpi_format import kpi_value, signed_change, signed_percent, signed_value
 
 SUBJECT_PREFIX = "[KPI]"
@@ -131,8 +131,9 @@ def alert_title(*, alert: Alert, kind: str) -> str:
     return _("%(label)s: %(subject)s — %(team)s") % {"label": label, "subject": subject, "team": alert.team.name}
 
 
-def alert_summary(*, alert: Alert) -> str:
-    """The value against the threshold, in the active language's number format."""
+def alert_summary(*, alert: Alert, bands: dict[int, dict] | None = None) -> str:
+    """The value against the threshold, in the active language's number format. An anomaly alert's band comes
+    from `bands` (alert_bands, read once for a list of alerts) when given, else from one query."""
     unit = alert_unit(alert)
     if alert.rule.condition == AlertCondition.BUDGET_OVER and alert.value is not None:
         return _("Spend heading %(value)s beyond the budget (threshold %(threshold)s)") % {
@@ -140,7 +141,8 @@ def alert_summary(*, alert: Alert) -> str:
             "threshold": kpi_value(alert.threshold, unit),
         }
     if alert.rule.condition == AlertCondition.ANOMALY:
-        line = band_in_words(band=alert_band(alert=alert), value=alert.value, unit=unit)
+        band = bands.get(alert.pk) if bands is not None else alert_band(alert=alert)
+        line = band_in_words(band=band, value=alert.value, unit=unit)
         if line:
             return line
     if alert.value is None:
@@ -156,12 +158,7 @@ def alert_band(*, alert: Alert) -> dict | None:
     alerts. One query."""
     if alert.rule.condition != AlertCondition.ANOMALY:
         return None
-    return (
-        AlertEvent.objects.filter(alert=alert, band__isnull=False)
-        .order_by("-at", "-id")
-        .values_list("band", flat=True)
-        .first()
-    )
+    return alert_bands(alert_ids=[alert.pk]).get(alert.pk)
 
 
 @dataclass(frozen=True)

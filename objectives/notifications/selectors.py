@@ -27,6 +27,20 @@ def alert_fired_drivers(*, alert_ids: list[int]) -> dict[int, dict]:
     return dict(rows)
 
 
+def alert_bands(*, alert_ids: list[int]) -> dict[int, dict]:
+    """The expected band each anomaly alert's value was last judged against (AlertEvent.band), by alert id; an
+    alert without one is left out. One query, whatever the number of alerts."""
+    rows = (
+        AlertEvent.objects.filter(alert_id__in=alert_ids, band__isnull=False)
+        .order_by("alert_id", "-at", "-id")
+        .values_list("alert_id", "band")
+    )
+    bands: dict[int, dict] = {}
+    for alert_id, band in rows:
+        bands.setdefault(alert_id, band)  # the newest row of each alert comes first
+    return bands
+
+
 def notifications_of(*, user: User, limit: int | None = None) -> QuerySet[Notification]:
     """A user's own notifications, unread first, then newest first."""
     notifications = (

@@ -29,6 +29,14 @@
         pointBackgroundColor: pointColors, pointRadius: data.values.map(function (_v, i) { return i === data.highlight ? 6 : 3; }),
         borderWidth: 3, spanGaps: false }
     ];
+    if (data.band) {
+      // An anomaly rule's expected band: two dashed bounds, the area between them filled (upper to lower).
+      var bound = { borderColor: "rgba(15, 118, 110, 0.8)", borderDash: [4, 4], borderWidth: 1, pointRadius: 0,
+        spanGaps: false };
+      datasets.push(Object.assign({ label: canvas.dataset.labelBandLower, data: data.band.lower, fill: false }, bound));
+      datasets.push(Object.assign({ label: canvas.dataset.labelBandUpper, data: data.band.upper, fill: "-1",
+        backgroundColor: "rgba(15, 118, 110, 0.18)" }, bound));
+    }
     if (data.threshold !== null && data.threshold !== undefined) {
       datasets.push({ label: canvas.dataset.labelThreshold, data: data.labels.map(function () { return data.threshold; }),
         borderColor: "#b42318", borderDash: [6, 4], borderWidth: 2, pointRadius: 0 });

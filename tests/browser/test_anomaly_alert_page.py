@@ -34,5 +34,17 @@ def test_the_anomaly_alert_page_shows_the_band(live_server, page, screenshot, tr
     assert band.is_visible()
     text = band.inner_text()
     assert "965,61\u00a0€–1\u00a0036\u00a0€" in text and "+189,7\u00a0%" in text
+    # and the chart draws the expected band (lower and upper bounds, the area between them filled) around the values
+    page.wait_for_function("window.Chart && Chart.getChart(document.querySelector('canvas[data-alert-chart]'))")
+    # (labels from the canvas's data attributes: « Bande attendue (borne basse) » once translated)
+    drawn = page.evaluate(
+        """() => { const canvas = document.querySelector('canvas[data-alert-chart]');
+            return Chart.getChart(canvas).data.datasets.map((d) => [
+                d.label === canvas.dataset.labelBandLower ? 'lower' : d.label === canvas.dataset.labelBandUpper
+                    ? 'upper' : d.label,
+                d.fill === undefined ? null : d.fill, d.data.filter((v) => v !== null).length]); }"""
+    )
+    assert drawn == [["Chiffre d'affaires", None, 12], ["lower", False, 12], ["upper", "-1", 12]]
+    page.locator("canvas[data-alert-chart]").scroll_into_view_if_needed()
     screenshot(page, "alert-anomaly-band")
     assert page.console_errors == []

@@ -49,6 +49,13 @@ def test_the_kpi_detail_drivers_and_the_tree(live_server, page, screenshot, tran
         # and its components: orders +77,50 €, the basket +12,50 €
         components = page.locator("[data-drivers-components]").inner_text()
         assert f"+77,50{NBSP}€" in components and f"+12,50{NBSP}€" in components
+        # its one measure under the KPI's own name, with no total row beside it (it is its own total), and no card
+        # for the customer segment, whose one segment is « (non renseigné) »
+        measures = page.locator("[data-drivers-measures] tbody th").all_inner_texts()
+        assert measures == ["Chiffre d'affaires"]
+        assert page.locator("[data-drivers-measures] tfoot").count() == 0
+        assert "(non renseigné)" not in card.inner_text()
+        assert page.locator("[data-drivers-dimension] h3").all_inner_texts() == ["Canal"]
         screenshot(page, "kpi-detail-drivers-fr")
         # And its tree: revenue 240 € = 3 orders × 80 € basket
         page.locator('a[href="/dashboard/team-a/kpi/revenue/tree/"]').click()

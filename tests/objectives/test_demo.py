@@ -31,7 +31,7 @@ def test_demo_objectives_and_rules_are_created_once(client):
     assert demo_alert_rules_create(teams=teams) == []
 
     assert len(objectives) == Objective.objects.count() == len(DEMO_OBJECTIVES) == 4
-    assert len(rules) == AlertRule.objects.count() == len(DEMO_RULES) == 5
+    assert len(rules) == AlertRule.objects.count() == len(DEMO_RULES) == 6
     # The current quarter of 21 November 2026 is 1 October – 31 December, owned by the team's manager.
     revenue = Objective.objects.get(title__startswith="Chiffre d’affaires du trimestre")
     assert (revenue.start_date, revenue.due_date) == (dt.date(2026, 10, 1), dt.date(2026, 12, 31))

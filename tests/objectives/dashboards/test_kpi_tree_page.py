@@ -212,6 +212,35 @@ def test_the_kpi_detail_links_to_the_tree_and_says_what_drove_the_change(shop, t
     ]
     assert f"Chiffre d’affaires +60{NBSP}% (dont E-mail +93,3{NBSP}pts)" in drivers.line.replace("'", "’")
     assert "data-drivers" in html and f"+140{NBSP}€" in html
+    # Its one measure is the catalogue's revenue: named as the KPI, not « Somme de « montant » sur les
+    # commandes », and its own total (no « Variation » or « Total » row beside it)
+    assert [(m.label, m.contribution, m.percent) for m in drivers.measures] == [
+        ("Chiffre d'affaires", Decimal("90.00"), Decimal("60.0"))
+    ]
+    assert "data-drivers-total" not in html and f"+60{NBSP}%</td>" not in html
+    # No order has a customer: the customer segment's one segment is « (non renseigné) », a card that tells
+    # nothing, left out
+    assert "Segment de clientèle" not in [d.label for d in drivers.dimensions]
+    assert "(non renseigné)" not in html.split("data-drivers-measures")[1].split("breakdown-title")[0]
+
+
+def test_the_drivers_of_a_two_measure_kpi_end_with_their_total_in_the_same_units(shop, team_a, make_user, client):
+    # The basket (revenue / orders): February 240 € / 3 = 80 € against January 150 € / 2 = 75 €: +5 €, that is
+    # +6,7 pts of 75 € (5 × 100 / 75 = 6.67)
+    client.force_login(make_user("viewer", team=team_a, role=Role.VIEWER))
+    with mock.patch("objectives.dashboards.kpi_detail.today_local", return_value=date(2026, 2, 28)):
+        response = client.get(
+            reverse("kpi-detail", args=[team_a.slug, "average_purchase_value"]) + "?range=3m&granularity=month"
+        )
+    drivers = response.context["drivers"]
+    assert (drivers.drivers.change, drivers.drivers.change_percent) == (Decimal("5.00"), Decimal("6.7"))
+    # each measure under its catalogue KPI's name, the parts adding up to the total
+    assert [m.label for m in drivers.measures] == ["Chiffre d'affaires", "Nombre de commandes"]
+    assert sum(m.contribution for m in drivers.measures) == Decimal("5.00")
+    html = response.content.decode()
+    total = html.split("data-drivers-total>")[1].split("</tr>")[0]
+    assert '<th scope="row">Total</th>' in total
+    assert f"+5{NBSP}€" in total and f"+6,7{NBSP}pts" in total
 
 
 def test_the_kpi_detail_of_another_team_shows_no_drivers(shop, team_a, team_b, make_user, client):
