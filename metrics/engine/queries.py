@@ -697,6 +697,11 @@ def _state_histogram(spec: MeasureSpec, window: Window, teams: TeamScope, dimens
                     values[name] = running[name]
                 else:
                     values[name] = slots[name][i]
+            if additive and not any(values.values()):
+                # Nothing in that state: no cell, as for an event measure without records (read as 0).
+                # Emitting zeros would make a segment's rows depend on the window recomputed (a zero
+                # before its first fact in a long window, none in a short one).
+                continue
             cells[(team, period)][segment] = _finish(spec, values)
     return cells
 

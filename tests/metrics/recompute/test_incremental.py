@@ -9,6 +9,7 @@ import time_machine
 
 from metrics.activity.ingest import activity_ingest
 from metrics.models import DirtyMark, KpiDefinition, KpiValue
+from metrics.recompute import services
 from metrics.recompute.services import dirty_marks_recompute, kpi_values_recompute
 from tests.metrics.kpi_support import at, customer, deal, lead, order, q, ticket
 
@@ -140,3 +141,27 @@ def test_a_quarter_of_a_sum_is_combined_from_the_stored_months(make_team):
     assert KpiValue.objects.get(
         kpi__code="orders", team=north, granularity="quarter", period_start=D(2026, 1, 1), segment=""
     ).value == q(3)
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_recompute_by_chunks_of_periods_stores_exactly_a_recompute_in_one_go(make_team, monkeypatch):
+    # given the same two years of activity, every KPI recomputed in one chunk per granularity
+    sales, north, south = organisation(make_team)
+    activity(north, south)
+    whole = from_scratch()
+    # when the periods are computed three (KPI, team) cells at a time: one period per chunk (45 KPIs × 3 teams
+    # per period), so every prev(), share of a longer period and distinct count crosses a chunk's start
+    monkeypatch.setattr(services, "CHUNK_CELLS", 3)
+    chunked = from_scratch()
+    # then every stored cell, value and components alike, is the same
+    assert chunked == whole
+    assert len(whole) > 1000
+
+
+def test_period_chunks_hold_at_most_chunk_cells_and_every_period_once(monkeypatch):
+    monkeypatch.setattr(services, "CHUNK_CELLS", 1000)
+    days = [D(2026, 1, 1) + dt.timedelta(days=k) for k in range(10)]
+    # 1,000 cells / (50 KPIs × 6 teams = 300 per period) → 3 periods a chunk
+    assert services.period_chunks(days, cells_per_period=300) == [days[0:3], days[3:6], days[6:9], days[9:10]]
+    # more cells per period than a chunk holds: one period a chunk
+    assert services.period_chunks(days[:2], cells_per_period=5000) == [days[:1], days[1:2]]
