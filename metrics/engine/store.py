@@ -147,7 +147,14 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
             [list(kpi_ids), list(team_ids), granularity, first, last],
         )
         cursor.execute(
-            f"INSERT INTO {table} AS v ({columns}) SELECT {columns} FROM kpivalue_stage "  # nosec B608 - table and column names from model metadata
+            # Unchanged cells are left out before the upsert: ON CONFLICT locks every row it meets, even those
+            # its WHERE leaves alone, and a recompute of everything would hold every cell until it commits,
+            # making the dirty-mark rounds of fresh ingests wait on it.
+            f"INSERT INTO {table} AS v ({columns}) SELECT {', '.join('s.' + c for c in columns.split(', '))} "  # nosec B608 - table and column names from model metadata
+            f"FROM kpivalue_stage s LEFT JOIN {table} o ON o.kpi_id = s.kpi_id AND o.team_id = s.team_id "
+            "AND o.granularity = s.granularity AND o.period_start = s.period_start AND o.segment = s.segment "
+            "WHERE o.id IS NULL "
+            "OR (o.value, o.components, o.shares) IS DISTINCT FROM (s.value, s.components, s.shares) "
             "ON CONFLICT (kpi_id, team_id, granularity, period_start, segment) DO UPDATE "
             "SET value = EXCLUDED.value, components = EXCLUDED.components, shares = EXCLUDED.shares, "
             "computed_at = CASE WHEN (v.value, v.components) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.components) "
