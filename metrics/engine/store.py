@@ -139,22 +139,32 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
         # planner believes of the tables' sizes (fresh rows have no statistics yet).
         cursor.execute("CREATE INDEX ON kpivalue_stage (kpi_id, team_id, period_start, segment)")
         cursor.execute("ANALYZE kpivalue_stage")
-        cursor.execute(
-            f"DELETE FROM {table} v WHERE v.kpi_id = ANY(%s) AND v.team_id = ANY(%s) AND v.granularity = %s "  # nosec B608 - table name from model metadata, values bound
-            "AND v.period_start BETWEEN %s AND %s AND v.segment <> '' AND NOT EXISTS ("
-            "SELECT 1 FROM kpivalue_stage s WHERE s.kpi_id = v.kpi_id AND s.team_id = v.team_id "
-            "AND s.granularity = v.granularity AND s.period_start = v.period_start AND s.segment = v.segment)",
-            [list(kpi_ids), list(team_ids), granularity, first, last],
+        scope = [list(kpi_ids), list(team_ids), granularity, first, last]
+        in_scope = (
+            "v.kpi_id = ANY(%s) AND v.team_id = ANY(%s) AND v.granularity = %s AND v.period_start BETWEEN %s AND %s"
+        )
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} v WHERE {in_scope})", scope)  # nosec B608 - table name from model metadata, values bound
+        stored = cursor.fetchone()[0]
+        if stored:
+            cursor.execute(
+                f"DELETE FROM {table} v WHERE {in_scope} AND v.segment <> '' AND NOT EXISTS ("  # nosec B608 - table name from model metadata, values bound
+                "SELECT 1 FROM kpivalue_stage s WHERE s.kpi_id = v.kpi_id AND s.team_id = v.team_id "
+                "AND s.granularity = v.granularity AND s.period_start = v.period_start AND s.segment = v.segment)",
+                scope,
+            )
+        # Over stored cells, the unchanged ones are left out before the upsert: ON CONFLICT locks every row it
+        # meets, even those its WHERE leaves alone, so a recompute of everything would hold every cell until it
+        # commits and make the dirty-mark rounds of fresh ingests wait on it. (Nothing stored: plain inserts.)
+        changed = (
+            f"LEFT JOIN {table} o ON o.kpi_id = s.kpi_id AND o.team_id = s.team_id AND o.granularity = s.granularity "
+            "AND o.period_start = s.period_start AND o.segment = s.segment WHERE o.id IS NULL "
+            "OR (o.value, o.components, o.shares) IS DISTINCT FROM (s.value, s.components, s.shares)"
+            if stored
+            else ""
         )
         cursor.execute(
-            # Unchanged cells are left out before the upsert: ON CONFLICT locks every row it meets, even those
-            # its WHERE leaves alone, and a recompute of everything would hold every cell until it commits,
-            # making the dirty-mark rounds of fresh ingests wait on it.
             f"INSERT INTO {table} AS v ({columns}) SELECT {', '.join('s.' + c for c in columns.split(', '))} "  # nosec B608 - table and column names from model metadata
-            f"FROM kpivalue_stage s LEFT JOIN {table} o ON o.kpi_id = s.kpi_id AND o.team_id = s.team_id "
-            "AND o.granularity = s.granularity AND o.period_start = s.period_start AND o.segment = s.segment "
-            "WHERE o.id IS NULL "
-            "OR (o.value, o.components, o.shares) IS DISTINCT FROM (s.value, s.components, s.shares) "
+            f"FROM kpivalue_stage s {changed} "
             "ON CONFLICT (kpi_id, team_id, granularity, period_start, segment) DO UPDATE "
             "SET value = EXCLUDED.value, components = EXCLUDED.components, shares = EXCLUDED.shares, "
             "computed_at = CASE WHEN (v.value, v.components) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.components) "
