@@ -7,7 +7,8 @@ Runs the real stack on a throwaway database `bench_freshness` on the same server
 migrated and dropped by the script) and a Redis server of its own on a free port (never the
 shared one): gunicorn (kpiplatform.wsgi on a free loopback port), one Celery worker without -Q
 (it consumes every queue; with `--topology per-queue`, the README's production workers: one for
-`recompute`, one for `imports`, one for `alerts,deliveries,celery`) and beat, all started as subprocesses with REDIS_URL set, plus a
+`recompute`, one for `imports`, one for `alerts,deliveries,celery`) and beat, all started as
+subprocesses with REDIS_URL set, plus a
 webhook receiver (http.server in a thread on 127.0.0.1; the app runs with
 WEBHOOKS_ALLOW_PRIVATE=true). Setup: migrate, load_kpi_catalogue, create_team and
 create_api_key per team, `--history` past orders spread over the teams (two years, ending 100
