@@ -328,10 +328,15 @@ def run(args) -> int:
     from metrics.demo import demo_activity_create
     from metrics.engine.compute import KpiPlan, kpis_compute
     from metrics.engine.hierarchy import team_closure_sync
-    from metrics.engine.periods import today_local
+    from metrics.engine.periods import period_end, period_starts, today_local
     from metrics.kpis.services import kpi_catalogue_load
     from metrics.models import DirtyMark, KpiDefinition, KpiValue, Order
-    from metrics.recompute.services import activity_earliest_date, dirty_marks_recompute, kpi_values_recompute
+    from metrics.recompute.services import (
+        activity_earliest_date,
+        dirty_marks_recompute,
+        kpi_values_recompute,
+        period_chunks,
+    )
 
     granularities = [g.strip() for g in args.granularities.split(",") if g.strip()]
     today = today_local()
@@ -375,7 +380,10 @@ def run(args) -> int:
         # No hand-written SQL on SQLite (the reference is PostgreSQL's); its columns stay empty there.
         sql_seconds = hand_sql_seconds(plans, granularity, start, end, team_ids)[0] if postgres else 0.0
         started = time.perf_counter()
-        kpis_compute(plans=plans, team_ids=team_ids, granularity=granularity, start=start, end=end)
+        periods = period_starts(start=start, end=end, granularity=granularity)
+        for chunk in period_chunks(periods, cells_per_period=len(plans) * len(team_ids)):  # as the recompute does
+            chunk_end = min(end, period_end(chunk[-1], granularity))
+            kpis_compute(plans=plans, team_ids=team_ids, granularity=granularity, start=chunk[0], end=chunk_end)
         compute = time.perf_counter() - started
         started = time.perf_counter()
         result = kpi_values_recompute(start=start, end=end, granularities=[granularity], notify=False)
