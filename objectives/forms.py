@@ -68,34 +68,20 @@ class ObjectiveForm(forms.Form):
         self.fields["owner"].label_from_instance = lambda u: u.get_full_name() or u.username
 
 
+def value_field(label, help_text) -> forms.DecimalField:
+    """An optional KPI value typed in the user's locale (« 145 200,50 »), as the model stores it."""
+    return forms.DecimalField(
+        label=label, max_digits=20, decimal_places=6, localize=True, required=False, help_text=help_text
+    )
+
+
 class TargetForm(forms.Form):
     id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     kpi = KpiChoiceField(label=_("KPI"), queryset=KpiDefinition.objects.none(), to_field_name="code")
     # Not required here: a relative target computes it (objectives.services says when it is missing).
-    target_value = forms.DecimalField(
-        label=_("Target"),
-        max_digits=20,
-        decimal_places=6,
-        localize=True,
-        required=False,
-        help_text=_("Left empty with a change vs a basis: computed from it."),
-    )
-    minimum_value = forms.DecimalField(
-        label=_("Minimum"),
-        max_digits=20,
-        decimal_places=6,
-        localize=True,
-        required=False,
-        help_text=_("The least acceptable: behind its pace, the target is off track."),
-    )
-    stretch_value = forms.DecimalField(
-        label=_("Stretch"),
-        max_digits=20,
-        decimal_places=6,
-        localize=True,
-        required=False,
-        help_text=_("The ambitious value, drawn on the chart."),
-    )
+    target_value = value_field(_("Target"), _("Left empty with a change vs a basis: computed from it."))
+    minimum_value = value_field(_("Minimum"), _("The least acceptable: behind its pace, the target is off track."))
+    stretch_value = value_field(_("Stretch"), _("The ambitious value, drawn on the chart."))
     relative_basis = forms.ChoiceField(
         label=_("Relative to"),
         choices=[("", _("— (a fixed value)")), *RelativeBasis.choices],
@@ -110,14 +96,7 @@ class TargetForm(forms.Form):
         required=False,
         help_text=_("e.g. 20 for +20 %, −10 for −10 %"),
     )
-    baseline_value = forms.DecimalField(
-        label=_("Baseline"),
-        max_digits=20,
-        decimal_places=6,
-        required=False,
-        localize=True,
-        help_text=_("Empty: the KPI over the preceding period of the same length."),
-    )
+    baseline_value = value_field(_("Baseline"), _("Empty: the KPI over the preceding period of the same length."))
     judged = forms.ChoiceField(label=_("Judged"), choices=Judged.choices, initial=Judged.PERIOD)
     segment = forms.CharField(label=_("Segment"), required=False, max_length=120)
     warning_percent = forms.DecimalField(

@@ -516,17 +516,21 @@ def _anomaly_bands(
             cell = cells.get((rule.team_id, rule.granularity, rule.segment, start))
             if cell is None or cell[0] is None:
                 continue
-            components = cell[1] or {}
-            bands[(rule.pk, start)] = anomaly_band(
-                history,
-                at=start,
-                granularity=rule.granularity,
-                unit=rule.kpi.unit,
-                components=components,
-                n=sample_size(components=components, sample_measure=rule.sample_measure),
-                k=k,
-            )
+            bands[(rule.pk, start)] = rule_band(rule, history, at=start, components=cell[1] or {}, k=k)
     return bands
+
+
+def rule_band(rule: AlertRule, history, *, at: dt.date, components: dict, k: float) -> Band | None:
+    """The band an anomaly rule judges the cell of period `at` against (its sample counted as the rule says)."""
+    return anomaly_band(
+        history,
+        at=at,
+        granularity=rule.granularity,
+        unit=rule.kpi.unit,
+        components=components,
+        n=sample_size(components=components, sample_measure=rule.sample_measure),
+        k=k,
+    )
 
 
 def _basis(rule: AlertRule) -> str:

@@ -12,12 +12,12 @@ from django.db.models import Count, Prefetch, QuerySet
 
 from accounts.models import Membership, Team, User
 from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
-from metrics.kpis.anomalies import K, anomaly_band, history_start
+from metrics.kpis.anomalies import K, history_start
 from metrics.kpis.labels import value_names
 from metrics.kpis.periods import period_floor, period_shift
 from metrics.kpis.selectors import kpi_value_series
 from metrics.models import KpiUnit
-from objectives.alerts.evaluation import sample_size
+from objectives.alerts.evaluation import rule_band
 from objectives.models import (
     Alert,
     AlertCondition,
@@ -232,15 +232,7 @@ def _chart_band(rule: AlertRule, labels: list[str], history: dict, components: d
     for label in labels:
         at = dt.date.fromisoformat(label)
         cell = components.get(at) or {}
-        band = anomaly_band(
-            history,
-            at=at,
-            granularity=rule.granularity,
-            unit=rule.kpi.unit,
-            components=cell,
-            n=sample_size(components=cell, sample_measure=rule.sample_measure),
-            k=k,
-        )
+        band = rule_band(rule, history, at=at, components=cell, k=k)
         lower.append(None if band is None else round(band.lower if floor is None else max(band.lower, floor), 6))
         upper.append(None if band is None else round(band.upper, 6))
     if all(value is None for value in upper):
