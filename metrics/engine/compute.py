@@ -271,29 +271,32 @@ def calendar_granularity(start: dt.date, end: dt.date) -> str | None:
     return None
 
 
-def _span_layers(spans: Iterable[Span]) -> list[list[Span]]:
-    """Spans split into layers of non-overlapping spans (greedy by start): one window, so one query per
-    measure, per layer. Ranges asked together — a range and the ranges before it, comparison spans — are
-    usually one layer."""
+def span_back(span: Span, k: int) -> Span:
+    """The span `prev()` reads k times back: a calendar period's prev() is the period before, as stored; any
+    other range's, the range of the same length just before it."""
+    granularity = calendar_granularity(*span)
+    if granularity is not None:
+        start = period_shift(span[0], granularity, -k)
+        return start, period_end(start, granularity)
+    length = span[1] - span[0]
+    return span[0] - k * length, span[1] - k * length
+
+
+def span_layers(spans: Iterable[Span]) -> list[list[Span]]:
+    """Spans split into layers of non-overlapping spans (greedy by start), each with the gaps between its spans
+    as spans of their own (computed, then ignored): one window, so one query per measure, per layer. Ranges
+    asked together — a range and the ranges before it, comparison spans — are usually one layer."""
     layers: list[list[Span]] = []
     for span in sorted(set(spans)):
         for layer in layers:
             if layer[-1][1] <= span[0]:
+                if layer[-1][1] < span[0]:
+                    layer.append((layer[-1][1], span[0]))
                 layer.append(span)
                 break
         else:
             layers.append([span])
     return layers
-
-
-def _contiguous(layer: list[Span]) -> list[Span]:
-    """The layer's spans with the gaps between them as spans of their own (computed, then ignored)."""
-    filled: list[Span] = []
-    for start, end in layer:
-        if filled and filled[-1][1] < start:
-            filled.append((filled[-1][1], start))
-        filled.append((start, end))
-    return filled
 
 
 def kpis_compute_spans(
@@ -310,27 +313,18 @@ def kpis_compute_spans(
     reading the preceding range of the same length (the preceding period for a calendar period). Optionally
     for one segment (`dimension`=`segment_value`).
 
-    One grouped query per measure for all the ranges (per layer of overlapping ranges, see _span_layers).
+    One grouped query per measure for all the ranges (per layer of overlapping ranges, see span_layers).
     """
     teams = sorted(set(team_ids))
     asked = sorted({span for span in spans if span[0] < span[1]})
     if not plans or not teams or not asked:
         return {}
     depth = max(plan.formula.prev_depth for plan in plans)
-
-    def back(span: Span, k: int) -> Span:
-        granularity = calendar_granularity(*span)
-        if granularity is not None:  # a calendar period's prev() is the period before, as stored
-            start = period_shift(span[0], granularity, -k)
-            return start, period_end(start, granularity)
-        length = span[1] - span[0]
-        return span[0] - k * length, span[1] - k * length
-
-    needed = {back(span, k) for span in asked for k in range(depth + 1)}
+    needed = {span_back(span, k) for span in asked for k in range(depth + 1)}
     wanted = list(dict.fromkeys((spec, dimension) for plan in plans for spec in plan.measures.values()))
     cells: dict[MeasureSpec, dict[tuple[int, Span], Decimal | None]] = {spec: {} for spec, _ in wanted}
-    for layer in _span_layers(needed):
-        window = Window.of_spans(_contiguous(layer))
+    for layer in span_layers(needed):
+        window = Window.of_spans(layer)
         computed = measures_compute_dimensions(
             wanted=wanted, window=window, target_ids=teams, member_ids=member_ids, cache={}
         )
@@ -350,7 +344,7 @@ def kpis_compute_spans(
                     spec = plan.measures.get(name)
                     if spec is None:  # a formula naming a measure the KPI lacks has no value
                         return None
-                    found = cells[spec].get((team, back(span, k)), _MISSING)
+                    found = cells[spec].get((team, span_back(span, k)), _MISSING)
                     if found is _MISSING:
                         return Decimal(0) if spec.agg.empty_is_zero else None
                     return found  # type: ignore[return-value]

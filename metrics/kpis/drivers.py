@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -40,10 +40,10 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Team
 from accounts.selectors import team_ids_with_descendants
-from metrics.engine.compute import KpiPlan, calendar_granularity, value_for_storage
+from metrics.engine.compute import KpiPlan, span_back, span_layers, value_for_storage
 from metrics.engine.formula import FUNCTIONS, BinaryOp, Call, Formula, Name, Negate, Node, Number
 from metrics.engine.measures import MeasureSpec
-from metrics.engine.periods import GRANULARITIES, period_end, period_floor, period_shift
+from metrics.engine.periods import GRANULARITIES, period_end, period_floor
 from metrics.engine.queries import Window, measures_compute_dimensions
 from metrics.kpis.comparisons import comparison_span
 from metrics.kpis.labels import code_label, dimension_label, value_names
@@ -349,32 +349,6 @@ def like_for_like_span(start: dt.date, end: dt.date) -> Span:
     return start - (end - start), start
 
 
-def _back(span: Span, k: int) -> Span:
-    """The span `prev()` reads k times back, as the engine does: the calendar period before, or the range of the
-    same length before (metrics.engine.compute.kpis_compute_spans)."""
-    granularity = calendar_granularity(*span)
-    if granularity is not None:
-        start = period_shift(span[0], granularity, -k)
-        return start, period_end(start, granularity)
-    length = span[1] - span[0]
-    return span[0] - k * length, span[1] - k * length
-
-
-def _layers(spans: Iterable[Span]) -> list[list[Span]]:
-    """Spans in layers of non-overlapping ones, each filled into contiguous spans (gaps computed, then ignored)."""
-    layers: list[list[Span]] = []
-    for span in sorted(set(spans)):
-        for layer in layers:
-            if layer[-1][1] <= span[0]:
-                if layer[-1][1] < span[0]:
-                    layer.append((layer[-1][1], span[0]))
-                layer.append(span)
-                break
-        else:
-            layers.append([span])
-    return layers
-
-
 SegmentInputs = dict[str | None, dict[Span, dict[str, dict[Lookup, Decimal | None]]]]
 
 
@@ -383,11 +357,11 @@ def span_inputs(*, plan: KpiPlan, team: Team, spans: Sequence[Span], dimensions:
     (None: the whole team, segment ""). One grouped query per measure for all spans, totals and dimensions
     (per layer of overlapping spans)."""
     depth = plan.formula.prev_depth
-    needed = {_back(span, k) for span in spans for k in range(depth + 1)}
+    needed = {span_back(span, k) for span in spans for k in range(depth + 1)}
     specs = list(dict.fromkeys(plan.measures.values()))
     wanted = [(spec, dimension) for spec in specs for dimension in (None, *dimensions)]
     cells: dict[tuple[MeasureSpec, str | None], dict[Span, dict[str, Decimal | None]]] = {pair: {} for pair in wanted}
-    for layer in _layers(needed):
+    for layer in span_layers(needed):
         window = Window.of_spans(layer)
         computed = measures_compute_dimensions(
             wanted=wanted,
@@ -406,7 +380,7 @@ def span_inputs(*, plan: KpiPlan, team: Team, spans: Sequence[Span], dimensions:
         present: set[str] = set()
         for span in spans:
             for name, back in lookups:
-                present.update(cells[(plan.measures[name], dimension)].get(_back(span, back), {}))
+                present.update(cells[(plan.measures[name], dimension)].get(span_back(span, back), {}))
         segments = [""] if dimension is None else sorted(present)
         result[dimension] = {}
         for span in spans:
@@ -415,7 +389,7 @@ def span_inputs(*, plan: KpiPlan, team: Team, spans: Sequence[Span], dimensions:
                 inputs: dict[Lookup, Decimal | None] = {}
                 for name, back in lookups:
                     spec = plan.measures[name]
-                    found = cells[(spec, dimension)].get(_back(span, back), {}).get(segment)
+                    found = cells[(spec, dimension)].get(span_back(span, back), {}).get(segment)
                     inputs[(name, back)] = (Decimal(0) if spec.agg.empty_is_zero else None) if found is None else found
                 by_segment[segment] = inputs
             result[dimension][span] = by_segment
