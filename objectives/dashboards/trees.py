@@ -21,6 +21,7 @@ from kpiplatform import dates
 from metrics.kpis.periods import Granularity, period_end, period_floor, period_shift, today_local
 from metrics.kpis.trees import Combination, KpiTree, NodeValue, carried_down_targets, kpi_tree, kpi_tree_values
 from metrics.models import KpiDefinition
+from objectives.dashboards.cards import kpi_change
 from objectives.models import Objective, ObjectiveState, Target
 from objectives.services import objective_create
 from objectives.templatetags.kpi_format import kpi_value
@@ -36,6 +37,11 @@ class TreeRow:
     target: Target | None
     relation_sign: str
     factor: str  # how it enters its parent: "×", "÷", "+", "−" or ""
+
+    @property
+    def moved(self) -> dict:
+        """Its change as every screen shows one (objectives.dashboards.cards.kpi_change): a rate's in points."""
+        return kpi_change(unit=self.item.unit, direction="up", value=self.item.value, previous=self.item.compared)
 
 
 @dataclass(frozen=True)

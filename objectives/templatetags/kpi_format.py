@@ -28,6 +28,14 @@ def kpi_value(value, unit: str = "") -> str:
 
 
 @register.filter
+def plain_number(value) -> str:
+    """A number as a form field reads it back, without trailing zeros: 45, 400000, 131.5 (never 4E+5)."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(str(value)).normalize():f}"
+
+
+@register.filter
 def signed_change(value, unit: str = "%") -> str:
     """A change with its sign in its unit: +2,4 pts for rates and scores, −12,3 % for amounts and counts."""
     if value is None:

@@ -272,3 +272,28 @@ def test_a_kpi_reading_a_measure_it_lacks_shows_no_value_rather_than_failing(tea
     assert response.context["page"].combinations == ()
     detail = client.get(reverse("kpi-detail", args=[team_a.slug, broken.code]))
     assert detail.status_code == 200 and detail.context["drivers"] is None
+
+
+def test_a_rate_moves_in_points_and_its_target_is_typed_back_plainly(team_a, make_user, client):
+    # given deals closed in January (1 won, 1 lost: 50 %) and February (3 won, 1 lost: 75 %), and a 45 % target
+    from tests.metrics.kpi_support import deal
+
+    kpi_catalogue_load()
+    for status, closed in (
+        [("won", at(2026, 1, 10)), ("lost", at(2026, 1, 12))]
+        + [("won", at(2026, 2, d)) for d in (3, 4, 5)]
+        + [("lost", at(2026, 2, 9))]
+    ):
+        deal(team_a, at(2025, 12, 1), 1000, status=status, closed=closed)
+    win_rate = KpiDefinition.objects.get(code="win_rate")
+    objective = Objective.objects.create(
+        team=team_a, title="Février", start_date=date(2026, 2, 1), due_date=date(2026, 2, 28)
+    )
+    Target.objects.create(objective=objective, kpi=win_rate, target_value=Decimal("45"))
+    client.force_login(make_user("viewer", team=team_a, role=Role.VIEWER))
+    with translation.override("fr"):
+        html = client.get(url(team_a, "win_rate"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    # then the rate's change is a gap in points, 75 − 50 = +25 pts (not +50 % of 50), as on the cards
+    assert f"+25{NBSP}pts" in html and f"+50{NBSP}%" not in html.split("Par segment")[0]
+    # and the target to carry down reads 45 in the field, not 45.000000
+    assert 'value="45"' in html and "45.000000" not in html
