@@ -54,6 +54,7 @@ from django.db import connections, models
 from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models import Window as Over
 from django.db.models.functions import Cast, Coalesce, RowNumber, Trunc
+from django.utils import timezone
 
 from metrics.engine import sources as src
 from metrics.engine.aggregates import combine_sum
@@ -152,23 +153,38 @@ _SQLITE_FLOORS = {
 _SQLITE_FLOORS_KINDS = {*_SQLITE_FLOORS, "quarter"}
 
 
+# The years around today (back, ahead) whose offset changes the CASE tests first: nearly every record lies
+# there, and a row then takes a few comparisons instead of the whole tree's (bench/recompute.py on SQLite,
+# 100,000 records: about 6 % of a month's recompute).
+RECENT_TZ_YEARS = (5, 2)
+
+
+def _offset_tree(column: str, offset: int, changes: Sequence[tuple[dt.datetime, int]]) -> str:
+    """A balanced CASE over `changes` giving the date modifier of the offset in force at `column`."""
+    if not changes:
+        return f"'{offset:+d} seconds'"
+    middle = len(changes) // 2
+    at, after = changes[middle]
+    return (
+        f"CASE WHEN {column} < '{at:%Y-%m-%d %H:%M:%S}' THEN {_offset_tree(column, offset, changes[:middle])} "
+        f"ELSE {_offset_tree(column, after, changes[middle + 1 :])} END"
+    )
+
+
 @functools.lru_cache(maxsize=64)
-def _sqlite_offset_modifier(column: str, tz_name: str) -> str:
+def _sqlite_offset_modifier(column: str, tz_name: str, this_year: int) -> str:
     """SQL giving the date modifier ('+3600 seconds') that turns the naive UTC text in `column` into local
-    time: a balanced CASE over the zone's offset changes, a handful of text comparisons per row."""
+    time: a balanced CASE over the zone's offset changes of the recent years, then over all of them."""
     first, changes = utc_offset_changes(tz_name, *NATIVE_TZ_YEARS)
-
-    def tree(low: int, high: int, offset: int) -> str:
-        if low == high:
-            return f"'{offset:+d} seconds'"
-        middle = (low + high) // 2
-        at, after = changes[middle]
-        return (
-            f"CASE WHEN {column} < '{at:%Y-%m-%d %H:%M:%S}' THEN {tree(low, middle, offset)} "
-            f"ELSE {tree(middle + 1, high, after)} END"
-        )
-
-    return tree(0, len(changes), first)
+    back, ahead = RECENT_TZ_YEARS
+    low, high = dt.datetime(this_year - back, 1, 1), dt.datetime(this_year + ahead + 1, 1, 1)
+    before = [offset for at, offset in changes if at <= low]
+    recent = [(at, offset) for at, offset in changes if low < at < high]
+    return (
+        f"CASE WHEN {column} >= '{low:%Y-%m-%d %H:%M:%S}' AND {column} < '{high:%Y-%m-%d %H:%M:%S}' "
+        f"THEN {_offset_tree(column, before[-1] if before else first, recent)} "
+        f"ELSE {_offset_tree(column, first, changes)} END"
+    )
 
 
 class LocalTrunc(Trunc):
@@ -196,7 +212,7 @@ class LocalTrunc(Trunc):
                 return super().as_sql(compiler, connection)
             local = f"substr({column}, 1, 19)"
         if conversion:
-            local = f"{local}, {_sqlite_offset_modifier(column, tz_name)}"
+            local = f"{local}, {_sqlite_offset_modifier(column, tz_name, timezone.now().year)}"
         if kind == "quarter":
             month = f"CAST(strftime('%%m', {local}) AS INTEGER)"
             native = f"date({local}, 'start of month', '-' || (({month} - 1) %% 3) || ' months')"

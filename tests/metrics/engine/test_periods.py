@@ -4,7 +4,14 @@ import datetime as dt
 
 import pytest
 
-from metrics.engine.periods import local_midnight, period_end, period_floor, period_shift, period_starts
+from metrics.engine.periods import (
+    local_midnight,
+    period_end,
+    period_floor,
+    period_shift,
+    period_starts,
+    utc_offset_changes,
+)
 from tests.metrics.kpi_support import at, order, q, values
 
 D = dt.date
@@ -91,3 +98,36 @@ def test_state_measures_on_dst_days(catalogue, team_a):
     assert active == {D(2026, 3, 28): q(1), D(2026, 3, 29): q(2), D(2026, 3, 30): q(0)}
     churn = values("churn_rate", team_a, granularity="day", start=D(2026, 3, 29), end=D(2026, 3, 31))
     assert churn == {D(2026, 3, 29): q(0), D(2026, 3, 30): q(100)}
+
+
+@pytest.mark.parametrize("years", [(2026, 2027), (1985, 1986), (2080, 2081)], ids=["recent", "1980s", "2080s"])
+def test_local_period_of_an_instant_matches_the_zone_rules_around_each_offset_change(team_a, years):
+    # given orders one second before, at, and one second after every Paris offset change of two years, in the
+    # recent years (the short CASE on SQLite) and far from today (its whole tree)
+    from zoneinfo import ZoneInfo
+
+    from django.db.models import DateField
+
+    from metrics.engine.queries import LocalTrunc
+    from metrics.models import Order
+
+    paris = ZoneInfo("Europe/Paris")
+    _first, changes = utc_offset_changes("Europe/Paris", *years)
+    assert len(changes) == 4
+    instants = [
+        (at_utc + dt.timedelta(seconds=shift)).replace(tzinfo=dt.UTC)
+        for at_utc, _offset in changes
+        for shift in (-1, 0, 1, 3600 * 21 + 30 * 60)  # and at 22:30 UTC, a day later in Paris in summer only
+    ]
+    for instant in instants:
+        order(team_a, instant, 1)
+    # then the day and month SQL gives each are those of Paris' rules (zoneinfo)
+    for kind in ("day", "month"):
+        found = dict(
+            Order.objects.annotate(
+                p=LocalTrunc("ordered_at", kind, output_field=DateField(), tzinfo=paris)
+            ).values_list("ordered_at", "p")
+        )
+        for instant in instants:
+            local = instant.astimezone(paris).date()
+            assert found[instant] == (local if kind == "day" else local.replace(day=1)), (kind, instant)

@@ -165,3 +165,40 @@ def test_period_chunks_hold_at_most_chunk_cells_and_every_period_once(monkeypatc
     assert services.period_chunks(days, cells_per_period=300) == [days[0:3], days[3:6], days[6:9], days[9:10]]
     # more cells per period than a chunk holds: one period a chunk
     assert services.period_chunks(days[:2], cells_per_period=5000) == [days[:1], days[1:2]]
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_recompute_of_everything_stores_quarters_and_years_equal_to_their_records(make_team, monkeypatch):
+    # given two years of activity, every KPI recomputed from the earliest activity (on SQLite, quarters and
+    # years then come from the months just stored: services.FULL_RUN_ROLLUPS)
+    sales, north, south = organisation(make_team)
+    activity(north, south)
+    finers = []
+    real = services.kpis_compute
+    monkeypatch.setattr(services, "kpis_compute", lambda **kw: finers.append(kw["finer"]) or real(**kw))
+    start = services.activity_earliest_date()
+    kpi_values_recompute(start=start, end=END, notify=False)
+    everything = snapshot()
+    # when the quarters and years are recomputed alone, from the records
+    finers_before = len(finers)
+    kpi_values_recompute(start=start, end=END, granularities=["quarter", "year"], notify=False)
+    # then every stored cell, value and components alike, is the same
+    assert snapshot() == everything
+    assert len([key for key in everything if key[2] in ("quarter", "year")]) > 100
+    # and on SQLite the first run did build them from the stored months, the second from the records
+    from django.db import connection
+
+    rolled = ["month"] * 2 if connection.vendor == "sqlite" else [None] * 2
+    assert finers[: finers_before][-2:] == rolled and set(finers[finers_before:]) == {None}
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_recompute_from_a_later_date_reads_quarters_from_the_records(make_team, monkeypatch):
+    # given activity before START: the months before it are not recomputed, so not read back for a quarter
+    _sales, north, south = organisation(make_team)
+    activity(north, south)
+    finers = []
+    real = services.kpis_compute
+    monkeypatch.setattr(services, "kpis_compute", lambda **kw: finers.append(kw["finer"]) or real(**kw))
+    kpi_values_recompute(start=START, end=END, notify=False)
+    assert set(finers) == {None}
