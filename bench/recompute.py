@@ -463,7 +463,7 @@ def run(args) -> int:
     if os.environ.get("BENCH_SLOWEST"):
         slowest = sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[: int(os.environ["BENCH_SLOWEST"])]
         for query in slowest:
-            print(f"    {float(query['time']):6.3f} s  {query['sql'][:int(os.environ.get('BENCH_SQL_CHARS', 300))]}")
+            print(f"    {float(query['time']):6.3f} s  {query['sql'][: int(os.environ.get('BENCH_SQL_CHARS', 300))]}")
         print(f"    total SQL time {sum(float(q['time']) for q in queries.captured_queries):.2f} s")
     print(
         f"  dirty_marks_recompute: {incremental_seconds:.2f} s, {len(queries.captured_queries)} queries, "

@@ -9,7 +9,8 @@ recomputed cells that no longer occur (a channel with no records any more).
   components changed (an unchanged cell is not rewritten: `computed_at` is when its
   value last changed), and one DELETE … NOT EXISTS removes stale segments.
 * SQLite: one prepared INSERT … ON CONFLICT DO UPDATE run for every row (executemany):
-  the values bound as Django binds them, without building a model instance per row.
+  the values bound as Django binds them, without building a model instance per row; as on
+  PostgreSQL, an unchanged cell is not rewritten and keeps its `computed_at`.
 * Elsewhere: Django's bulk_create(update_conflicts=True) in batches.
 """
 
@@ -187,7 +188,11 @@ def _store_sqlite(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> 
             f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "  # nosec B608 - table and column names from model metadata, values bound
             "ON CONFLICT (kpi_id, team_id, granularity, period_start, segment) DO UPDATE "
             "SET value = excluded.value, components = excluded.components, shares = excluded.shares, "
-            "computed_at = excluded.computed_at",
+            f"computed_at = CASE WHEN {table}.value IS NOT excluded.value "
+            f"OR {table}.components IS NOT excluded.components THEN excluded.computed_at "
+            f"ELSE {table}.computed_at END "
+            f"WHERE {table}.value IS NOT excluded.value OR {table}.components IS NOT excluded.components "
+            f"OR {table}.shares IS NOT excluded.shares",
             [
                 (
                     row.kpi_id,

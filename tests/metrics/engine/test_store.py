@@ -73,3 +73,40 @@ def test_store_round_trips_awkward_segments_and_deletes_stale_ones(catalogue, te
         v.segment: (v.value, v.components) for v in KpiValue.objects.filter(kpi=kpi, team=team_a, granularity="month")
     }
     assert stored == {"": (Decimal("100"), {"revenue": 100}), awkward: (Decimal("100"), {"revenue": 100})}
+
+
+def test_a_cell_keeps_its_computed_at_until_its_value_or_components_change(catalogue, team_a):
+    import time_machine
+
+    kpi = KpiDefinition.objects.get(code="revenue")
+
+    def store(total, segment, shares):
+        kpi_values_store(
+            rows=[
+                _row(kpi, team_a, "", Decimal(total), {"revenue": total}, shares),
+                _row(kpi, team_a, "channel=web", Decimal(segment), {"revenue": segment}),
+            ],
+            kpi_ids=[kpi.pk],
+            team_ids=[team_a.pk],
+            granularity="month",
+            periods=[D(2026, 1, 1)],
+        )
+
+    def stamps():
+        rows = KpiValue.objects.filter(kpi=kpi, team=team_a).values_list("segment", "computed_at", "shares")
+        return {segment: (stamp, shares) for segment, stamp, shares in rows}
+
+    first, later, latest = NOW, NOW + dt.timedelta(hours=1), NOW + dt.timedelta(hours=2)
+    # given cells stored at 12:00
+    with time_machine.travel(first, tick=False):
+        store("150.50", "100", {"revenue@year": 150.5})
+    # when the same cells are stored again at 13:00, then at 14:00 with the web segment changed and the
+    # total's share of its year (not its value) changed
+    with time_machine.travel(later, tick=False):
+        store("150.50", "100", {"revenue@year": 150.5})
+    assert stamps() == {"": (first, {"revenue@year": 150.5}), "channel=web": (first, {})}
+    with time_machine.travel(latest, tick=False):
+        store("150.50", "90", {"revenue@year": 140})
+    # then computed_at says when each value last changed, on both databases: the total's is still 12:00 (its
+    # new share is stored), the web segment's 14:00
+    assert stamps() == {"": (first, {"revenue@year": 140}), "channel=web": (latest, {})}

@@ -189,7 +189,7 @@ def test_a_recompute_of_everything_stores_quarters_and_years_equal_to_their_reco
     from django.db import connection
 
     rolled = ["month"] * 2 if connection.vendor == "sqlite" else [None] * 2
-    assert finers[: finers_before][-2:] == rolled and set(finers[finers_before:]) == {None}
+    assert finers[:finers_before][-2:] == rolled and set(finers[finers_before:]) == {None}
 
 
 @time_machine.travel(TODAY, tick=False)
