@@ -198,9 +198,14 @@ class KpiValue(models.Model):
     """The stored value of a KPI for one team, granularity, period and segment ('' = all records)."""
 
     # No index of their own: the cell's unique index starts with kpi, kpivalue_team_gran_period with team (two
-    # fewer indexes to maintain on every value the recompute writes).
-    kpi = models.ForeignKey(KpiDefinition, on_delete=models.CASCADE, related_name="values", db_index=False)
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # fewer indexes to maintain on every value the recompute writes). No database constraint either: the
+    # recompute writes only the KPIs and teams it has just read, and a deletion cascades through the ORM;
+    # checking both keys of every inserted value cost more than the insert itself (PostgreSQL, 2,000,000
+    # day values: 10.2 s without the checks, 27.3 s with them, 15.8 s of it at COMMIT).
+    kpi = models.ForeignKey(
+        KpiDefinition, on_delete=models.CASCADE, related_name="values", db_index=False, db_constraint=False
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     granularity = models.CharField(_("granularity"), max_length=8, choices=Granularity.choices)
     period_start = models.DateField(_("period start"))
     segment = models.CharField(_("segment"), max_length=200, blank=True, default="")

@@ -110,3 +110,19 @@ def test_a_cell_keeps_its_computed_at_until_its_value_or_components_change(catal
     # then computed_at says when each value last changed, on both databases: the total's is still 12:00 (its
     # new share is stored), the web segment's 14:00
     assert stamps() == {"": (first, {"revenue@year": 140}), "channel=web": (latest, {})}
+
+
+def test_deleting_a_team_or_a_kpi_deletes_its_values(catalogue, make_team):
+    # given values of two KPIs for two teams (KpiValue has no database constraint: the ORM cascades)
+    from tests.factories import kpi_value
+
+    kept, gone = make_team("kept"), make_team("gone")
+    revenue, orders = KpiDefinition.objects.get(code="revenue"), KpiDefinition.objects.get(code="orders")
+    for team in (kept, gone):
+        for kpi in (revenue, orders):
+            kpi_value(kpi=kpi, team=team, period_start=D(2026, 1, 1), value=1)
+    # when a team, then a KPI, is deleted
+    gone.delete()
+    orders.delete()
+    # then only the kept team's revenue is left
+    assert list(KpiValue.objects.values_list("team_id", "kpi_id")) == [(kept.pk, revenue.pk)]
