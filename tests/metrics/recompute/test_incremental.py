@@ -167,15 +167,21 @@ def test_period_chunks_hold_at_most_chunk_cells_and_every_period_once(monkeypatc
     assert services.period_chunks(days[:2], cells_per_period=5000) == [days[:1], days[1:2]]
 
 
+@pytest.fixture
+def finers(monkeypatch) -> list:
+    """The shorter granularity each kpis_compute call of the recompute was given to build from (None: records)."""
+    called: list = []
+    real = services.kpis_compute
+    monkeypatch.setattr(services, "kpis_compute", lambda **kw: called.append(kw["finer"]) or real(**kw))
+    return called
+
+
 @time_machine.travel(TODAY, tick=False)
-def test_a_recompute_of_everything_stores_quarters_and_years_equal_to_their_records(make_team, monkeypatch):
+def test_a_recompute_of_everything_stores_quarters_and_years_equal_to_their_records(make_team, finers):
     # given two years of activity, every KPI recomputed from the earliest activity (on SQLite, quarters and
     # years then come from the months just stored: services.FULL_RUN_ROLLUPS)
     sales, north, south = organisation(make_team)
     activity(north, south)
-    finers = []
-    real = services.kpis_compute
-    monkeypatch.setattr(services, "kpis_compute", lambda **kw: finers.append(kw["finer"]) or real(**kw))
     start = services.activity_earliest_date()
     kpi_values_recompute(start=start, end=END, notify=False)
     everything = snapshot()
@@ -193,12 +199,9 @@ def test_a_recompute_of_everything_stores_quarters_and_years_equal_to_their_reco
 
 
 @time_machine.travel(TODAY, tick=False)
-def test_a_recompute_from_a_later_date_reads_quarters_from_the_records(make_team, monkeypatch):
+def test_a_recompute_from_a_later_date_reads_quarters_from_the_records(make_team, finers):
     # given activity before START: the months before it are not recomputed, so not read back for a quarter
     _sales, north, south = organisation(make_team)
     activity(north, south)
-    finers = []
-    real = services.kpis_compute
-    monkeypatch.setattr(services, "kpis_compute", lambda **kw: finers.append(kw["finer"]) or real(**kw))
     kpi_values_recompute(start=START, end=END, notify=False)
     assert set(finers) == {None}
