@@ -141,14 +141,18 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
         cursor.execute("CREATE INDEX ON kpivalue_stage (kpi_id, team_id, period_start, segment)")
         cursor.execute("ANALYZE kpivalue_stage")
         scope = [list(kpi_ids), list(team_ids), granularity, first, last]
-        in_scope = (
-            "v.kpi_id = ANY(%s) AND v.team_id = ANY(%s) AND v.granularity = %s AND v.period_start BETWEEN %s AND %s"
-        )
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} v WHERE {in_scope})", scope)  # nosec B608 - table name from model metadata, values bound
+
+        def in_scope(alias: str) -> str:
+            return (
+                f"{alias}.kpi_id = ANY(%s) AND {alias}.team_id = ANY(%s) AND {alias}.granularity = %s "
+                f"AND {alias}.period_start BETWEEN %s AND %s"
+            )
+
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} v WHERE {in_scope('v')})", scope)  # nosec B608 - table name from model metadata, values bound
         stored = cursor.fetchone()[0]
         if stored:
             cursor.execute(
-                f"DELETE FROM {table} v WHERE {in_scope} AND v.segment <> '' AND NOT EXISTS ("  # nosec B608 - table name from model metadata, values bound
+                f"DELETE FROM {table} v WHERE {in_scope('v')} AND v.segment <> '' AND NOT EXISTS ("  # nosec B608 - table name from model metadata, values bound
                 "SELECT 1 FROM kpivalue_stage s WHERE s.kpi_id = v.kpi_id AND s.team_id = v.team_id "
                 "AND s.granularity = v.granularity AND s.period_start = v.period_start AND s.segment = v.segment)",
                 scope,
@@ -156,9 +160,13 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
         # Over stored cells, the unchanged ones are left out before the upsert: ON CONFLICT locks every row it
         # meets, even those its WHERE leaves alone, so a recompute of everything would hold every cell until it
         # commits and make the dirty-mark rounds of fresh ingests wait on it. (Nothing stored: plain inserts.)
+        # The stored side is restricted to the recomputed scope in so many words: joined on the stage's columns
+        # alone, the planner hashes the whole table — every granularity, tens of millions of days — to compare
+        # a month's cells (1M × 200: 17.7 s instead of about 3 s).
         changed = (
             f"LEFT JOIN {table} o ON o.kpi_id = s.kpi_id AND o.team_id = s.team_id AND o.granularity = s.granularity "
-            "AND o.period_start = s.period_start AND o.segment = s.segment WHERE o.id IS NULL "
+            "AND o.period_start = s.period_start AND o.segment = s.segment AND "
+            f"{in_scope('o')} WHERE o.id IS NULL "
             "OR (o.value, o.components, o.shares) IS DISTINCT FROM (s.value, s.components, s.shares)"
             if stored
             else ""
@@ -171,7 +179,8 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
             "computed_at = CASE WHEN (v.value, v.components) IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.components) "
             "THEN EXCLUDED.computed_at ELSE v.computed_at END "
             "WHERE (v.value, v.components, v.shares) "
-            "IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.components, EXCLUDED.shares)"
+            "IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.components, EXCLUDED.shares)",
+            scope if stored else [],
         )
         cursor.execute("DROP TABLE kpivalue_stage")
 
