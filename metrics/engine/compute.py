@@ -192,42 +192,35 @@ def _plan_rows(
                 found.append((share_name(name, longer), by_granularity.get(longer, {}), empty))
         return found
 
-    def row(team: int, index: int, dimension: str | None, segment_value: str, inputs, share_inputs) -> ValueRow:
-        period = periods[index]
-        got = []
+    def resolve(team: int, index: int, inputs, share_inputs):
+        """The inputs at this team and period, once for all its segments: per lookup, the cells' segments there
+        (None before the window) and the value of no cell; per stored share, its name, segments and empty value."""
+        found = []
         for cells, back, empty in inputs:
             position = index - back
-            if position < 0:
-                got.append(None)
-                continue
-            found = cells.get((team, periods[position]), _NO_SEGMENTS).get(segment_value, _MISSING)
-            got.append(empty if found is _MISSING else found)
-        key = tuple(got)
+            found.append((None if position < 0 else cells.get((team, periods[position]), _NO_SEGMENTS), empty))
+        key = (team, periods[index])
+        return found, [(name, cells.get(key, _NO_SEGMENTS), empty) for name, cells, empty in share_inputs]
+
+    def row(team: int, index: int, dimension: str | None, segment_value: str, found, found_shares) -> ValueRow:
+        key = tuple([None if segments is None else segments.get(segment_value, empty) for segments, empty in found])
         known = values.get(key)
         if known is None:
-            given = dict(zip(lookups, got, strict=True))
+            given = dict(zip(lookups, key, strict=True))
             value = value_for_storage(formula.evaluate(lambda name, back: given[(name, back)]))
             # One components dict per distinct input set, shared by its cells: the store encodes it once.
-            known = values[key] = (value, {name: json_number(v) for name, v in zip(names, got, strict=True)})
+            known = values[key] = (value, {name: json_number(v) for name, v in zip(names, key, strict=True)})
         value, components = known
         stored_shares: dict = {}
-        for stored_name, cells, empty in share_inputs:
-            share = cells.get((team, period), _NO_SEGMENTS).get(segment_value, _MISSING)
+        for stored_name, segments, empty in found_shares:
+            share = segments.get(segment_value, _MISSING)
             if share is _MISSING:
                 if dimension:  # a segment holds a share only where the measure has records
                     continue
                 share = empty
             stored_shares[stored_name] = json_number(share)  # type: ignore[arg-type]
-        return ValueRow(
-            kpi_id=plan.kpi_id,
-            team_id=team,
-            granularity=granularity,
-            period_start=period,
-            segment=f"{dimension}={segment_value}" if dimension else "",
-            value=value,
-            components=components,
-            shares=stored_shares,
-        )
+        segment = f"{dimension}={segment_value}" if dimension else ""
+        return ValueRow(plan.kpi_id, team, granularity, periods[index], segment, value, components, stored_shares)
 
     total_inputs, total_shares = inputs_of(None), shares_of(None)
     by_dimension = []
@@ -240,13 +233,16 @@ def _plan_rows(
     for team in teams:
         for index in range(depth, len(periods)):
             period = periods[index]
-            append(row(team, index, None, "", total_inputs, total_shares))
+            append(row(team, index, None, "", *resolve(team, index, total_inputs, total_shares)))
             for dimension, inputs, share_inputs, present in by_dimension:
                 segment_values: set[str] = set()
                 for cells in present:
                     segment_values.update(cells.get((team, period), _NO_SEGMENTS))
+                if not segment_values:
+                    continue
+                found, found_shares = resolve(team, index, inputs, share_inputs)
                 for segment_value in sorted(segment_values):
-                    append(row(team, index, dimension, segment_value, inputs, share_inputs))
+                    append(row(team, index, dimension, segment_value, found, found_shares))
     return rows
 
 
