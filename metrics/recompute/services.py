@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, OuterRef, Subquery
 
 from accounts.models import Team
 from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
@@ -330,6 +330,25 @@ class RecomputeJob:
     team_ids: frozenset[int]
 
 
+def _last_stored_periods(granularities: Iterable[str], kpi_ids: Sequence[int]) -> dict[str, dt.date]:
+    """The latest period stored per granularity for these KPIs, of any team: the latest of each team's, read
+    backwards on the (team, granularity, period) index. A grouped MAX reads every value of the KPIs instead —
+    millions at scale, in every dirty-mark round (1M × 200: 0.09 s each, a tenth of an incremental recompute)."""
+    found: dict[str, dt.date] = {}
+    if not kpi_ids:
+        return found
+    for granularity in granularities:
+        latest = (
+            KpiValue.objects.filter(team=OuterRef("pk"), granularity=granularity, kpi_id__in=kpi_ids)
+            .order_by("-period_start")
+            .values("period_start")[:1]
+        )
+        last = Team.objects.annotate(last=Subquery(latest)).aggregate(latest=Max("last"))["latest"]
+        if last is not None:
+            found[granularity] = last
+    return found
+
+
 def dirty_marks_jobs(
     *, marks: Sequence[ClaimedMark], granularities: Sequence[str] = GRANULARITIES
 ) -> list[RecomputeJob]:
@@ -352,25 +371,16 @@ def dirty_marks_jobs(
     today = today_local()
     # The end of the last stored period holding shares, per granularity (future periods may be stored).
     shares_stored = {granularity: today for granularity in NESTED if granularity in granularities}
-    last_stored = (
-        KpiValue.objects.filter(granularity__in=list(shares_stored), kpi_id__in=[k for k, r in reads.items() if r[3]])
-        .values("granularity")
-        .annotate(last=Max("period_start"))
-    )
-    for row in last_stored:
-        shares_stored[row["granularity"]] = period_end(row["last"], row["granularity"])
+    last_stored = _last_stored_periods(shares_stored, [k for k, r in reads.items() if r[3]])
+    for granularity, last in last_stored.items():
+        shares_stored[granularity] = period_end(last, granularity)
     # prev() reaches into the following periods: those already started, or stored (dated records, an earlier
     # run), as far as that; a period that has not begun and holds nothing is not written (its growth would read
     # -100 %), it is computed when its first record arrives.
     prev_reach = {granularity: period_shift(today, granularity, 1) for granularity in granularities}
-    prev_stored = (
-        KpiValue.objects.filter(granularity__in=list(granularities), kpi_id__in=[k for k, r in reads.items() if r[1]])
-        .values("granularity")
-        .annotate(last=Max("period_start"))
-    )
-    for row in prev_stored:
-        granularity = row["granularity"]
-        prev_reach[granularity] = max(prev_reach[granularity], period_end(row["last"], granularity))
+    prev_stored = _last_stored_periods(granularities, [k for k, r in reads.items() if r[1]])
+    for granularity, last in prev_stored.items():
+        prev_reach[granularity] = max(prev_reach[granularity], period_end(last, granularity))
     # (granularity, start, end) → the KPIs to recompute for each team over those dates.
     jobs: dict[tuple[str, dt.date, dt.date], dict[int, set[int]]] = {}
     for mark in marks:
