@@ -195,7 +195,7 @@ def test_the_pages_write_the_french_words_and_dates(client, demo):
     # the dashboard: the period's span, what a card is compared with, when it was computed
     dashboard = text_of("/dashboard/ventes/")
     assert "Ce mois-ci · 1er–30 nov. 2026" in dashboard
-    assert "du 1er–21 oct. 2026" in dashboard and "Calculé le 21 nov. 2026 à 14:30" in dashboard
+    assert "du 1er–21 oct. 2026" in dashboard and "Valeur inchangée depuis le 21 nov. 2026 à 14:30" in dashboard
     # the pipeline's breakdown by owner and by stage: people by name, stages in words, periods as months
     pipeline = text_of("/dashboard/ventes/kpi/pipeline_value/")
     assert "Responsable · novembre 2026 Responsable Valeur Claire Martin" in pipeline
