@@ -464,14 +464,27 @@ def run(args) -> int:
                 by_granularity[granularity] = by_granularity.get(granularity, 0.0) + time.perf_counter() - begun
 
     services.kpi_values_recompute = timed_recompute
+    profile = None
+    if os.environ.get("BENCH_PROFILE"):  # the incremental's Python, by own time (cProfile)
+        import cProfile
+
+        profile = cProfile.Profile()
     started = time.perf_counter()
     try:
         with CaptureQueriesContext(connection) as queries:
+            if profile:
+                profile.enable()
             incremental = dirty_marks_recompute()
+            if profile:
+                profile.disable()
     finally:
         services.kpi_values_recompute = real_recompute
     incremental_seconds = time.perf_counter() - started
     assert not DirtyMark.objects.exists()
+    if profile:
+        import pstats
+
+        pstats.Stats(profile).sort_stats("tottime").print_stats(int(os.environ["BENCH_PROFILE"]))
     print(f"incremental: 1,000 orders of {sales.slug} ingested in {ingest_seconds:.2f} s → marks {marks}")
     if os.environ.get("BENCH_SLOWEST"):
         slowest = sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[: int(os.environ["BENCH_SLOWEST"])]
