@@ -192,16 +192,14 @@ def _store_sqlite(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> 
     # What bulk_create binds: the Decimal (sqlite3 stores its str()), ISO dates, json.dumps, UTC text.
     stamp = connection.ops.adapt_datetimefield_value(now)
     components = _json_memo(escaped=False)
+    value_changed = f"{table}.value IS NOT excluded.value OR {table}.components IS NOT excluded.components"
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "  # nosec B608 - table and column names from model metadata, values bound
             "ON CONFLICT (kpi_id, team_id, granularity, period_start, segment) DO UPDATE "
             "SET value = excluded.value, components = excluded.components, shares = excluded.shares, "
-            f"computed_at = CASE WHEN {table}.value IS NOT excluded.value "
-            f"OR {table}.components IS NOT excluded.components THEN excluded.computed_at "
-            f"ELSE {table}.computed_at END "
-            f"WHERE {table}.value IS NOT excluded.value OR {table}.components IS NOT excluded.components "
-            f"OR {table}.shares IS NOT excluded.shares",
+            f"computed_at = CASE WHEN {value_changed} THEN excluded.computed_at ELSE {table}.computed_at END "
+            f"WHERE {value_changed} OR {table}.shares IS NOT excluded.shares",
             [
                 (
                     row.kpi_id,

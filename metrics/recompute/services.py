@@ -143,10 +143,12 @@ def kpi_values_recompute(
     result = RecomputeResult(kpi_ids=sorted(p.kpi_id for p in plans), team_ids=teams)
     if not plans or not teams or end <= start:
         return result
+    rollups = FULL_RUN_ROLLUPS & set(granularities) if not incremental and _rolls_up_on(start) else set()
     recomputed: set[str] = set()
     for granularity in granularities:
         periods = period_starts(start=start, end=end, granularity=granularity)
-        finer = FINER.get(granularity) if incremental or _rolled_up(granularity, recomputed, start) else None
+        rolled = granularity in rollups and FINER[granularity] in recomputed
+        finer = FINER.get(granularity) if incremental or rolled else None
         # One transaction per granularity; its periods computed and stored by chunks, in bounded memory.
         with transaction.atomic():
             engine_session_tune()
@@ -174,11 +176,11 @@ def kpi_values_recompute(
     return result
 
 
-def _rolled_up(granularity: str, recomputed: set[str], start: dt.date) -> bool:
-    """Whether a recompute builds `granularity` from the shorter periods it has just stored (FULL_RUN_ROLLUPS):
-    on SQLite, once those are stored, and when the recompute starts at the earliest activity — the shorter
-    periods before its start, which it did not recompute, then hold no records."""
-    if connection.vendor != "sqlite" or granularity not in FULL_RUN_ROLLUPS or FINER[granularity] not in recomputed:
+def _rolls_up_on(start: dt.date) -> bool:
+    """Whether a recompute from `start` builds FULL_RUN_ROLLUPS from the shorter periods it stores first: on
+    SQLite, when it starts at the earliest activity — the shorter periods before its start, which it does not
+    recompute, then hold no records."""
+    if connection.vendor != "sqlite":
         return False
     earliest = activity_earliest_date()
     return earliest is None or start <= earliest
@@ -333,7 +335,7 @@ class RecomputeJob:
 def _last_stored_periods(granularities: Iterable[str], kpi_ids: Sequence[int]) -> dict[str, dt.date]:
     """The latest period stored per granularity for these KPIs, of any team: the latest of each team's, read
     backwards on the (team, granularity, period) index. A grouped MAX reads every value of the KPIs instead —
-    millions at scale, in every dirty-mark round (1M × 200: 0.09 s each, a tenth of an incremental recompute)."""
+    days included, in every dirty-mark round (1M × 200 with every granularity stored: 2–3 s against 0.02 s)."""
     found: dict[str, dt.date] = {}
     if not kpi_ids:
         return found
