@@ -71,6 +71,12 @@ def main() -> int:
         metavar="FULL_SECONDS",
         help="with --reuse: only the incremental part, compared with this full recompute time",
     )
+    parser.add_argument(
+        "--sql-only",
+        action="store_true",
+        help="with --reuse: only the hand-written SQL of each granularity, on the database as it is (for instance "
+        "one that bench/dashboard.py --keep prepared with recompute_kpis --sync)",
+    )
     args = parser.parse_args()
 
     server_url = os.environ.get("DATABASE_URL", "")
@@ -314,6 +320,27 @@ def hand_sql_seconds(plans, granularity: str, start: dt.date, end: dt.date, team
 # --------------------------------------------------------------------------- run
 
 
+def sql_only(granularities: list[str]) -> int:
+    """The hand-written SQL of each granularity over the whole activity, on the database as it is."""
+    from accounts.models import Team
+    from metrics.engine.compute import KpiPlan
+    from metrics.engine.periods import today_local
+    from metrics.models import KpiDefinition
+    from metrics.recompute.services import activity_earliest_date
+
+    start, end = activity_earliest_date(), today_local() + dt.timedelta(days=1)
+    team_ids = list(Team.objects.values_list("id", flat=True))
+    plans = [KpiPlan.of(k) for k in KpiDefinition.objects.filter(active=True).prefetch_related("measures")]
+    print(f"catalogue: {len(plans)} KPIs, {len(team_ids)} teams, {start} → {end} (exclusive)")
+    total = 0.0
+    for granularity in granularities:
+        seconds, queries, rows = hand_sql_seconds(plans, granularity, start, end, team_ids)
+        total += seconds
+        print(f"{granularity:<12} hand SQL {seconds:8.2f} s  ({queries} queries, {rows:,} rows fetched)", flush=True)
+    print(f"{'all':<12} hand SQL {total:8.2f} s")
+    return 0
+
+
 def run(args) -> int:
     import django
 
@@ -356,6 +383,8 @@ def run(args) -> int:
         counts = demo_activity_create(demo_activity_teams(teams), records=args.records, seed=args.seed, today=today)
         print(f"generated {sum(counts.values()):,} demo records in {time.perf_counter() - started:.0f} s: "
               + ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items())))  # fmt: skip
+    if args.sql_only:
+        return sql_only(granularities)
     if args.reuse:
         # Orders of earlier incremental runs: removed, so that each run ingests into the state a full run left.
         Order.objects.filter(external_id__startswith="bench-inc-").delete()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import NamedTuple
 
+from metrics.engine.fold import CellFold
 from metrics.engine.formula import Formula, formula_parse
 from metrics.engine.measures import MeasureSpec
 from metrics.engine.periods import Granularity, period_end, period_floor, period_shift, period_starts
@@ -94,6 +95,7 @@ def kpis_compute(
     end: dt.date,
     member_ids: Iterable[int] | None = None,
     finer: str | None = None,
+    fold: CellFold | None = None,
 ) -> list[ValueRow]:
     """Values of these KPIs for these teams (each over its sub-teams too) and every period meeting [start, end).
 
@@ -102,6 +104,8 @@ def kpis_compute(
     `member_ids`, the teams and all their sub-teams, lets the database use its (team, date) indexes.
     With `finer` (incremental recomputes), decomposable measures are combined from the stored cells of
     that shorter granularity instead of read from the records (metrics.engine.rollup).
+    With `fold` (recomputes of everything), they are taken from the shorter granularity computed just before,
+    added up in memory, and this granularity's cells are added up for longer ones (metrics.engine.fold).
     Days and months also get their shares of the longer periods (metrics.engine.shares).
     """
     teams = sorted(set(team_ids))
@@ -126,6 +130,9 @@ def kpis_compute(
             plans=plans, wanted=wanted, window=window, target_ids=teams, member_ids=member_ids, finer=finer
         )
         results.update(combined)
+    elif fold is not None:
+        combined, shares = fold.cells(wanted=wanted, window=window)
+        results.update(combined)
     unshared = [pair for pair in wanted if pair not in shares]
     shares.update(shares_compute(pairs=unshared, window=window, target_ids=teams, member_ids=member_ids))
     for pair, by_granularity in shares.items():
@@ -141,6 +148,8 @@ def kpis_compute(
             cache=cache,
         )
     )
+    if fold is not None and fold.folds(granularity):
+        fold.add(granularity=granularity, periods=periods_out, results=results, shares=shares)
 
     rows: list[ValueRow] = []
     for plan in plans:

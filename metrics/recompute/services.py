@@ -19,6 +19,7 @@ from django.db.models import Max, Min, OuterRef, Subquery
 from accounts.models import Team
 from accounts.selectors import team_ids_with_ancestors, team_ids_with_descendants
 from metrics.engine.compute import KpiPlan, kpis_compute
+from metrics.engine.fold import CellFold
 from metrics.engine.hierarchy import team_closure_sync
 from metrics.engine.measures import Binding
 from metrics.engine.periods import (
@@ -60,15 +61,14 @@ ENGINE_WORK_MEM = "64MB"
 # 1 GB with their segments on the demo catalogue; 200 teams then recompute 90 days at a time.
 CHUNK_CELLS = 1_000_000
 
+# Databases on which a recompute of several granularities adds the longer periods up from the shorter ones it
+# has just computed (metrics.engine.fold), measured with bench/recompute.py and the same cells compared:
+# SQLite, 100,000 records, one call over every granularity: 51–52 s → 41–42 s. PostgreSQL, 100,000 records
+# and 50 teams: 133 s → 208 s, its grouped queries costing less than adding millions of day cells up in Python.
+FOLD_VENDORS = {"sqlite"}
+
 # Dirty-mark jobs of one granularity whose ends differ by at most this many periods are merged.
 JOB_MERGE_PERIODS = 2
-
-# Granularities that a recompute of everything builds, on SQLite, from the months it has just stored (as an
-# incremental one does): there, reading the records again costs more than reading those months back
-# (bench/recompute.py --database sqlite, 100,000 records: quarter 8.1 → 4.9 s, year 4.7 → 3.6 s, cells
-# identical). PostgreSQL's grouped queries are as fast as the read-back (1M × 200: quarter 20–28 s against
-# 24–25 s, year 17 s against 20 s), and weeks or months from stored days are slower on both.
-FULL_RUN_ROLLUPS = {Granularity.QUARTER, Granularity.YEAR}
 
 
 @dataclass
@@ -143,12 +143,14 @@ def kpi_values_recompute(
     result = RecomputeResult(kpi_ids=sorted(p.kpi_id for p in plans), team_ids=teams)
     if not plans or not teams or end <= start:
         return result
-    rollups = FULL_RUN_ROLLUPS & set(granularities) if not incremental and _rolls_up_on(start) else set()
-    recomputed: set[str] = set()
+    # A recompute of several granularities adds the longer periods up from the shorter ones it has just
+    # computed, for the measures whose records all lie in the days it computes.
+    fold = None
+    if not incremental and len(granularities) > 1 and connection.vendor in FOLD_VENDORS:
+        fold = CellFold(outside=event_dates_outside(start, end))
     for granularity in granularities:
         periods = period_starts(start=start, end=end, granularity=granularity)
-        rolled = granularity in rollups and FINER[granularity] in recomputed
-        finer = FINER.get(granularity) if incremental or rolled else None
+        finer = FINER.get(granularity) if incremental else None
         # One transaction per granularity; its periods computed and stored by chunks, in bounded memory.
         with transaction.atomic():
             engine_session_tune()
@@ -161,29 +163,21 @@ def kpi_values_recompute(
                     end=min(end, period_end(chunk[-1], granularity)),
                     member_ids=members,
                     finer=finer,
+                    fold=fold,
                 )
                 result.values_written += kpi_values_store(
                     rows=rows, kpi_ids=result.kpi_ids, team_ids=teams, granularity=granularity, periods=chunk
                 )
                 del rows
+        if fold is not None:
+            fold.complete(granularity)
         result.granularities.append(granularity)
-        recomputed.add(granularity)
         first, last = periods[0], period_end(periods[-1], granularity)
         result.start = first if result.start is None else min(result.start, first)
         result.end = last if result.end is None else max(result.end, last)
     if notify:
         kpi_values_changed_notify(result)
     return result
-
-
-def _rolls_up_on(start: dt.date) -> bool:
-    """Whether a recompute from `start` builds FULL_RUN_ROLLUPS from the shorter periods it stores first: on
-    SQLite, when it starts at the earliest activity — the shorter periods before its start, which it does not
-    recompute, then hold no records."""
-    if connection.vendor != "sqlite":
-        return False
-    earliest = activity_earliest_date()
-    return earliest is None or start <= earliest
 
 
 def kpi_values_changed_notify(result: RecomputeResult) -> None:
@@ -208,15 +202,38 @@ def activity_earliest_date() -> dt.date | None:
         path = spec.date_field or spec.active_from
         if spec.source in SOURCES and path:
             paths.setdefault(spec.model, set()).add(path)
-    earliest: list[dt.date] = []
-    for model, fields in paths.items():
-        values = model._default_manager.aggregate(**{f"m{i}": Min(f) for i, f in enumerate(sorted(fields))})
-        for value in values.values():
-            if isinstance(value, dt.datetime):
-                earliest.append(local_date(value))
-            elif isinstance(value, dt.date):
-                earliest.append(value)
+    earliest = [first for first, _last in _date_bounds(paths).values()]
     return min(earliest) if earliest else None
+
+
+def event_dates_outside(start: dt.date, end: dt.date) -> frozenset[tuple[type, str]]:
+    """The (model, date field) of the active KPIs' event measures with some record dated outside [start, end)
+    (one aggregate query per record source)."""
+    paths: dict[type, set[str]] = {}
+    for measure in KpiMeasure.objects.filter(kpi__active=True):
+        spec = measure.spec
+        if spec.source in SOURCES and spec.binding == Binding.EVENT and spec.date_field:
+            paths.setdefault(spec.model, set()).add(spec.date_field)
+    return frozenset(path for path, (first, last) in _date_bounds(paths).items() if first < start or last >= end)
+
+
+def _date_bounds(paths: dict[type, set[str]]) -> dict[tuple[type, str], tuple[dt.date, dt.date]]:
+    """The local dates of the first and last record of each model's date fields (fields without records left out)."""
+    bounds: dict[tuple[type, str], tuple[dt.date, dt.date]] = {}
+    for model, fields in paths.items():
+        ordered = sorted(fields)
+        aggregates = {f"min{i}": Min(f) for i, f in enumerate(ordered)} | {
+            f"max{i}": Max(f) for i, f in enumerate(ordered)
+        }
+        found = model._default_manager.aggregate(**aggregates)
+        for i, field in enumerate(ordered):
+            first, last = found[f"min{i}"], found[f"max{i}"]
+            if first is None:
+                continue
+            if isinstance(first, dt.datetime):
+                first, last = local_date(first), local_date(last)
+            bounds[(model, field)] = (first, last)
+    return bounds
 
 
 def kpi_values_recompute_all(

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from metrics.activity.ingest import activity_ingest
+from metrics.engine.fold import CellFold
 from metrics.models import DirtyMark, KpiDefinition, KpiValue
 from metrics.recompute import services
 from metrics.recompute.services import dirty_marks_recompute, kpi_values_recompute
@@ -168,40 +169,69 @@ def test_period_chunks_hold_at_most_chunk_cells_and_every_period_once(monkeypatc
 
 
 @pytest.fixture
-def finers(monkeypatch) -> list:
-    """The shorter granularity each kpis_compute call of the recompute was given to build from (None: records)."""
-    called: list = []
-    real = services.kpis_compute
-    monkeypatch.setattr(services, "kpis_compute", lambda **kw: called.append(kw["finer"]) or real(**kw))
-    return called
+def folded(monkeypatch) -> list:
+    """Per kpis_compute call given a fold: (granularity, how many measures the fold gave, the record models
+    they count). The fold is used on this database whatever services.FOLD_VENDORS says: its cells must be the
+    records' on both."""
+    from django.db import connection
+
+    monkeypatch.setattr(services, "FOLD_VENDORS", {connection.vendor})
+    calls: list = []
+    real = CellFold.cells
+
+    def spy(self, *, wanted, window):
+        values, shares = real(self, wanted=wanted, window=window)
+        calls.append((window.granularity, len(values), {spec.model.__name__ for spec, _ in values}))
+        return values, shares
+
+    monkeypatch.setattr(CellFold, "cells", spy)
+    return calls
+
+
+# After the last order (1 September 2026): the days computed hold every record.
+PAST_LAST_RECORD = D(2026, 9, 2)
 
 
 @time_machine.travel(TODAY, tick=False)
-def test_a_recompute_of_everything_stores_quarters_and_years_equal_to_their_records(make_team, finers):
-    # given two years of activity, every KPI recomputed from the earliest activity (on SQLite, quarters and
-    # years then come from the months just stored: services.FULL_RUN_ROLLUPS)
+def test_a_recompute_of_everything_stores_longer_periods_equal_to_their_records(make_team, folded, monkeypatch):
+    # given two years of activity, every KPI recomputed from the earliest activity to after the last record:
+    # weeks and months added up from the days just computed, quarters and years from the months (engine.fold),
+    # in chunks of 30 days whose edges cut weeks and months (5,000 cells / (55 KPIs × 3 teams))
     sales, north, south = organisation(make_team)
     activity(north, south)
     start = services.activity_earliest_date()
-    kpi_values_recompute(start=start, end=END, notify=False)
+    monkeypatch.setattr(services, "CHUNK_CELLS", 5000)
+    kpi_values_recompute(start=start, end=PAST_LAST_RECORD, notify=False)
     everything = snapshot()
-    # when the quarters and years are recomputed alone, from the records
-    finers_before = len(finers)
-    kpi_values_recompute(start=start, end=END, granularities=["quarter", "year"], notify=False)
+    calls = len(folded)
+    # when each longer granularity is recomputed alone, from the records
+    for granularity in ("week", "month", "quarter", "year"):
+        kpi_values_recompute(start=start, end=PAST_LAST_RECORD, granularities=[granularity], notify=False)
     # then every stored cell, value and components alike, is the same
     assert snapshot() == everything
-    assert len([key for key in everything if key[2] in ("quarter", "year")]) > 100
-    # and on SQLite the first run did build them from the stored months, the second from the records
-    from django.db import connection
-
-    rolled = ["month"] * 2 if connection.vendor == "sqlite" else [None] * 2
-    assert finers[:finers_before][-2:] == rolled and set(finers[finers_before:]) == {None}
+    assert len([key for key in everything if key[2] != "day"]) > 300
+    # and the first run did take the rollable and shared measures of each longer granularity from the fold
+    # (counts, sums, distinct counts: 20-odd measures of the catalogue, with their segment dimensions)
+    assert {g for g, pairs, _ in folded[:calls] if pairs > 20} == {"week", "month", "quarter", "year"}
+    assert folded[calls:] == []  # a single granularity has nothing to fold
 
 
 @time_machine.travel(TODAY, tick=False)
-def test_a_recompute_from_a_later_date_reads_quarters_from_the_records(make_team, finers):
-    # given activity before START: the months before it are not recomputed, so not read back for a quarter
+def test_a_recompute_not_holding_every_record_reads_longer_periods_from_the_records(make_team, folded):
+    # given orders after END (and, from START, customers and orders before it): the days recomputed do not hold
+    # every order of a quarter, so no order measure is folded; leads, deals and tickets all lie in them
     _sales, north, south = organisation(make_team)
     activity(north, south)
+    start = services.activity_earliest_date()
     kpi_values_recompute(start=START, end=END, notify=False)
-    assert set(finers) == {None}
+    assert not any({"Order", "Customer"} & models for _, _, models in folded)
+    assert {"Lead", "Deal", "Ticket"} <= set().union(*(models for _, _, models in folded))
+    folded.clear()
+    kpi_values_recompute(start=start, end=END, notify=False)  # from the earliest, but orders lie after END
+    assert not any("Order" in models for _, _, models in folded)
+    assert any("Customer" in models for _, _, models in folded)
+    # and its cells are those of a recompute granularity by granularity
+    everything = snapshot()
+    for granularity in ("day", "week", "month", "quarter", "year"):
+        kpi_values_recompute(start=start, end=END, granularities=[granularity], notify=False)
+    assert snapshot() == everything
