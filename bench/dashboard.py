@@ -148,7 +148,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def prepare(size: int, teams: int | None, reuse: bool) -> dict:
+def prepare(size: int, teams: int | None, reuse: bool, period: str | None = None) -> dict:
     """In this process's database: migrate, seed `size` activity records (over `teams` teams), load the
     catalogue, compute every KPI — unless reused as it is — then VACUUM ANALYZE; the seconds taken and the
     dashboard's query count."""
@@ -181,7 +181,7 @@ def prepare(size: int, teams: int | None, reuse: bool) -> dict:
     client = Client()
     client.force_login(User.objects.get(username=USERNAME))
     with CaptureQueriesContext(connection) as queries:
-        assert client.get(URLS["dashboard"]).status_code == 200
+        assert client.get(URLS["dashboard"], {"period": period} if period else {}).status_code == 200
     call_command("clearsessions")
     return {
         "prepared_s": prepared,
@@ -223,6 +223,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="measured seconds (every URL and size interleaved)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes per size")
     parser.add_argument("--teams", type=int, help="a generated organisation of this many teams (seed_demo --teams)")
+    parser.add_argument(
+        "--period",
+        help="the dashboard's period (?period=…, e.g. last_month: stored months only, no running month rebuilt "
+        "from the stored days); default: the page's, this month",
+    )
     parser.add_argument("--db-name", default=BENCH_DB, help="databases <db-name>_<size> (default %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the bench databases")
     parser.add_argument("--reuse", action="store_true", help="use the bench databases that exist as they are")
@@ -230,7 +235,7 @@ def main() -> int:
     parser.add_argument("--prepared", action="store_true", help=argparse.SUPPRESS)  # internal: reuse it
     args = parser.parse_args()
     if args.prepare:
-        print("PREPARED " + json.dumps(prepare(args.prepare, args.teams, args.prepared)))
+        print("PREPARED " + json.dumps(prepare(args.prepare, args.teams, args.prepared, args.period)))
         return 0
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
@@ -271,6 +276,7 @@ def main() -> int:
                 _admin_execute(urls[size], f"DROP DATABASE IF EXISTS {names[size]} WITH (FORCE)")
                 _admin_execute(urls[size], f"CREATE DATABASE {names[size]}")
             options = (["--teams", str(args.teams)] if args.teams else []) + (["--prepared"] if reused else [])
+            options += ["--period", args.period] if args.period else []
             done = subprocess.run(
                 [sys.executable, __file__, "--prepare", str(size), *options],
                 cwd=ROOT,
@@ -288,7 +294,9 @@ def main() -> int:
             server, port = start_server(env, args.workers)
             servers.append(server)
             cookies = login(port, results[size]["password"])
-            targets += [((size, name), port, path, cookies) for name, path in URLS.items()]
+            query = f"?{urlencode({'period': args.period})}" if args.period else ""
+            for name, path in URLS.items():
+                targets.append(((size, name), port, path if name == "trivial" else path + query, cookies))
         latencies = load(targets, args.clients, args.seconds)
     finally:
         for server in servers:

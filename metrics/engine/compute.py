@@ -127,7 +127,13 @@ def kpis_compute(
     shares: Shares = {}
     if finer:
         combined, shares = cells_from_finer(
-            plans=plans, wanted=wanted, window=window, target_ids=teams, member_ids=member_ids, finer=finer
+            plans=plans,
+            wanted=wanted,
+            window=window,
+            target_ids=teams,
+            member_ids=member_ids,
+            finer=finer,
+            first=periods_out[0],
         )
         results.update(combined)
     elif fold is not None:

@@ -113,25 +113,32 @@ def cells_from_finer(
     target_ids: Sequence[int],
     member_ids: Iterable[int] | None,
     finer: str,
+    first: dt.date | None = None,
 ) -> tuple[dict[Key, Cells], Shares]:
     """Cells of the rollable and shared (measure, dimension) pairs over the window's periods, combined from the
     stored cells of the `finer` granularity (and, for shorter periods not stored, from the records), with the
     shared pairs' shares of the periods containing the window's (metrics.engine.shares).
 
-    Pairs neither rollable nor shared, or without a KPI storing them, are left out: the caller queries them.
+    The window's periods before `first` are only read by `prev()`, and are not being recomputed: their values
+    are read from their own stored cells (one row per cell instead of a month of days, a year of months),
+    unless some is not stored. Pairs neither rollable nor shared, or without a KPI storing them, are left out:
+    the caller queries them.
     """
     sources = _sources(plans, wanted)
     if not sources:
         return {}, {}
     coarse_granularity = window.granularity
     nested = NESTED.get(coarse_granularity, ())
-    fine_periods = period_starts(start=window.start, end=window.end, granularity=finer)
     kpi_ids = sorted({kpi_id for kpi_id, _ in sources.values()})
+    earlier = [period for period in window.periods if first is not None and period < first]
+    before = _stored_earlier(sources, earlier, coarse_granularity, kpi_ids, target_ids) if earlier else None
+    combined_from = first if before is not None else window.start
+    fine_periods = period_starts(start=combined_from, end=window.end, granularity=finer)
     stored = KpiValue.objects.filter(
         kpi_id__in=kpi_ids,
         team_id__in=list(target_ids),
         granularity=finer,
-        period_start__gte=window.start,
+        period_start__gte=combined_from,
         period_start__lt=window.end,
     ).values_list("kpi_id", "team_id", "period_start", "segment", "components", "shares")
     rows: dict[tuple[int, int, dt.date], list[tuple[str, dict, dict]]] = defaultdict(list)
@@ -232,5 +239,47 @@ def cells_from_finer(
         return cells
 
     values = {key: kept(key, coarse_granularity) for key in sources}
+    for key, cells in (before or {}).items():
+        values[key].update(cells)
     shares_out: Shares = {key: {g: kept(key, g) for g in nested} for key in shared_keys} if nested else {}
     return values, shares_out
+
+
+def _stored_earlier(
+    sources: dict[Key, tuple[int, str]],
+    periods: list[dt.date],
+    granularity: str,
+    kpi_ids: list[int],
+    target_ids: Sequence[int],
+) -> dict[Key, Cells] | None:
+    """The sources' values over these periods, read from their own stored cells, or None when some cell is not
+    stored (or its number may have been rounded). Every stored segment row is taken: `prev()` reads an absent
+    segment as the measure's empty value, which is what a row without records holds."""
+    stored = KpiValue.objects.filter(
+        kpi_id__in=kpi_ids, team_id__in=list(target_ids), granularity=granularity, period_start__in=periods
+    ).values_list("kpi_id", "team_id", "period_start", "segment", "components")
+    rows: dict[tuple[int, int, dt.date], list[tuple[str, dict]]] = defaultdict(list)
+    for kpi_id, team_id, period, segment, components in stored:
+        rows[(kpi_id, team_id, period)].append((segment, components))
+    cells: dict[Key, Cells] = {}
+    try:
+        for key, (kpi_id, name) in sources.items():
+            spec, dimension = key
+            prefix = f"{dimension}=" if dimension else None
+            found: Cells = defaultdict(dict)
+            for team in target_ids:
+                for period in periods:
+                    cell_rows = rows.get((kpi_id, team, period))
+                    if not cell_rows or not any(segment == "" for segment, _ in cell_rows):
+                        return None  # never computed for this team and period
+                    for segment, components in cell_rows:
+                        if (segment == "") != (prefix is None) or (prefix and not segment.startswith(prefix)):
+                            continue
+                        if name not in components:
+                            return None
+                        label = segment[len(prefix) :] if prefix else ""
+                        found[(team, period)][label] = _exact(spec, components[name])
+            cells[key] = found
+    except OverflowError:
+        return None
+    return cells

@@ -145,6 +145,29 @@ def test_a_quarter_of_a_sum_is_combined_from_the_stored_months(make_team):
 
 
 @time_machine.travel(TODAY, tick=False)
+def test_the_period_before_read_by_prev_comes_from_its_own_stored_cell(make_team):
+    # given orders in January and February 2026, recomputed, then January's stored monthly revenue altered by
+    # hand in every KPI holding it
+    _sales, north, _south = organisation(make_team)
+    order(north, at(2026, 1, 5), "10.00")
+    order(north, at(2026, 2, 5), "20.00")
+    kpi_values_recompute(start=D(2026, 1, 1), end=D(2026, 3, 1), notify=False)
+    january = KpiValue.objects.filter(team=north, granularity="month", period_start=D(2026, 1, 1), segment="")
+    for cell in january.filter(components__has_key="revenue"):
+        KpiValue.objects.filter(pk=cell.pk).update(components={**cell.components, "revenue": 1000})
+    # when an order of 1 February is ingested and the dirty marks recomputed
+    ingest_orders(north, [{"external_id": "N-9", "ordered_at": "2026-02-01T10:00:00+01:00", "amount": "5.00"}])
+    dirty_marks_recompute()
+    # then February's growth reads January from its stored month (1000), not from January's 31 stored days (10):
+    # 100 × (25 − 1000) / 1000 = −97.5
+    growth = KpiValue.objects.get(
+        kpi__code="sales_growth_rate", team=north, granularity="month", period_start=D(2026, 2, 1), segment=""
+    )
+    assert growth.components == {"revenue": 25, "prev(revenue)": 1000}
+    assert growth.value == q("-97.5")
+
+
+@time_machine.travel(TODAY, tick=False)
 def test_a_recompute_by_chunks_of_periods_stores_exactly_a_recompute_in_one_go(make_team, monkeypatch):
     # given the same two years of activity, every KPI recomputed in one chunk per granularity
     sales, north, south = organisation(make_team)
