@@ -122,19 +122,30 @@ def test_incremental_recompute_stores_exactly_a_full_recompute(make_team):
     assert ("revenue", north.pk, "year", D(2026, 1, 1), "channel=phone") not in incremental
 
 
-@time_machine.travel(TODAY, tick=False)
-def test_a_quarter_of_a_sum_is_combined_from_the_stored_months(make_team):
-    # given orders in January and February 2026, recomputed, then January's stored revenue altered by hand
+def january_and_february_recomputed(make_team):
+    """North's orders of 5 January (10.00) and 5 February 2026 (20.00), recomputed; north."""
     _sales, north, _south = organisation(make_team)
     order(north, at(2026, 1, 5), "10.00")
     order(north, at(2026, 2, 5), "20.00")
     kpi_values_recompute(start=D(2026, 1, 1), end=D(2026, 3, 1), notify=False)
+    return north
+
+
+def first_of_february_ingested(north) -> None:
+    """An order of 1 February 2026 (5.00) ingested, and the dirty marks recomputed."""
+    ingest_orders(north, [{"external_id": "N-9", "ordered_at": "2026-02-01T10:00:00+01:00", "amount": "5.00"}])
+    dirty_marks_recompute()
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_quarter_of_a_sum_is_combined_from_the_stored_months(make_team):
+    # given orders in January and February 2026, recomputed, then January's stored revenue altered by hand
+    north = january_and_february_recomputed(make_team)
     revenue = KpiDefinition.objects.get(code="revenue")
     january = KpiValue.objects.filter(kpi=revenue, team=north, granularity="month", period_start=D(2026, 1, 1))
     january.filter(segment="").update(value=Decimal(1000), components={"revenue": 1000})
     # when an order of 1 February is ingested and the dirty marks recomputed
-    ingest_orders(north, [{"external_id": "N-9", "ordered_at": "2026-02-01T10:00:00+01:00", "amount": "5.00"}])
-    dirty_marks_recompute()
+    first_of_february_ingested(north)
     # then the quarter is January's stored 1000 + February's recomputed 25 (20 + 5), not a rescan of the orders
     quarter = KpiValue.objects.filter(kpi=revenue, team=north, granularity="quarter", period_start=D(2026, 1, 1))
     assert quarter.get(segment="").value == q(1025)
@@ -148,16 +159,12 @@ def test_a_quarter_of_a_sum_is_combined_from_the_stored_months(make_team):
 def test_the_period_before_read_by_prev_comes_from_its_own_stored_cell(make_team):
     # given orders in January and February 2026, recomputed, then January's stored monthly revenue altered by
     # hand in every KPI holding it
-    _sales, north, _south = organisation(make_team)
-    order(north, at(2026, 1, 5), "10.00")
-    order(north, at(2026, 2, 5), "20.00")
-    kpi_values_recompute(start=D(2026, 1, 1), end=D(2026, 3, 1), notify=False)
+    north = january_and_february_recomputed(make_team)
     january = KpiValue.objects.filter(team=north, granularity="month", period_start=D(2026, 1, 1), segment="")
     for cell in january.filter(components__has_key="revenue"):
         KpiValue.objects.filter(pk=cell.pk).update(components={**cell.components, "revenue": 1000})
     # when an order of 1 February is ingested and the dirty marks recomputed
-    ingest_orders(north, [{"external_id": "N-9", "ordered_at": "2026-02-01T10:00:00+01:00", "amount": "5.00"}])
-    dirty_marks_recompute()
+    first_of_february_ingested(north)
     # then February's growth reads January from its stored month (1000), not from January's 31 stored days (10):
     # 100 × (25 − 1000) / 1000 = −97.5
     growth = KpiValue.objects.get(
