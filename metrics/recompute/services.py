@@ -140,6 +140,8 @@ def kpi_values_recompute(
     else:
         teams = sorted(team_ids_with_ancestors(team_ids) if with_ancestors else set(team_ids))
     members = None if team_ids is None else team_ids_with_descendants(teams)
+    # Shortest first, whatever the order asked: a longer granularity is built from the shorter ones just stored.
+    granularities = [granularity for granularity in GRANULARITIES if granularity in set(granularities)]
     result = RecomputeResult(kpi_ids=sorted(p.kpi_id for p in plans), team_ids=teams)
     if not plans or not teams or end <= start:
         return result
