@@ -20,7 +20,7 @@ from metrics.engine.formula import Formula, formula_parse
 from metrics.engine.measures import MeasureSpec
 from metrics.engine.periods import Granularity, period_end, period_floor, period_shift, period_starts
 from metrics.engine.queries import Cells, Window, measures_compute_dimensions
-from metrics.engine.rollup import cells_from_finer
+from metrics.engine.rollup import cells_from_finer, cells_from_stored, pair_record_kinds
 from metrics.engine.shares import NESTED, Shares, share_name, shares_compute
 
 VALUE_QUANTUM = Decimal("1e-10")
@@ -96,6 +96,7 @@ def kpis_compute(
     member_ids: Iterable[int] | None = None,
     finer: str | None = None,
     fold: CellFold | None = None,
+    changed_kinds: frozenset[str] | None = None,
 ) -> list[ValueRow]:
     """Values of these KPIs for these teams (each over its sub-teams too) and every period meeting [start, end).
 
@@ -106,6 +107,8 @@ def kpis_compute(
     that shorter granularity instead of read from the records (metrics.engine.rollup).
     With `fold` (recomputes of everything), they are taken from the shorter granularity computed just before,
     added up in memory, and this granularity's cells are added up for longer ones (metrics.engine.fold).
+    With `changed_kinds` (incremental recomputes: the record kinds changed since the stored cells were
+    computed), state counts and sums reading none of them are read from this granularity's stored cells.
     Days and months also get their shares of the longer periods (metrics.engine.shares).
     """
     teams = sorted(set(team_ids))
@@ -125,6 +128,9 @@ def kpis_compute(
     cache: dict = {}
     results: dict[tuple[MeasureSpec, str | None], Cells] = {}
     shares: Shares = {}
+    if changed_kinds is not None:
+        unchanged = [pair for pair in wanted if not pair_record_kinds(*pair) & changed_kinds]
+        results.update(cells_from_stored(plans=plans, pairs=unchanged, window=window, target_ids=teams))
     if finer:
         combined, shares = cells_from_finer(
             plans=plans,

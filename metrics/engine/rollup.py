@@ -38,6 +38,7 @@ from metrics.engine.measures import MeasureSpec, filters_build, to_decimal
 from metrics.engine.periods import Granularity, period_end, period_floor, period_starts
 from metrics.engine.queries import Cells, Window, measures_compute_dimensions
 from metrics.engine.shares import NESTED, Shares, share_kind, share_name, shares_compute
+from metrics.engine.sources import KIND_OF_MODEL, resolve_path
 from metrics.models import KpiValue
 
 # The shorter granularity each one is built from in an incremental recompute.
@@ -282,4 +283,76 @@ def _stored_earlier(
             cells[key] = found
     except OverflowError:
         return None
+    return cells
+
+
+# --------------------------------------------------------------------------- unchanged measures
+
+# State aggregates whose cell exists exactly where its value is not zero (metrics.engine.queries._state_histogram).
+STORED_STATE_AGGREGATES = {"count", "sum"}
+
+
+def pair_record_kinds(spec: MeasureSpec, dimension: str | None) -> frozenset[str]:
+    """Record kinds whose changes can change the measure's cells for this segment dimension: the measure's own
+    (metrics.engine.measures.MeasureSpec.record_kinds) and those the dimension's path crosses."""
+    kinds = set(spec.record_kinds())
+    path = spec.record_source.dimensions.get(dimension) if dimension else None
+    if path:
+        _, crossed = resolve_path(spec.model, path)
+        kinds.update(KIND_OF_MODEL[model] for model in crossed if model in KIND_OF_MODEL)
+    return frozenset(kinds)
+
+
+def cells_from_stored(
+    *, plans: Sequence, pairs: Iterable[Key], window: Window, target_ids: Sequence[int]
+) -> dict[Key, Cells]:
+    """The cells of state counts and sums whose records have not changed, read from the stored cells of the
+    window's own granularity instead of their histogram query: an incremental recompute after new orders reads
+    the customers' states of every period again for each KPI mixing both (revenue per active customer).
+
+    A state count or sum has a cell where its value is not zero, so its segments are told apart from the
+    rows other measures of the KPI create. Pairs left out (not such a measure, no KPI storing it, some cell of
+    the window not stored, a number that may have been rounded) are for the caller to query.
+    """
+    wanted = [key for key in pairs if key[0].binding == "state" and key[0].aggregate in STORED_STATE_AGGREGATES]
+    sources: dict[Key, tuple[int, str]] = {}
+    for spec, dimension in wanted:
+        for plan in sorted(plans, key=lambda p: p.kpi_id):
+            names = [name for name, s in plan.measures.items() if s == spec]
+            if names and (dimension is None or dimension in plan.segments):
+                sources[(spec, dimension)] = (plan.kpi_id, names[0])
+                break
+    if not sources:
+        return {}
+    stored = KpiValue.objects.filter(
+        kpi_id__in=sorted({kpi_id for kpi_id, _ in sources.values()}),
+        team_id__in=list(target_ids),
+        granularity=window.granularity,
+        period_start__in=list(window.periods),
+    ).values_list("kpi_id", "team_id", "period_start", "segment", "components")
+    rows: dict[tuple[int, int, dt.date], list[tuple[str, dict]]] = defaultdict(list)
+    for kpi_id, team_id, period, segment, components in stored:
+        rows[(kpi_id, team_id, period)].append((segment, components))
+    cells: dict[Key, Cells] = {}
+    for key, (kpi_id, name) in sources.items():
+        spec, dimension = key
+        prefix = f"{dimension}=" if dimension else None
+        found: Cells = defaultdict(dict)
+        try:
+            for team in target_ids:
+                for period in window.periods:
+                    cell_rows = rows.get((kpi_id, team, period))
+                    if not cell_rows or not any(segment == "" for segment, _ in cell_rows):
+                        raise LookupError  # never computed for this team and period
+                    for segment, components in cell_rows:
+                        if (segment == "") != (prefix is None) or (prefix and not segment.startswith(prefix)):
+                            continue
+                        if name not in components:
+                            raise LookupError
+                        value = _exact(spec, components[name])
+                        if value:  # zero or no value: no cell, as the histogram gives it
+                            found[(team, period)][segment[len(prefix) :] if prefix else ""] = value
+        except (LookupError, OverflowError):
+            continue
+        cells[key] = found
     return cells

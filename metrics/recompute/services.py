@@ -120,6 +120,7 @@ def kpi_values_recompute(
     notify: bool = True,
     incremental: bool = False,
     with_ancestors: bool = True,
+    changed_kinds: Iterable[str] | None = None,
 ) -> RecomputeResult:
     """Recompute and store the active KPIs (all, or `kpi_ids`) for these teams and their ancestors (all teams
     when None), for every period of each granularity meeting the dates [start, end).
@@ -127,7 +128,8 @@ def kpi_values_recompute(
     `with_ancestors=False`: only these teams (the dirty-mark recompute claims ancestors through their own marks).
     `incremental`: the stored cells of shorter periods are up to date (the dirty-mark recompute has just
     recomputed the changed ones), so decomposable measures of weeks, months, quarters and years are
-    combined from them instead of read again from the records (metrics.engine.rollup).
+    combined from them instead of read again from the records (metrics.engine.rollup); with `changed_kinds`, the
+    record kinds changed since, the measures reading none of them are read from the stored cells where they can.
     After commit, `kpi_values_changed` is sent with what was recomputed.
     """
     team_closure_sync()
@@ -166,6 +168,7 @@ def kpi_values_recompute(
                     member_ids=members,
                     finer=finer,
                     fold=fold,
+                    changed_kinds=None if changed_kinds is None else frozenset(changed_kinds),
                 )
                 result.values_written += kpi_values_store(
                     rows=rows, kpi_ids=result.kpi_ids, team_ids=teams, granularity=granularity, periods=chunk
@@ -482,6 +485,7 @@ def dirty_marks_recompute(
                     notify=False,
                     incremental=True,
                     with_ancestors=False,
+                    changed_kinds={mark.record_kind for mark in marks if mark.team_id in job.team_ids},
                 )
                 round_done.merge(done)
             result.values_written += round_done.values_written

@@ -175,6 +175,24 @@ def test_the_period_before_read_by_prev_comes_from_its_own_stored_cell(make_team
 
 
 @time_machine.travel(TODAY, tick=False)
+def test_customer_states_unchanged_by_new_orders_come_from_their_stored_cells(make_team):
+    # given January and February recomputed, then February's stored count of customers at its start altered by
+    # hand in the customer lifetime value (revenue per buyer over the share of customers lost)
+    north = january_and_february_recomputed(make_team)
+    clv = KpiValue.objects.get(
+        kpi__code="customer_lifetime_value", team=north, granularity="month", period_start=D(2026, 2, 1), segment=""
+    )
+    KpiValue.objects.filter(pk=clv.pk).update(components={**clv.components, "customers_start": 999})
+    # when an order of 1 February is ingested (no customer changes) and the dirty marks recomputed
+    first_of_february_ingested(north)
+    # then the February cell was recomputed (revenue 25 from 20 + 5) with the customers read from the stored cell,
+    # not from a histogram of the customers (none, so 0)
+    clv.refresh_from_db()
+    assert clv.components["revenue"] == 25
+    assert clv.components["customers_start"] == 999
+
+
+@time_machine.travel(TODAY, tick=False)
 def test_a_recompute_by_chunks_of_periods_stores_exactly_a_recompute_in_one_go(make_team, monkeypatch):
     # given the same two years of activity, every KPI recomputed in one chunk per granularity
     sales, north, south = organisation(make_team)
