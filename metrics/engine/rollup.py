@@ -256,34 +256,49 @@ def _stored_earlier(
     """The sources' values over these periods, read from their own stored cells, or None when some cell is not
     stored (or its number may have been rounded). Every stored segment row is taken: `prev()` reads an absent
     segment as the measure's empty value, which is what a row without records holds."""
+    rows = _stored_rows(kpi_ids, target_ids, granularity, periods)
+    try:
+        return {key: _stored_values(key, source, rows, target_ids, periods) for key, source in sources.items()}
+    except (LookupError, OverflowError):
+        return None
+
+
+def _stored_rows(
+    kpi_ids: Iterable[int], target_ids: Sequence[int], granularity: str, periods: Sequence[dt.date]
+) -> dict[tuple[int, int, dt.date], list[tuple[str, dict]]]:
+    """The stored rows of these cells, (kpi, team, period) → [(segment, components)], in one query."""
     stored = KpiValue.objects.filter(
-        kpi_id__in=kpi_ids, team_id__in=list(target_ids), granularity=granularity, period_start__in=periods
+        kpi_id__in=sorted(set(kpi_ids)),
+        team_id__in=list(target_ids),
+        granularity=granularity,
+        period_start__in=list(periods),
     ).values_list("kpi_id", "team_id", "period_start", "segment", "components")
     rows: dict[tuple[int, int, dt.date], list[tuple[str, dict]]] = defaultdict(list)
     for kpi_id, team_id, period, segment, components in stored:
         rows[(kpi_id, team_id, period)].append((segment, components))
-    cells: dict[Key, Cells] = {}
-    try:
-        for key, (kpi_id, name) in sources.items():
-            spec, dimension = key
-            prefix = f"{dimension}=" if dimension else None
-            found: Cells = defaultdict(dict)
-            for team in target_ids:
-                for period in periods:
-                    cell_rows = rows.get((kpi_id, team, period))
-                    if not cell_rows or not any(segment == "" for segment, _ in cell_rows):
-                        return None  # never computed for this team and period
-                    for segment, components in cell_rows:
-                        if (segment == "") != (prefix is None) or (prefix and not segment.startswith(prefix)):
-                            continue
-                        if name not in components:
-                            return None
-                        label = segment[len(prefix) :] if prefix else ""
-                        found[(team, period)][label] = _exact(spec, components[name])
-            cells[key] = found
-    except OverflowError:
-        return None
-    return cells
+    return rows
+
+
+def _stored_values(
+    key: Key, source: tuple[int, str], rows: dict, target_ids: Sequence[int], periods: Sequence[dt.date]
+) -> Cells:
+    """A measure's value in every stored segment row of its dimension, per (team, period), from its source KPI's
+    components. LookupError when a cell is not stored; OverflowError when a number may have been rounded."""
+    (spec, dimension), (kpi_id, name) = key, source
+    prefix = f"{dimension}=" if dimension else None
+    found: Cells = defaultdict(dict)
+    for team in target_ids:
+        for period in periods:
+            cell_rows = rows.get((kpi_id, team, period))
+            if not cell_rows or not any(segment == "" for segment, _ in cell_rows):
+                raise LookupError  # never computed for this team and period
+            for segment, components in cell_rows:
+                if (segment == "") != (prefix is None) or (prefix and not segment.startswith(prefix)):
+                    continue
+                if name not in components:
+                    raise LookupError
+                found[(team, period)][segment[len(prefix) :] if prefix else ""] = _exact(spec, components[name])
+    return found
 
 
 # --------------------------------------------------------------------------- unchanged measures
@@ -324,35 +339,13 @@ def cells_from_stored(
                 break
     if not sources:
         return {}
-    stored = KpiValue.objects.filter(
-        kpi_id__in=sorted({kpi_id for kpi_id, _ in sources.values()}),
-        team_id__in=list(target_ids),
-        granularity=window.granularity,
-        period_start__in=list(window.periods),
-    ).values_list("kpi_id", "team_id", "period_start", "segment", "components")
-    rows: dict[tuple[int, int, dt.date], list[tuple[str, dict]]] = defaultdict(list)
-    for kpi_id, team_id, period, segment, components in stored:
-        rows[(kpi_id, team_id, period)].append((segment, components))
+    rows = _stored_rows([kpi_id for kpi_id, _ in sources.values()], target_ids, window.granularity, window.periods)
     cells: dict[Key, Cells] = {}
-    for key, (kpi_id, name) in sources.items():
-        spec, dimension = key
-        prefix = f"{dimension}=" if dimension else None
-        found: Cells = defaultdict(dict)
+    for key, source in sources.items():
         try:
-            for team in target_ids:
-                for period in window.periods:
-                    cell_rows = rows.get((kpi_id, team, period))
-                    if not cell_rows or not any(segment == "" for segment, _ in cell_rows):
-                        raise LookupError  # never computed for this team and period
-                    for segment, components in cell_rows:
-                        if (segment == "") != (prefix is None) or (prefix and not segment.startswith(prefix)):
-                            continue
-                        if name not in components:
-                            raise LookupError
-                        value = _exact(spec, components[name])
-                        if value:  # zero or no value: no cell, as the histogram gives it
-                            found[(team, period)][segment[len(prefix) :] if prefix else ""] = value
+            found = _stored_values(key, source, rows, target_ids, window.periods)
         except (LookupError, OverflowError):
             continue
-        cells[key] = found
+        # Zero or no value: no cell, as the histogram gives it.
+        cells[key] = {cell: {s: v for s, v in by_segment.items() if v} for cell, by_segment in found.items()}
     return cells
