@@ -10,6 +10,7 @@ computed from the month's own measures, never from smaller periods.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -19,7 +20,7 @@ from metrics.engine.fold import CellFold
 from metrics.engine.formula import Formula, formula_parse
 from metrics.engine.measures import MeasureSpec
 from metrics.engine.periods import Granularity, period_end, period_floor, period_shift, period_starts
-from metrics.engine.queries import Cells, Window, measures_compute_dimensions
+from metrics.engine.queries import FOLD_KEPT, Cells, Window, measures_compute_dimensions
 from metrics.engine.rollup import cells_from_finer, cells_from_stored, pair_record_kinds
 from metrics.engine.shares import NESTED, Shares, share_name, shares_compute
 
@@ -143,8 +144,10 @@ def kpis_compute(
         )
         results.update(combined)
     elif fold is not None:
-        combined, shares = fold.cells(wanted=wanted, window=window)
+        combined, shares, kept = fold.cells(wanted=wanted, window=window)
         results.update(combined)
+        if fold.folds(granularity):  # the means and medians made of what the queries below keep, and of these
+            cache[FOLD_KEPT] = defaultdict(lambda: defaultdict(dict), kept)
     unshared = [pair for pair in wanted if pair not in shares]
     shares.update(shares_compute(pairs=unshared, window=window, target_ids=teams, member_ids=member_ids))
     for pair, by_granularity in shares.items():
@@ -161,7 +164,7 @@ def kpis_compute(
         )
     )
     if fold is not None and fold.folds(granularity):
-        fold.add(granularity=granularity, periods=periods_out, results=results, shares=shares)
+        fold.add(granularity=granularity, periods=periods_out, results=results, shares=shares, kept=cache[FOLD_KEPT])
 
     rows: list[ValueRow] = []
     for plan in plans:

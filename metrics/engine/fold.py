@@ -8,7 +8,9 @@ years'. Folding them as they are computed spares the longer granularities those 
 first-occurrence queries behind distinct counts are the engine's largest — without reading anything back
 from the store, as the incremental rollup must (metrics.engine.rollup).
 
-Measures neither rollable nor shared (medians, means, states) keep their grouped query per granularity.
+Means and medians are folded from what their day queries are made of, kept for the purpose (FOLD_KEPT): a
+mean's exact partial sums and counts, a median's raw values. State measures keep their grouped query per
+granularity.
 The fold is exact only for measures whose records all lie in the days computed: those dated outside them
 (subscriptions due next year, records before a recompute's start) are read from the records.
 
@@ -23,9 +25,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from metrics.engine.aggregates import combine_sum
-from metrics.engine.measures import MeasureSpec
+from metrics.engine.measures import MeasureSpec, filters_build
 from metrics.engine.periods import Granularity, period_floor
-from metrics.engine.queries import Cells, Window
+from metrics.engine.queries import Cells, Window, kept_finish
 from metrics.engine.rollup import ROLLABLE_AGGREGATES, spec_rollable
 from metrics.engine.shares import NESTED, Shares, share_kind
 
@@ -37,6 +39,22 @@ FOLDS: dict[str, tuple[str, ...]] = {
 SOURCE_OF: dict[str, str] = {longer: source for source, longers in FOLDS.items() for longer in longers}
 
 Key = tuple[MeasureSpec, str | None]
+KEPT_AGGREGATES = ("avg", "median")
+
+
+def spec_kept(spec: MeasureSpec) -> bool:
+    """Whether the measure's value over a period is made of what its day queries keep (FOLD_KEPT)."""
+    if spec.binding != "event" or spec.min_count != 1 or spec.aggregate not in KEPT_AGGREGATES:
+        return False
+    return not filters_build(spec.model, spec.filters)[1]
+
+
+def _kept_merge(current, more):
+    """What a longer period keeps of a mean or a median, with one more shorter period's added (a new object:
+    the shorter period's own is left as it is)."""
+    if isinstance(more, list):  # a median's raw values
+        return current + more
+    return {"s": combine_sum(current["s"], more["s"]), "n": current["n"] + more["n"]}
 
 
 class CellFold:
@@ -53,9 +71,11 @@ class CellFold:
         self._cells: dict[tuple[Key, str], Cells] = defaultdict(lambda: defaultdict(dict))
         # (key, longer granularity, still longer granularity) → cells: the longer periods' shares.
         self._shares: dict[tuple[Key, str, str], Cells] = defaultdict(lambda: defaultdict(dict))
+        # (key, longer granularity) → (team, period) → segment → what the mean or median of the period is made of.
+        self._kept: dict[tuple[Key, str], dict] = defaultdict(lambda: defaultdict(dict))
         self._keys: dict[str, set[Key]] = defaultdict(set)  # longer granularity → the keys folded into it
         self._complete: set[str] = set()
-        self._kinds: dict[Key, tuple[bool, bool]] = {}
+        self._kinds: dict[Key, tuple[bool, bool, bool]] = {}
 
     def folds(self, granularity: str) -> bool:
         """Whether the cells of this granularity are added up into longer ones."""
@@ -65,22 +85,31 @@ class CellFold:
         """Whether this granularity's folded cells are whole (its source's chunks all added)."""
         return SOURCE_OF.get(granularity) in self._complete
 
-    def _kind(self, key: Key) -> tuple[bool, bool]:
-        """(rollable, shared), decided once per key (both parse the measure's filters); neither when some of its
-        records lie outside the periods computed."""
+    def _kind(self, key: Key) -> tuple[bool, bool, bool]:
+        """(rollable, shared, kept), decided once per key (each parses the measure's filters); none when some of
+        its records lie outside the periods computed."""
         kind = self._kinds.get(key)
         if kind is None:
             spec = key[0]
             if (spec.model, spec.date_field) in self._outside:
-                kind = (False, False)
+                kind = (False, False, False)
             else:
-                kind = (spec_rollable(spec), share_kind(spec) is not None)
+                kind = (spec_rollable(spec), share_kind(spec) is not None, spec_kept(spec))
             self._kinds[key] = kind
         return kind
 
-    def add(self, *, granularity: str, periods: Sequence[dt.date], results: dict[Key, Cells], shares: Shares) -> None:
+    def add(
+        self,
+        *,
+        granularity: str,
+        periods: Sequence[dt.date],
+        results: dict[Key, Cells],
+        shares: Shares,
+        kept: dict[Key, dict] | None = None,
+    ) -> None:
         """Add the cells of these periods (a chunk's own, not the earlier ones `prev()` read) of the rollable
-        measures, and the shares of the shared ones, to the longer granularities they fold into."""
+        measures, the shares of the shared ones and what the means and medians are made of (`kept`: FOLD_KEPT)
+        to the longer granularities they fold into."""
         longers = FOLDS.get(granularity, ())
         if not longers:
             return
@@ -104,28 +133,48 @@ class CellFold:
                 for still_longer in NESTED.get(longer, ()):
                     cells = by_granularity.get(still_longer, {})
                     _fold(self._shares[(key, longer, still_longer)], cells, floors[longer], combine)
+        for key, cells in (kept or {}).items():
+            if not self._kind(key)[2]:
+                continue
+            for longer in longers:
+                self._keys[longer].add(key)
+                _fold(self._kept[(key, longer)], cells, floors[longer], _kept_merge)
 
     def complete(self, granularity: str) -> None:
         """Every chunk of this granularity has been computed: what it folds into is whole, and what was folded
         into it is no longer needed."""
         self._complete.add(granularity)
-        for store in (self._cells, self._shares):
+        for store in (self._cells, self._shares, self._kept):
             for name in [name for name in store if name[1] == granularity]:
                 del store[name]
         self._keys.pop(granularity, None)
 
-    def cells(self, *, wanted: Iterable[Key], window: Window) -> tuple[dict[Key, Cells], Shares]:
+    def cells(self, *, wanted: Iterable[Key], window: Window) -> tuple[dict[Key, Cells], Shares, dict[Key, dict]]:
         """The folded (measure, dimension) pairs' cells over the window's periods, with their shares of the
-        longer periods containing them; pairs not folded are left out, for the caller to query."""
+        longer periods containing them and what their means and medians are made of (to fold further); pairs
+        not folded are left out, for the caller to query."""
         granularity = window.granularity
         if not self.ready(granularity):
-            return {}, {}
+            return {}, {}, {}
         periods = set(window.periods)
         folded = self._keys.get(granularity, set())
         values: dict[Key, Cells] = {}
         shares: Shares = {}
+        kept: dict[Key, dict] = {}
         for key in wanted:
             if key not in folded:
+                continue
+            if self._kind(key)[2]:
+                spec = key[0]
+                kept[key] = {
+                    cell: by_segment
+                    for cell, by_segment in self._kept[(key, granularity)].items()
+                    if cell[1] in periods
+                }
+                values[key] = {
+                    cell: {segment: kept_finish(spec, made_of) for segment, made_of in by_segment.items()}
+                    for cell, by_segment in kept[key].items()
+                }
                 continue
             # A count of values with at least n > 1 records has a segment only where some value has (as a
             # grouped query gives it); a segment's shares are kept wherever it has records.
@@ -145,10 +194,10 @@ class CellFold:
                     }
                     for longer in nested
                 }
-        return values, shares
+        return values, shares, kept
 
 
-def _fold(into: Cells, cells: Cells, floors: dict[dt.date, dt.date], combine) -> None:
+def _fold(into: dict, cells: dict, floors: dict[dt.date, dt.date], combine) -> None:
     """Combine each cell of the given periods (those in `floors`) into the longer period containing it.
     A segment appears where some shorter cell has it, as it would in a grouped query over the longer period."""
     for (team, period), by_segment in cells.items():

@@ -64,6 +64,9 @@ BEFORE = dt.date(1, 1, 1)
 AFTER = dt.date(9999, 12, 31)
 STATE_COLUMNS_PER_QUERY = 400
 REACHING_LISTED_VALUES = 5000  # more distinct values in the window: their history is selected by a subquery
+# Key of the `cache` under which a recompute that folds (metrics.engine.fold) asks for what means and medians
+# are made of, per (measure, dimension) and cell: a mean's exact partials, a median's raw values.
+FOLD_KEPT = "fold_kept"
 
 Cells = dict[tuple[int, dt.date], dict[str, Decimal | None]]
 
@@ -284,10 +287,31 @@ def _segment(row: dict, dimension: str | None) -> str:
     return str(row["_segment"]) if dimension else ""
 
 
-def _finish(spec: MeasureSpec, partials: dict) -> Decimal | None:
+def _clean(spec: MeasureSpec, partials: dict) -> dict:
+    """A group's partials as exact numbers: counts as they are, the rest Decimals at the value's scale."""
     scale = spec.value_scale()
-    clean = {k: (v if k == "n" else to_decimal(v, scale)) for k, v in partials.items()}
-    return spec.finish(spec.agg.finish(clean))
+    return {k: (v if k == "n" else to_decimal(v, scale)) for k, v in partials.items()}
+
+
+def _finish(spec: MeasureSpec, partials: dict) -> Decimal | None:
+    return spec.finish(spec.agg.finish(_clean(spec, partials)))
+
+
+def kept_finish(spec: MeasureSpec, kept) -> Decimal | None:
+    """The value of a cell from what FOLD_KEPT holds of it: a mean's exact partials, a median's raw values."""
+    if spec.aggregate == "median":
+        return _median_of_raw(spec, kept)
+    return spec.finish(spec.agg.finish(kept))
+
+
+def _median_of_raw(spec: MeasureSpec, raw: list) -> Decimal | None:
+    """The median of a group's raw values (sorted here, in place). Raw values sort as the Decimals they become
+    (to_decimal keeps the order), so only the middle ones are converted."""
+    raw.sort()
+    middle = len(raw) // 2
+    picked = raw[middle - 1 : middle + 1] if len(raw) % 2 == 0 else raw[middle : middle + 1]
+    scale = spec.value_scale()
+    return spec.finish(_median([to_decimal(value, scale) for value in picked]))
 
 
 def _median(values: list) -> Decimal | None:
@@ -407,23 +431,30 @@ def _event_combined(
     teams: TeamScope,
     dimension: str | None,
     within: tuple[str, ...] = (),
+    kept: dict | None = None,
 ) -> dict:
     """Event measures over the same records and date in one grouped query: each measure's filters become
     FILTER (WHERE …) clauses of its aggregates, so the records are read once for all of them. Keyed by
-    measure, or with `within` by (measure, longer granularity) (see _combined_queryset)."""
+    measure, or with `within` by (measure, longer granularity) (see _combined_queryset). With `kept`
+    (FOLD_KEPT), the means' exact partials of each cell go there too."""
     qs, variants = _combined_queryset(specs, window, teams, dimension, within)
     columns, partial_names, reads = _combined_columns(variants)
     if reads is not None:
         qs = qs.filter(reads)
     results: dict = {key: defaultdict(dict) for key, _, _ in variants}
+    means = {index for index, (_, spec, _) in enumerate(variants) if spec.aggregate == "avg"}
+    if kept is None or within:
+        means = set()
     for row in qs.values(*_group(dimension, "_period")).annotate(**columns).order_by():
         cell = (row["_target"], as_date(row["_period"]))
         segment = _segment(row, dimension)
         for index, (key, spec, _) in enumerate(variants):
             if not row[f"m{index}_rows"]:
                 continue
-            values = {name: row[f"m{index}_{name}"] for name in partial_names[index]}
-            results[key][cell][segment] = _finish(spec, values)
+            values = _clean(spec, {name: row[f"m{index}_{name}"] for name in partial_names[index]})
+            results[key][cell][segment] = spec.finish(spec.agg.finish(values))
+            if index in means:
+                kept[(spec, dimension)][cell][segment] = values
     return results
 
 
@@ -457,14 +488,26 @@ def _event_median(spec: MeasureSpec, window: Window, teams: TeamScope, dimension
             cells[(row["_target"], as_date(row["_period"]))][_segment(row, dimension)] = _median_value(spec, row["m"])
         return cells
     # Elsewhere (SQLite): stream the values and take the middle ones in Python. A plain read costs less than
-    # half a window query ranking them (25,000 durations: 0.12 s against 0.3 s, whatever the granularity).
+    # half a window query ranking them (25,000 durations: 0.12 s against 0.3 s, whatever the granularity). It is
+    # read through the cursor: Django's per-row converters cost more than the read (a million durations over
+    # every granularity, 10 s of 33 s of a full recompute).
     qs = qs.annotate(_value=spec.value_expression()).filter(_value__isnull=False)
-    groups: dict[tuple[int, dt.date, str], list] = defaultdict(list)
-    for row in qs.values(*_group(dimension, "_period"), "_value").order_by():
-        groups[(row["_target"], as_date(row["_period"]), _segment(row, dimension))].append(row["_value"])
-    scale = spec.value_scale()
-    for (team, period, segment), raw in groups.items():
-        cells[(team, period)][segment] = spec.finish(_median(sorted(to_decimal(value, scale) for value in raw)))
+    rows = qs.values(*_group(dimension, "_period"), "_value").order_by()
+    sql, params = rows.query.get_compiler(using=qs.db).as_sql()
+    groups: dict[tuple, list] = defaultdict(list)
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        team, period, value = (names.index(name) for name in ("_target", "_period", "_value"))
+        segment = names.index("_segment") if dimension else None
+        for row in cursor:
+            groups[(row[team], row[period], "" if segment is None else row[segment])].append(row[value])
+    kept = cache.get(FOLD_KEPT)
+    for (team_id, raw_period, raw_segment), raw in groups.items():
+        cell, segment = (team_id, as_date(raw_period)), str(raw_segment)
+        cells[cell][segment] = _median_of_raw(spec, raw)
+        if kept is not None:
+            kept[(spec, dimension)][cell][segment] = raw
     return cells
 
 
@@ -839,7 +882,7 @@ def measures_compute(
         if not teams.targets or not window.periods:
             results.update({spec: {} for spec in group})
         else:
-            results.update(_event_combined(group, window, teams, dimension))
+            results.update(_event_combined(group, window, teams, dimension, kept=cache.get(FOLD_KEPT)))
     return results
 
 

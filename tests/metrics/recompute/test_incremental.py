@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import connection
 
 from metrics.activity.ingest import activity_ingest
 from metrics.engine.fold import CellFold
@@ -219,18 +220,17 @@ def test_period_chunks_hold_at_most_chunk_cells_and_every_period_once(monkeypatc
 @pytest.fixture
 def folded(monkeypatch) -> list:
     """Per kpis_compute call given a fold: (granularity, how many measures the fold gave, the record models
-    they count). The fold is used on this database whatever services.FOLD_VENDORS says: its cells must be the
-    records' on both."""
-    from django.db import connection
-
+    they count, their aggregates). The fold is used on this database whatever services.FOLD_VENDORS says: its
+    cells must be the records' on both."""
     monkeypatch.setattr(services, "FOLD_VENDORS", {connection.vendor})
     calls: list = []
     real = CellFold.cells
 
     def spy(self, *, wanted, window):
-        values, shares = real(self, wanted=wanted, window=window)
-        calls.append((window.granularity, len(values), {spec.model.__name__ for spec, _ in values}))
-        return values, shares
+        values, shares, kept = real(self, wanted=wanted, window=window)
+        models, aggregates = {spec.model.__name__ for spec, _ in values}, {spec.aggregate for spec, _ in values}
+        calls.append((window.granularity, len(values), models, aggregates))
+        return values, shares, kept
 
     monkeypatch.setattr(CellFold, "cells", spy)
     return calls
@@ -262,8 +262,14 @@ def test_a_recompute_of_everything_stores_longer_periods_equal_to_their_records(
     assert len([key for key in everything if key[2] != "day"]) > 300
     # and the first run did take the rollable and shared measures of each longer granularity from the fold
     # (counts, sums, distinct counts: 20-odd measures of the catalogue, with their segment dimensions)
-    assert {g for g, pairs, _ in folded[:calls] if pairs > 20} == {"week", "month", "quarter", "year"}
+    assert {g for g, pairs, _, _ in folded[:calls] if pairs > 20} == {"week", "month", "quarter", "year"}
     assert folded[calls:] == []  # a single granularity has nothing to fold
+    # means and medians too, from what the days' queries kept: partial sums and counts, raw values (on SQLite,
+    # where the fold runs: PostgreSQL's grouped Median and GROUPING SETS queries keep nothing, and are queried)
+    if connection.vendor == "sqlite":
+        for granularity in ("week", "month", "quarter", "year"):
+            aggregates = set().union(*(a for g, _, _, a in folded[:calls] if g == granularity))
+            assert {"avg", "median"} <= aggregates, granularity
 
 
 @time_machine.travel(TODAY, tick=False)
@@ -274,12 +280,12 @@ def test_a_recompute_not_holding_every_record_reads_longer_periods_from_the_reco
     activity(north, south)
     start = services.activity_earliest_date()
     kpi_values_recompute(start=START, end=END, notify=False)
-    assert not any({"Order", "Customer"} & models for _, _, models in folded)
-    assert {"Lead", "Deal", "Ticket"} <= set().union(*(models for _, _, models in folded))
+    assert not any({"Order", "Customer"} & models for _, _, models, _ in folded)
+    assert {"Lead", "Deal", "Ticket"} <= set().union(*(models for _, _, models, _ in folded))
     folded.clear()
     kpi_values_recompute(start=start, end=END, notify=False)  # from the earliest, but orders lie after END
-    assert not any("Order" in models for _, _, models in folded)
-    assert any("Customer" in models for _, _, models in folded)
+    assert not any("Order" in models for _, _, models, _ in folded)
+    assert any("Customer" in models for _, _, models, _ in folded)
     # and its cells are those of a recompute granularity by granularity
     everything = snapshot()
     for granularity in ("day", "week", "month", "quarter", "year"):
