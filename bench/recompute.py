@@ -436,8 +436,9 @@ def run(args) -> int:
     print()
     one_call: tuple[float, float] | None = None
     if not postgres and not args.incremental_only:
-        # What `recompute_kpis` (and `make run`) does: every granularity in one call, where quarters and years
-        # are built from the months just stored (services.FULL_RUN_ROLLUPS); first into an empty table, then again.
+        # What `recompute_kpis` (and `make run`) does: every granularity in one call, where the longer periods
+        # are added up from the shorter ones just computed (metrics.engine.fold); first into an empty table, then
+        # again.
         KpiValue.objects.all().delete()
         seconds = []
         for _ in range(2):

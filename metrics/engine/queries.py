@@ -489,8 +489,7 @@ def _event_median(spec: MeasureSpec, window: Window, teams: TeamScope, dimension
         return cells
     # Elsewhere (SQLite): stream the values and take the middle ones in Python. A plain read costs less than
     # half a window query ranking them (25,000 durations: 0.12 s against 0.3 s, whatever the granularity). It is
-    # read through the cursor: Django's per-row converters cost more than the read (a million durations over
-    # every granularity, 10 s of 33 s of a full recompute).
+    # read through the cursor: Django's per-row converters cost more than the read itself.
     qs = qs.annotate(_value=spec.value_expression()).filter(_value__isnull=False)
     rows = qs.values(*_group(dimension, "_period"), "_value").order_by()
     sql, params = rows.query.get_compiler(using=qs.db).as_sql()
