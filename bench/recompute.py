@@ -320,8 +320,8 @@ def hand_sql_seconds(plans, granularity: str, start: dt.date, end: dt.date, team
 # --------------------------------------------------------------------------- run
 
 
-def sql_only(granularities: list[str]) -> int:
-    """The hand-written SQL of each granularity over the whole activity, on the database as it is."""
+def catalogue_scope() -> tuple[dt.date, dt.date, list[int], list]:
+    """What the bench computes: from the earliest activity to today included, every team, the active KPIs' plans."""
     from accounts.models import Team
     from metrics.engine.compute import KpiPlan
     from metrics.engine.periods import today_local
@@ -331,6 +331,12 @@ def sql_only(granularities: list[str]) -> int:
     start, end = activity_earliest_date(), today_local() + dt.timedelta(days=1)
     team_ids = list(Team.objects.values_list("id", flat=True))
     plans = [KpiPlan.of(k) for k in KpiDefinition.objects.filter(active=True).prefetch_related("measures")]
+    return start, end, team_ids, plans
+
+
+def sql_only(granularities: list[str]) -> int:
+    """The hand-written SQL of each granularity over the whole activity, on the database as it is."""
+    start, end, team_ids, plans = catalogue_scope()
     print(f"catalogue: {len(plans)} KPIs, {len(team_ids)} teams, {start} → {end} (exclusive)")
     total = 0.0
     for granularity in granularities:
@@ -353,13 +359,12 @@ def run(args) -> int:
     from accounts.models import Team
     from metrics.activity.ingest import activity_ingest
     from metrics.demo import demo_activity_create
-    from metrics.engine.compute import KpiPlan, kpis_compute
+    from metrics.engine.compute import kpis_compute
     from metrics.engine.hierarchy import team_closure_sync
     from metrics.engine.periods import period_end, period_starts, today_local
     from metrics.kpis.services import kpi_catalogue_load
-    from metrics.models import DirtyMark, KpiDefinition, KpiValue, Order
+    from metrics.models import DirtyMark, KpiValue, Order
     from metrics.recompute.services import (
-        activity_earliest_date,
         dirty_marks_recompute,
         kpi_values_recompute,
         period_chunks,
@@ -394,9 +399,7 @@ def run(args) -> int:
     kpi_catalogue_load()
     team_closure_sync()
     settle()
-    start, end = activity_earliest_date(), today + dt.timedelta(days=1)
-    team_ids = list(Team.objects.values_list("id", flat=True))
-    plans = [KpiPlan.of(k) for k in KpiDefinition.objects.filter(active=True).prefetch_related("measures")]
+    start, end, team_ids, plans = catalogue_scope()
     where = f"PostgreSQL {args.db_name}" if postgres else f"SQLite {connection.settings_dict['NAME']}"
     print(f"catalogue: {len(plans)} KPIs, {len(team_ids)} teams, {start} → {end} (exclusive), {where}")
     print()

@@ -442,9 +442,8 @@ def _event_combined(
     if reads is not None:
         qs = qs.filter(reads)
     results: dict = {key: defaultdict(dict) for key, _, _ in variants}
-    means = {index for index, (_, spec, _) in enumerate(variants) if spec.aggregate == "avg"}
-    if kept is None or within:
-        means = set()
+    keeps = kept is not None and not within
+    means = {index for index, (_, spec, _) in enumerate(variants) if keeps and spec.aggregate == "avg"}
     for row in qs.values(*_group(dimension, "_period")).annotate(**columns).order_by():
         cell = (row["_target"], as_date(row["_period"]))
         segment = _segment(row, dimension)

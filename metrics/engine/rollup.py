@@ -68,23 +68,33 @@ def spec_rollable(spec: MeasureSpec) -> bool:
 
 def _sources(plans: Sequence, wanted: Iterable[Key]) -> dict[Key, tuple[int, str]]:
     """For each rollable or shared (measure, dimension), a KPI whose stored cells give it and the measure's name."""
+    ordered = sorted(plans, key=lambda p: p.kpi_id)
     sources: dict[Key, tuple[int, str]] = {}
     for spec, dimension in wanted:
         shared = share_kind(spec) is not None
-        if not spec_rollable(spec) and not shared:
-            continue
-        for plan in sorted(plans, key=lambda p: p.kpi_id):
-            if dimension is not None and dimension not in plan.segments:
-                continue
-            names = [name for name, s in plan.measures.items() if s == spec]
-            if not names:
-                continue
-            sole = len(set(plan.measures.values())) == 1
+        if spec_rollable(spec) or shared:
             # Shares are stored in every segment row where the measure has records.
-            if dimension is None or spec.aggregate == "count" or sole or shared:
-                sources[(spec, dimension)] = (plan.kpi_id, names[0])
-                break
+            source = _source_of(ordered, spec, dimension, any_segment_row=shared)
+            if source is not None:
+                sources[(spec, dimension)] = source
     return sources
+
+
+def _source_of(
+    ordered_plans: Sequence, spec: MeasureSpec, dimension: str | None, *, any_segment_row: bool
+) -> tuple[int, str] | None:
+    """The first KPI (by id) whose stored cells hold the measure for this dimension, and the measure's name there.
+    Unless `any_segment_row`, a segment row is trusted only for counts or a KPI of that one measure."""
+    for plan in ordered_plans:
+        if dimension is not None and dimension not in plan.segments:
+            continue
+        names = [name for name, s in plan.measures.items() if s == spec]
+        if not names:
+            continue
+        sole = len(set(plan.measures.values())) == 1
+        if dimension is None or any_segment_row or spec.aggregate == "count" or sole:
+            return plan.kpi_id, names[0]
+    return None
 
 
 def _runs(periods: list[dt.date], granularity: str) -> list[tuple[dt.date, ...]]:
@@ -329,14 +339,13 @@ def cells_from_stored(
     rows other measures of the KPI create. Pairs left out (not such a measure, no KPI storing it, some cell of
     the window not stored, a number that may have been rounded) are for the caller to query.
     """
-    wanted = [key for key in pairs if key[0].binding == "state" and key[0].aggregate in STORED_STATE_AGGREGATES]
+    ordered = sorted(plans, key=lambda p: p.kpi_id)
     sources: dict[Key, tuple[int, str]] = {}
-    for spec, dimension in wanted:
-        for plan in sorted(plans, key=lambda p: p.kpi_id):
-            names = [name for name, s in plan.measures.items() if s == spec]
-            if names and (dimension is None or dimension in plan.segments):
-                sources[(spec, dimension)] = (plan.kpi_id, names[0])
-                break
+    for spec, dimension in pairs:
+        if spec.binding == "state" and spec.aggregate in STORED_STATE_AGGREGATES:
+            source = _source_of(ordered, spec, dimension, any_segment_row=True)
+            if source is not None:
+                sources[(spec, dimension)] = source
     if not sources:
         return {}
     rows = _stored_rows([kpi_id for kpi_id, _ in sources.values()], target_ids, window.granularity, window.periods)

@@ -202,29 +202,26 @@ def kpi_values_changed_notify(result: RecomputeResult) -> None:
 
 def activity_earliest_date() -> dt.date | None:
     """The earliest local date any active KPI reads (one aggregate query per record source)."""
-    paths: dict[type, set[str]] = {}
-    for measure in KpiMeasure.objects.filter(kpi__active=True):
-        spec = measure.spec
-        path = spec.date_field or spec.active_from
-        if spec.source in SOURCES and path:
-            paths.setdefault(spec.model, set()).add(path)
-    earliest = [first for first, _last in _date_bounds(paths).values()]
+    earliest = [first for first, _last in _date_bounds(lambda spec: spec.date_field or spec.active_from).values()]
     return min(earliest) if earliest else None
 
 
 def event_dates_outside(start: dt.date, end: dt.date) -> frozenset[tuple[type, str]]:
     """The (model, date field) of the active KPIs' event measures with some record dated outside [start, end)
     (one aggregate query per record source)."""
+    bounds = _date_bounds(lambda spec: spec.date_field if spec.binding == Binding.EVENT else "")
+    return frozenset(path for path, (first, last) in bounds.items() if first < start or last >= end)
+
+
+def _date_bounds(date_of) -> dict[tuple[type, str], tuple[dt.date, dt.date]]:
+    """The local dates of the first and last record of the date field that `date_of(spec)` names for each active
+    measure ('': none), per (model, field); fields without records are left out."""
     paths: dict[type, set[str]] = {}
     for measure in KpiMeasure.objects.filter(kpi__active=True):
         spec = measure.spec
-        if spec.source in SOURCES and spec.binding == Binding.EVENT and spec.date_field:
-            paths.setdefault(spec.model, set()).add(spec.date_field)
-    return frozenset(path for path, (first, last) in _date_bounds(paths).items() if first < start or last >= end)
-
-
-def _date_bounds(paths: dict[type, set[str]]) -> dict[tuple[type, str], tuple[dt.date, dt.date]]:
-    """The local dates of the first and last record of each model's date fields (fields without records left out)."""
+        path = date_of(spec)
+        if spec.source in SOURCES and path:
+            paths.setdefault(spec.model, set()).add(path)
     bounds: dict[tuple[type, str], tuple[dt.date, dt.date]] = {}
     for model, fields in paths.items():
         ordered = sorted(fields)
