@@ -64,6 +64,12 @@ def main() -> int:
     parser.add_argument("--granularities", default="month,week,day,quarter,year")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", action="store_true", help="keep the bench_recompute database")
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="per granularity, the hand-written SQL and one full run into an empty table only (no compute-only "
+        "pass, no second run, no incremental): the day at 10M × 200 in well under an hour",
+    )
     parser.add_argument("--reuse", action="store_true", help="reuse a kept bench_recompute database")
     parser.add_argument(
         "--incremental-only",
@@ -413,15 +419,16 @@ def run(args) -> int:
         sql_seconds = hand_sql_seconds(plans, granularity, start, end, team_ids)[0] if postgres else 0.0
         started = time.perf_counter()
         periods = period_starts(start=start, end=end, granularity=granularity)
-        for chunk in period_chunks(periods, cells_per_period=len(plans) * len(team_ids)):  # as the recompute does
-            chunk_end = min(end, period_end(chunk[-1], granularity))
+        for chunk in [] if args.once else period_chunks(periods, cells_per_period=len(plans) * len(team_ids)):
+            chunk_end = min(end, period_end(chunk[-1], granularity))  # chunks as the recompute makes them
             kpis_compute(plans=plans, team_ids=team_ids, granularity=granularity, start=chunk[0], end=chunk_end)
         compute = time.perf_counter() - started
         started = time.perf_counter()
         result = kpi_values_recompute(start=start, end=end, granularities=[granularity], notify=False)
         full1 = time.perf_counter() - started
         started = time.perf_counter()
-        kpi_values_recompute(start=start, end=end, granularities=[granularity], notify=False)
+        if not args.once:
+            kpi_values_recompute(start=start, end=end, granularities=[granularity], notify=False)
         full2 = time.perf_counter() - started
         if sql_seconds:
             ratios[granularity] = full2 / sql_seconds
@@ -429,9 +436,9 @@ def run(args) -> int:
             totals[key] += value
             if granularity in ISSUE_GRANULARITIES:
                 issue[key] += value
-        print(f"{granularity:<12}{_seconds(sql_seconds):>10}{compute:>9.2f}s{full1:>9.2f}s{full2:>9.2f}s"
+        print(f"{granularity:<12}{_seconds(sql_seconds):>10}{_seconds(compute):>10}{full1:>9.2f}s{_seconds(full2):>10}"
               f"{result.values_written:>10,}{_ratio(full1, sql_seconds):>8}"
-              f"{_ratio(full2, sql_seconds):>8}")  # fmt: skip
+              f"{_ratio(full2, sql_seconds) if full2 else '—':>8}")  # fmt: skip
     if not args.incremental_only:
         print(f"{'all':<12}{_seconds(totals['sql']):>10}{totals['compute']:>9.2f}s{totals['full1']:>9.2f}s"
               f"{totals['full2']:>9.2f}s{KpiValue.objects.count():>10,}{_ratio(totals['full1'], totals['sql']):>8}"
@@ -452,6 +459,8 @@ def run(args) -> int:
         print(f"one call, {', '.join(granularities)} (as recompute_kpis): {seconds[1]:.2f} s "
               f"(first run, inserts: {seconds[0]:.2f} s)\n")  # fmt: skip
 
+    if args.once:
+        return 0
     if not args.incremental_only:
         # The full runs have just written a million values: let autovacuum's pass over them, and the checkpoint
         # flushing them, happen here, not during the incremental run (which in service runs every minute against

@@ -28,6 +28,7 @@ VALUE_QUANTUM = Decimal("1e-10")
 VALUE_LIMIT = Decimal("1e20")  # KpiValue.value holds 20 integer digits
 _MISSING = object()
 _NO_SEGMENTS: dict = {}
+_NO_SHARES: dict = {}
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class KpiPlan:
 class ValueRow(NamedTuple):
     """One computed cell, ready to be stored as a KpiValue (a named tuple: millions are built per run).
 
-    Cells computed from the same inputs share one `components` dict; treat both dicts as read-only."""
+    Cells computed from the same inputs share one `components` dict, and cells with the same shares one `shares`
+    dict; treat both dicts as read-only."""
 
     kpi_id: int
     team_id: int
@@ -193,6 +195,7 @@ def _plan_rows(
     nested = NESTED.get(granularity, ())
     formula = plan.formula
     values: dict[tuple, tuple[Decimal | None, dict]] = {}
+    shares_made: dict[tuple, dict] = {}
     rows: list[ValueRow] = []
     append = rows.append
 
@@ -235,14 +238,19 @@ def _plan_rows(
             # One components dict per distinct input set, shared by its cells: the store encodes it once.
             known = values[key] = (value, {name: json_number(v) for name, v in zip(names, key, strict=True)})
         value, components = known
-        stored_shares: dict = {}
-        for stored_name, segments, empty in found_shares:
-            share = segments.get(segment_value, _MISSING)
-            if share is _MISSING:
-                if dimension:  # a segment holds a share only where the measure has records
-                    continue
-                share = empty
-            stored_shares[stored_name] = json_number(share)  # type: ignore[arg-type]
+        stored_shares = _NO_SHARES
+        if found_shares:
+            found = tuple([segments.get(segment_value, _MISSING) for _, segments, _ in found_shares])
+            stored_shares = shares_made.get((dimension, found))
+            if stored_shares is None:
+                # As components: one dict per distinct set of shares, shared by its cells, encoded once.
+                stored_shares = shares_made[(dimension, found)] = {}
+                for (stored_name, _, empty), share in zip(found_shares, found, strict=True):
+                    if share is _MISSING:
+                        if dimension:  # a segment holds a share only where the measure has records
+                            continue
+                        share = empty
+                    stored_shares[stored_name] = json_number(share)  # type: ignore[arg-type]
         segment = f"{dimension}={segment_value}" if dimension else ""
         return ValueRow(plan.kpi_id, team, granularity, periods[index], segment, value, components, stored_shares)
 

@@ -81,7 +81,7 @@ def _copy_escaped(text: str) -> str:
 
 
 def _json_memo(*, escaped: bool) -> Callable[[dict], str]:
-    """json.dumps of a components dict, encoded once per dict object: the engine shares one components dict
+    """json.dumps of a components or shares dict, encoded once per dict object: the engine shares one dict
     between the cells computed from the same inputs (ids stay unique while the rows hold the dicts)."""
     encoded: dict[int, str] = {}
 
@@ -96,23 +96,15 @@ def _json_memo(*, escaped: bool) -> Callable[[dict], str]:
     return encode
 
 
-def _shares_json(shares: dict, *, escaped: bool) -> str:
-    """A cell's own shares (most cells have none)."""
-    if not shares:
-        return "{}"
-    text = json.dumps(shares)
-    return _copy_escaped(text) if escaped else text
-
-
 def _copy_text_chunks(rows: Sequence[ValueRow], *, now: dt.datetime, size: int = 5000) -> Iterator[str]:
     """The rows as COPY text lines, built here rather than adapted field by field (millions of rows):
     integers and dates as text, NULL as \\N, the Decimal's own text, JSON encoded once per dict."""
     stamp = now.isoformat()
-    components = _json_memo(escaped=True)
+    components, shares_json = _json_memo(escaped=True), _json_memo(escaped=True)
     lines: list[str] = []
     for row in rows:
         value = "\\N" if row.value is None else str(row.value)
-        shares = _shares_json(row.shares, escaped=True)
+        shares = shares_json(row.shares)
         lines.append(
             f"{row.kpi_id}\t{row.team_id}\t{row.granularity}\t{row.period_start.isoformat()}\t"
             f"{_copy_escaped(row.segment)}\t{value}\t{components(row.components)}\t{shares}\t{stamp}\n"
@@ -136,10 +128,6 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
         with cursor.cursor.copy(f"COPY kpivalue_stage ({columns}) FROM STDIN") as copy:
             for chunk in _copy_text_chunks(rows, now=now):
                 copy.write(chunk)
-        # Indexed, so the anti-join below stays a lookup per stored segment row whatever the
-        # planner believes of the tables' sizes (fresh rows have no statistics yet).
-        cursor.execute("CREATE INDEX ON kpivalue_stage (kpi_id, team_id, period_start, segment)")
-        cursor.execute("ANALYZE kpivalue_stage")
         scope = [list(kpi_ids), list(team_ids), granularity, first, last]
 
         def in_scope(alias: str) -> str:
@@ -151,6 +139,11 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
         cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} v WHERE {in_scope('v')})", scope)  # nosec B608 - table name from model metadata, values bound
         stored = cursor.fetchone()[0]
         if stored:
+            # Indexed, so the anti-join below stays a lookup per stored segment row whatever the planner
+            # believes of the tables' sizes (fresh rows have no statistics yet). Into an empty scope (a first
+            # run), nothing is compared: no index to build over millions of staged days.
+            cursor.execute("CREATE INDEX ON kpivalue_stage (kpi_id, team_id, period_start, segment)")
+            cursor.execute("ANALYZE kpivalue_stage")
             cursor.execute(
                 f"DELETE FROM {table} v WHERE {in_scope('v')} AND v.segment <> '' AND NOT EXISTS ("  # nosec B608 - table name from model metadata, values bound
                 "SELECT 1 FROM kpivalue_stage s WHERE s.kpi_id = v.kpi_id AND s.team_id = v.team_id "
@@ -191,7 +184,7 @@ def _store_sqlite(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> 
     columns = "kpi_id, team_id, granularity, period_start, segment, value, components, shares, computed_at"
     # What bulk_create binds: the Decimal (sqlite3 stores its str()), ISO dates, json.dumps, UTC text.
     stamp = connection.ops.adapt_datetimefield_value(now)
-    components = _json_memo(escaped=False)
+    components, shares_json = _json_memo(escaped=False), _json_memo(escaped=False)
     value_changed = f"{table}.value IS NOT excluded.value OR {table}.components IS NOT excluded.components"
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -209,7 +202,7 @@ def _store_sqlite(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> 
                     row.segment,
                     row.value,
                     components(row.components),
-                    _shares_json(row.shares, escaped=False),
+                    shares_json(row.shares),
                     stamp,
                 )
                 for row in rows
