@@ -286,7 +286,7 @@ def _seconds(seconds: float) -> str:
 
 
 def _ratio(seconds: float, reference: float) -> str:
-    return f"{seconds / reference:.2f}" if reference else "—"
+    return f"{seconds / reference:.2f}" if reference and seconds else "—"
 
 
 def hand_sql_seconds(plans, granularity: str, start: dt.date, end: dt.date, team_ids) -> tuple[float, int, int]:
@@ -409,7 +409,7 @@ def run(args) -> int:
     where = f"PostgreSQL {args.db_name}" if postgres else f"SQLite {connection.settings_dict['NAME']}"
     print(f"catalogue: {len(plans)} KPIs, {len(team_ids)} teams, {start} → {end} (exclusive), {where}")
     print()
-    print(f"{'granularity':<12}{'hand SQL':>10}{'compute':>10}{'full #1':>10}{'full #2':>10}{'values':>10}"
+    print(f"{'granularity':<12}{'hand SQL':>10}{'compute':>10}{'full #1':>10}{'full #2':>10}{'values':>12}"
           f"{'#1/SQL':>8}{'#2/SQL':>8}")  # fmt: skip
     totals = {"sql": 0.0, "compute": 0.0, "full1": 0.0, "full2": 0.0}
     issue = {"sql": 0.0, "compute": 0.0, "full1": 0.0, "full2": 0.0}
@@ -422,14 +422,14 @@ def run(args) -> int:
         for chunk in [] if args.once else period_chunks(periods, cells_per_period=len(plans) * len(team_ids)):
             chunk_end = min(end, period_end(chunk[-1], granularity))  # chunks as the recompute makes them
             kpis_compute(plans=plans, team_ids=team_ids, granularity=granularity, start=chunk[0], end=chunk_end)
-        compute = time.perf_counter() - started
+        compute = 0.0 if args.once else time.perf_counter() - started
         started = time.perf_counter()
         result = kpi_values_recompute(start=start, end=end, granularities=[granularity], notify=False)
         full1 = time.perf_counter() - started
         started = time.perf_counter()
         if not args.once:
             kpi_values_recompute(start=start, end=end, granularities=[granularity], notify=False)
-        full2 = time.perf_counter() - started
+        full2 = 0.0 if args.once else time.perf_counter() - started
         if sql_seconds:
             ratios[granularity] = full2 / sql_seconds
         for key, value in zip(totals, (sql_seconds, compute, full1, full2), strict=True):
@@ -437,12 +437,12 @@ def run(args) -> int:
             if granularity in ISSUE_GRANULARITIES:
                 issue[key] += value
         print(f"{granularity:<12}{_seconds(sql_seconds):>10}{_seconds(compute):>10}{full1:>9.2f}s{_seconds(full2):>10}"
-              f"{result.values_written:>10,}{_ratio(full1, sql_seconds):>8}"
-              f"{_ratio(full2, sql_seconds) if full2 else '—':>8}")  # fmt: skip
+              f"{result.values_written:>12,}{_ratio(full1, sql_seconds):>8}"
+              f"{_ratio(full2, sql_seconds):>8}")  # fmt: skip
     if not args.incremental_only:
-        print(f"{'all':<12}{_seconds(totals['sql']):>10}{totals['compute']:>9.2f}s{totals['full1']:>9.2f}s"
-              f"{totals['full2']:>9.2f}s{KpiValue.objects.count():>10,}{_ratio(totals['full1'], totals['sql']):>8}"
-              f"{_ratio(totals['full2'], totals['sql']):>8}")  # fmt: skip
+        sql, full1, full2 = totals["sql"], totals["full1"], totals["full2"]
+        print(f"{'all':<12}{_seconds(sql):>10}{_seconds(totals['compute']):>10}{full1:>9.2f}s{_seconds(full2):>10}"
+              f"{KpiValue.objects.count():>12,}{_ratio(full1, sql):>8}{_ratio(full2, sql):>8}")  # fmt: skip
     print()
     one_call: tuple[float, float] | None = None
     if not postgres and not args.incremental_only:
