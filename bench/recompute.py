@@ -417,19 +417,23 @@ def run(args) -> int:
     for granularity in [] if args.incremental_only else granularities:
         # No hand-written SQL on SQLite (the reference is PostgreSQL's); its columns stay empty there.
         sql_seconds = hand_sql_seconds(plans, granularity, start, end, team_ids)[0] if postgres else 0.0
-        started = time.perf_counter()
-        periods = period_starts(start=start, end=end, granularity=granularity)
-        for chunk in [] if args.once else period_chunks(periods, cells_per_period=len(plans) * len(team_ids)):
-            chunk_end = min(end, period_end(chunk[-1], granularity))  # chunks as the recompute makes them
-            kpis_compute(plans=plans, team_ids=team_ids, granularity=granularity, start=chunk[0], end=chunk_end)
-        compute = 0.0 if args.once else time.perf_counter() - started
+        compute = full2 = 0.0
+        if not args.once:
+            # The queries and formulas alone, in the chunks of a recompute computing one chunk at a time (the full
+            # runs below compute two ahead on PostgreSQL: metrics.recompute.services.compute_chunks_ahead).
+            started = time.perf_counter()
+            periods = period_starts(start=start, end=end, granularity=granularity)
+            for chunk in period_chunks(periods, cells_per_period=len(plans) * len(team_ids)):
+                chunk_end = min(end, period_end(chunk[-1], granularity))
+                kpis_compute(plans=plans, team_ids=team_ids, granularity=granularity, start=chunk[0], end=chunk_end)
+            compute = time.perf_counter() - started
         started = time.perf_counter()
         result = kpi_values_recompute(start=start, end=end, granularities=[granularity], notify=False)
         full1 = time.perf_counter() - started
-        started = time.perf_counter()
         if not args.once:
+            started = time.perf_counter()
             kpi_values_recompute(start=start, end=end, granularities=[granularity], notify=False)
-        full2 = 0.0 if args.once else time.perf_counter() - started
+            full2 = time.perf_counter() - started
         if sql_seconds:
             ratios[granularity] = full2 / sql_seconds
         for key, value in zip(totals, (sql_seconds, compute, full1, full2), strict=True):

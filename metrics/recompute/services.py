@@ -114,6 +114,14 @@ def engine_session_tune() -> None:
             cursor.execute("SELECT set_config('work_mem', %s, true)", [ENGINE_WORK_MEM])
 
 
+@contextmanager
+def engine_transaction():
+    """A transaction of this thread's connection with the engine's sort memory (engine_session_tune)."""
+    with transaction.atomic():
+        engine_session_tune()
+        yield
+
+
 def period_chunks(periods: Sequence[dt.date], *, cells_per_period: int) -> list[Sequence[dt.date]]:
     """The periods in consecutive chunks of at most CHUNK_CELLS (KPI, team) cells, segments aside (at least one
     period each): the engine holds every value of a chunk in memory before storing it, so days over years
@@ -127,8 +135,7 @@ def _on_own_connection(compute: Callable[[], list]) -> list:
     """Run `compute` (reading only committed activity) in a read transaction of this thread's own connection,
     tuned as the engine's, and close that connection after."""
     try:
-        with transaction.atomic():
-            engine_session_tune()
+        with engine_transaction():
             return compute()
     finally:
         connection.close()
@@ -199,6 +206,7 @@ def kpi_values_recompute(
         fold = CellFold(outside=event_dates_outside(start, end))
     # Chunks computed ahead on other connections read the activity only, as committed: not when the engine reads
     # stored cells (incremental), folds what it computed, or runs inside a caller's uncommitted transaction.
+    changed = None if changed_kinds is None else frozenset(changed_kinds)
     parallel = (
         connection.vendor in PARALLEL_VENDORS
         and not incremental
@@ -223,13 +231,12 @@ def kpi_values_recompute(
                 member_ids=members,
                 finer=finer,
                 fold=fold,
-                changed_kinds=None if changed_kinds is None else frozenset(changed_kinds),
+                changed_kinds=changed,
             )
             for chunk in chunks
         ]
         # One transaction per granularity; its periods computed and stored by chunks, in bounded memory.
-        with transaction.atomic():
-            engine_session_tune()
+        with engine_transaction():
             for chunk, rows in zip(chunks, compute_chunks_ahead(jobs, parallel=parallel), strict=True):
                 result.values_written += kpi_values_store(
                     rows=rows, kpi_ids=result.kpi_ids, team_ids=teams, granularity=granularity, periods=chunk
