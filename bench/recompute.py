@@ -395,6 +395,10 @@ def run(args) -> int:
         print(f"generated {sum(counts.values()):,} demo records in {time.perf_counter() - started:.0f} s: "
               + ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items())))  # fmt: skip
     if args.sql_only:
+        if not args.reuse:  # a database just generated: the catalogue and closure the scope reads, fresh statistics
+            kpi_catalogue_load()
+            team_closure_sync()
+            settle()
         return sql_only(granularities)
     if args.reuse:
         # Orders of earlier incremental runs: removed, so that each run ingests into the state a full run left.

@@ -196,6 +196,7 @@ def _plan_rows(
     formula = plan.formula
     values: dict[tuple, tuple[Decimal | None, dict]] = {}
     shares_made: dict[tuple, dict] = {}
+    segment_names: dict[tuple[str | None, str], str] = {}
     rows: list[ValueRow] = []
     append = rows.append
 
@@ -251,7 +252,9 @@ def _plan_rows(
                             continue
                         share = empty
                     stored_shares[stored_name] = json_number(share)  # type: ignore[arg-type]
-        segment = f"{dimension}={segment_value}" if dimension else ""
+        segment = segment_names.get((dimension, segment_value))
+        if segment is None:  # one string per segment, shared by its rows
+            segment = segment_names[(dimension, segment_value)] = f"{dimension}={segment_value}" if dimension else ""
         return ValueRow(plan.kpi_id, team, granularity, periods[index], segment, value, components, stored_shares)
 
     total_inputs, total_shares = inputs_of(None), shares_of(None)
