@@ -4,7 +4,8 @@ Both paths upsert on the unique (kpi, team, granularity, period_start, segment) 
 when two recomputes write the same cells — and delete the segment rows of the
 recomputed cells that no longer occur (a channel with no records any more).
 
-* PostgreSQL: the rows are COPYed into a temporary table, then one
+* PostgreSQL: into a range holding nothing yet (a first run), the rows are COPYed straight into the
+  table. Otherwise they are COPYed into a temporary table, then one
   INSERT … SELECT … ON CONFLICT DO UPDATE writes only the cells whose value or
   components changed (an unchanged cell is not rewritten: `computed_at` is when its
   value last changed), and one DELETE … NOT EXISTS removes stale segments.
@@ -20,7 +21,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from metrics.engine.compute import ValueRow
@@ -101,13 +102,26 @@ def _copy_text_chunks(rows: Sequence[ValueRow], *, now: dt.datetime, size: int =
     integers and dates as text, NULL as \\N, the Decimal's own text, JSON encoded once per dict."""
     stamp = now.isoformat()
     components, shares_json = _json_memo(escaped=True), _json_memo(escaped=True)
+    # Dates, segments and values repeat from row to row (the engine shares a value between the cells computed
+    # from the same inputs): each is turned into text once.
+    dates: dict[dt.date, str] = {}
+    segments: dict[str, str] = {}
+    values: dict[int, str] = {}
     lines: list[str] = []
     for row in rows:
-        value = "\\N" if row.value is None else str(row.value)
-        shares = shares_json(row.shares)
+        value = row.value
+        text = values.get(id(value))
+        if text is None:
+            text = values[id(value)] = "\\N" if value is None else str(value)
+        day = dates.get(row.period_start)
+        if day is None:
+            day = dates[row.period_start] = row.period_start.isoformat()
+        segment = segments.get(row.segment)
+        if segment is None:
+            segment = segments[row.segment] = _copy_escaped(row.segment)
         lines.append(
-            f"{row.kpi_id}\t{row.team_id}\t{row.granularity}\t{row.period_start.isoformat()}\t"
-            f"{_copy_escaped(row.segment)}\t{value}\t{components(row.components)}\t{shares}\t{stamp}\n"
+            f"{row.kpi_id}\t{row.team_id}\t{row.granularity}\t{day}\t{segment}\t{text}\t"
+            f"{components(row.components)}\t{shares_json(row.shares)}\t{stamp}\n"
         )
         if len(lines) >= size:
             yield "".join(lines)
@@ -116,10 +130,40 @@ def _copy_text_chunks(rows: Sequence[ValueRow], *, now: dt.datetime, size: int =
         yield "".join(lines)
 
 
+def _scope_stored(cursor, table: str, condition: str, scope: list) -> bool:
+    """Whether any cell of the recomputed scope is stored (`condition` on the table aliased v)."""
+    cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} v WHERE {condition})", scope)  # nosec B608 - table name from model metadata, values bound
+    return cursor.fetchone()[0]
+
+
 def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now) -> None:
     table = connection.ops.quote_name(KpiValue._meta.db_table)
     columns = "kpi_id, team_id, granularity, period_start, segment, value, components, shares, computed_at"
+    scope = [list(kpi_ids), list(team_ids), granularity, first, last]
+
+    def in_scope(alias: str) -> str:
+        return (
+            f"{alias}.kpi_id = ANY(%s) AND {alias}.team_id = ANY(%s) AND {alias}.granularity = %s "
+            f"AND {alias}.period_start BETWEEN %s AND %s"
+        )
+
     with connection.cursor() as cursor:
+        stored = _scope_stored(cursor, table, in_scope("v"), scope)
+        if not stored:
+            # Nothing stored in the range (a first run): the rows are COPYed straight into the table, parsed once
+            # instead of staged and copied again. A dirty-mark recompute may have written some of these cells
+            # since: the unique index refuses the COPY, and the upsert below writes them.
+            try:
+                with (
+                    transaction.atomic(),  # a savepoint: a refused COPY leaves the transaction usable
+                    connection.wrap_database_errors,  # psycopg's unique violation as Django's IntegrityError
+                    cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+                ):
+                    for chunk in _copy_text_chunks(rows, now=now):
+                        copy.write(chunk)
+                return
+            except IntegrityError:
+                stored = True
         cursor.execute(
             "CREATE TEMPORARY TABLE kpivalue_stage (kpi_id bigint, team_id bigint, granularity varchar(8), "
             "period_start date, segment varchar(200), value numeric(30, 10), components jsonb, shares jsonb, "
@@ -128,16 +172,6 @@ def _store_postgresql(rows, *, kpi_ids, team_ids, granularity, first, last, now)
         with cursor.cursor.copy(f"COPY kpivalue_stage ({columns}) FROM STDIN") as copy:
             for chunk in _copy_text_chunks(rows, now=now):
                 copy.write(chunk)
-        scope = [list(kpi_ids), list(team_ids), granularity, first, last]
-
-        def in_scope(alias: str) -> str:
-            return (
-                f"{alias}.kpi_id = ANY(%s) AND {alias}.team_id = ANY(%s) AND {alias}.granularity = %s "
-                f"AND {alias}.period_start BETWEEN %s AND %s"
-            )
-
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {table} v WHERE {in_scope('v')})", scope)  # nosec B608 - table name from model metadata, values bound
-        stored = cursor.fetchone()[0]
         if stored:
             # Indexed, so the anti-join below stays a lookup per stored segment row whatever the planner
             # believes of the tables' sizes (fresh rows have no statistics yet). Into an empty scope (a first

@@ -38,6 +38,63 @@ def test_copy_text_encodes_a_shared_components_dict_once_and_each_row_its_own_sh
     ]
 
 
+def test_copy_text_writes_each_value_and_segment_as_its_own_text_when_they_repeat():
+    # given rows sharing one Decimal, and another Decimal of the same value at another scale, and one segment
+    # string on several rows
+    shared, other = Decimal("2.5000000000"), Decimal("2.5")
+    rows = [
+        ValueRow(1, 2, "day", D(2026, 1, 1), "channel=web", shared, {}, {}),
+        ValueRow(1, 3, "day", D(2026, 1, 2), "channel=web", shared, {}, {}),
+        ValueRow(1, 4, "day", D(2026, 1, 1), "channel=web", other, {}, {}),
+        ValueRow(1, 5, "day", D(2026, 1, 2), "", None, {}, {}),
+    ]
+    # then each row reads its own value's text (the text is kept per value object, not per equal value), date
+    # and segment
+    lines = "".join(_copy_text_chunks(rows, now=NOW)).splitlines()
+    assert [line.split("\t")[1:6] for line in lines] == [
+        ["2", "day", "2026-01-01", "channel=web", "2.5000000000"],
+        ["3", "day", "2026-01-02", "channel=web", "2.5000000000"],
+        ["4", "day", "2026-01-01", "channel=web", "2.5"],
+        ["5", "day", "2026-01-02", "", "\\N"],
+    ]
+
+
+@pytest.mark.django_db
+def test_a_first_run_refused_by_a_cell_written_meanwhile_upserts_instead(catalogue, team_a, monkeypatch):
+    """A first run COPYs straight into the table (PostgreSQL); when a concurrent recompute has written one of
+    its cells since it looked, the unique index refuses the COPY and the upsert writes the cells."""
+    from django.db import connection
+
+    from metrics.engine import store
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY straight into the table is PostgreSQL's path (SQLite always upserts)")
+    kpi = KpiDefinition.objects.get(code="revenue")
+    # given a January cell stored by another recompute after this one saw an empty range
+    kpi_values_store(
+        rows=[_row(kpi, team_a, "", Decimal("90"), {"revenue": 90})],
+        kpi_ids=[kpi.pk],
+        team_ids=[team_a.pk],
+        granularity="month",
+        periods=[D(2026, 1, 1)],
+    )
+    monkeypatch.setattr(store, "_scope_stored", lambda *args: False)
+    # when this run stores January's total and a segment
+    kpi_values_store(
+        rows=[
+            _row(kpi, team_a, "", Decimal("150"), {"revenue": 150}),
+            _row(kpi, team_a, "channel=web", Decimal("100"), {"revenue": 100}),
+        ],
+        kpi_ids=[kpi.pk],
+        team_ids=[team_a.pk],
+        granularity="month",
+        periods=[D(2026, 1, 1)],
+    )
+    # then both are stored, the total overwritten, once each, and the transaction is still usable
+    stored = KpiValue.objects.filter(kpi=kpi, team=team_a).values_list("segment", "value")
+    assert sorted(stored) == [("", Decimal("150")), ("channel=web", Decimal("100"))]
+
+
 @pytest.mark.django_db
 def test_store_round_trips_awkward_segments_and_deletes_stale_ones(catalogue, team_a):
     kpi = KpiDefinition.objects.get(code="revenue")
