@@ -62,7 +62,8 @@ ENGINE_WORK_MEM = "64MB"
 
 # Cells (KPI × team × period, segments aside) computed and held in memory at once by a recompute: 200 teams
 # then recompute 90 days at a time. At 10,000,000 records the 55 KPIs' 90 days are 5.1 million rows with their
-# segments, and the process peaks at 4.6 GB; computed ahead (PARALLEL_VENDORS), in half chunks, at 2.9 GB.
+# segments, and the process peaks at 4.6 GB; computed ahead (PARALLEL_VENDORS), in half chunks, at 2.9 GB, and at
+# 2.4 GB since rows share one string per segment (bench/recompute.py --once over every granularity).
 CHUNK_CELLS = 1_000_000
 
 # Databases on which a recompute of several granularities adds the longer periods up from the shorter ones it
