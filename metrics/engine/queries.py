@@ -392,9 +392,11 @@ def _event_grouped(spec: MeasureSpec, window: Window, teams: TeamScope, dimensio
     qs = _event_queryset(spec, window, teams, dimension)
     partials = spec.agg.partials(spec.value_expression())
     cells: Cells = defaultdict(dict)
+    names = list(partials)
+    finish = _finisher(spec, names)
     for row in qs.values(*_group(dimension, "_period")).annotate(**partials).order_by():
-        values = {k: row[k] for k in partials}
-        cells[(row["_target"], as_date(row["_period"]))][_segment(row, dimension)] = _finish(spec, values)
+        value = finish(tuple([row[name] for name in names]))
+        cells[(row["_target"], as_date(row["_period"]))][_segment(row, dimension)] = value
     return cells
 
 
@@ -553,10 +555,9 @@ def _positions(cursor) -> dict[str, int]:
     return {column[0]: position for position, column in enumerate(cursor.description)}
 
 
-def _set_rows(cursor, dimensions: list[str | None]):
-    """Rows of a grouping-sets query as (dimension, segment, row tuple), columns at `_positions(cursor)`; groups
-    of an empty segment are left out. Tuples, not dicts: a day chunk at 10M × 200 reads millions of rows."""
-    at = _positions(cursor)
+def _set_rows(cursor, dimensions: list[str | None], at: dict[str, int]):
+    """Rows of a grouping-sets query as (dimension, segment, row tuple), columns at `at` (_positions); groups of
+    an empty segment are left out. Tuples, not dicts: a day chunk at 10M × 200 reads millions of rows."""
     named = [(d, at[f"_d{i}"]) for i, d in enumerate(dimensions) if d is not None]
     total = None in dimensions
     for row in cursor.fetchall():
@@ -609,7 +610,7 @@ def _event_combined_sets(
              _finisher(spec, partial_names[index]))
             for index, (key, spec, _) in enumerate(variants)
         ]  # fmt: skip
-        for dimension, segment, row in _set_rows(cursor, dimensions):
+        for dimension, segment, row in _set_rows(cursor, dimensions, at):
             cell = (row[target], as_date(row[period]))
             for key, rows_at, partials_at, finish in reads:
                 if row[rows_at]:
@@ -638,7 +639,7 @@ def _event_repeat_sets(
         cursor.execute(outer, params)
         at = _positions(cursor)
         target, period, n = at["_target"], at["_period"], at["n"]
-        for dimension, segment, row in _set_rows(cursor, dimensions):
+        for dimension, segment, row in _set_rows(cursor, dimensions, at):
             results[(spec, dimension)][(row[target], as_date(row[period]))][segment] = Decimal(row[n])
     return results
 
@@ -680,7 +681,7 @@ def _event_distinct_sets(
         at = _positions(cursor)
         target, period = at["_target"], at["_period"]
         counted = [(measure, at[f"c{index}"]) for index, measure in enumerate(specs)]
-        for dimension, segment, row in _set_rows(cursor, dimensions):
+        for dimension, segment, row in _set_rows(cursor, dimensions, at):
             key = (row[target], as_date(row[period]))
             for measure, position in counted:
                 if measure.min_count > 1 and not row[position]:
@@ -1208,7 +1209,7 @@ def _reaching_cells(
             ]
             for k, dimension in enumerate(dimensions)
         }
-        for dimension, segment, row in _set_rows(cursor, dimensions):
+        for dimension, segment, row in _set_rows(cursor, dimensions, at):
             key = (row[target], as_date(row[fine]))
             for position, by_cell in reads[dimension]:
                 by_cell[key][segment] = Decimal(row[position] or 0)

@@ -81,20 +81,23 @@ def _copy_escaped(text: str) -> str:
     return text
 
 
-def _json_memo(*, escaped: bool) -> Callable[[dict], str]:
-    """json.dumps of a components or shares dict, encoded once per dict object: the engine shares one dict
-    between the cells computed from the same inputs (ids stay unique while the rows hold the dicts)."""
+def _per_object(encode: Callable[[object], str]) -> Callable[[object], str]:
+    """`encode`, run once per object: the engine shares one components dict, shares dict and value between the
+    cells computed from the same inputs (ids stay unique while the rows hold the objects)."""
     encoded: dict[int, str] = {}
 
-    def encode(value: dict) -> str:
-        key = id(value)
-        text = encoded.get(key)
+    def once(value: object) -> str:
+        text = encoded.get(id(value))
         if text is None:
-            text = json.dumps(value)
-            text = encoded[key] = _copy_escaped(text) if escaped else text
+            text = encoded[id(value)] = encode(value)
         return text
 
-    return encode
+    return once
+
+
+def _json_memo(*, escaped: bool) -> Callable[[dict], str]:
+    """json.dumps of a components or shares dict, encoded once per dict object (COPY-escaped if `escaped`)."""
+    return _per_object(lambda value: _copy_escaped(json.dumps(value)) if escaped else json.dumps(value))
 
 
 def _copy_text_chunks(rows: Sequence[ValueRow], *, now: dt.datetime, size: int = 5000) -> Iterator[str]:
@@ -102,17 +105,12 @@ def _copy_text_chunks(rows: Sequence[ValueRow], *, now: dt.datetime, size: int =
     integers and dates as text, NULL as \\N, the Decimal's own text, JSON encoded once per dict."""
     stamp = now.isoformat()
     components, shares_json = _json_memo(escaped=True), _json_memo(escaped=True)
-    # Dates, segments and values repeat from row to row (the engine shares a value between the cells computed
-    # from the same inputs): each is turned into text once.
+    value_text = _per_object(lambda value: "\\N" if value is None else str(value))
+    # Dates and segments repeat from row to row too: each is turned into text once.
     dates: dict[dt.date, str] = {}
     segments: dict[str, str] = {}
-    values: dict[int, str] = {}
     lines: list[str] = []
     for row in rows:
-        value = row.value
-        text = values.get(id(value))
-        if text is None:
-            text = values[id(value)] = "\\N" if value is None else str(value)
         day = dates.get(row.period_start)
         if day is None:
             day = dates[row.period_start] = row.period_start.isoformat()
@@ -120,7 +118,7 @@ def _copy_text_chunks(rows: Sequence[ValueRow], *, now: dt.datetime, size: int =
         if segment is None:
             segment = segments[row.segment] = _copy_escaped(row.segment)
         lines.append(
-            f"{row.kpi_id}\t{row.team_id}\t{row.granularity}\t{day}\t{segment}\t{text}\t"
+            f"{row.kpi_id}\t{row.team_id}\t{row.granularity}\t{day}\t{segment}\t{value_text(row.value)}\t"
             f"{components(row.components)}\t{shares_json(row.shares)}\t{stamp}\n"
         )
         if len(lines) >= size:
